@@ -1,0 +1,36 @@
+"""Offline test isolation: every test runs in its own working directory with no T2S_* variables,
+no OpenAI key, an HF cache under tmp_path and HF_HUB_OFFLINE=1. Nothing reaches a hub."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+SHARED_DATA = REPO.parent / "shared" / "data" / "ko_text2sql"
+
+
+@pytest.fixture(autouse=True)
+def _offline_isolated(tmp_path, monkeypatch):
+    for key in list(os.environ):
+        if key.startswith("T2S_") or key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+def ko_test_split() -> Path:
+    """The real 112-row ko_text2sql test split, read by path (its rows are not shipped here)."""
+    path = SHARED_DATA / "origin_test.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} is absent (it lives in ../shared beside the checkout)")
+    return path

@@ -1,0 +1,65 @@
+"""The `t2s` command line: a thin Typer layer.
+
+Each command lives in its own module with a `register(app)` function. Command modules import only
+typer and the standard library at module level, so `t2s --help` loads no torch or transformers;
+the work is imported inside the command function.
+
+Errors: the library raises `T2SError`s; `T2SGroup.invoke` is the one place that turns them into a
+one-line message on stderr and the error's exit code (2 for bad input), with no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from text2sql_cli import __version__
+
+COMMAND_MODULES = ("data", "model", "train", "infer", "evaluate", "filter")
+
+
+class T2SGroup(TyperGroup):
+    def invoke(self, ctx):
+        from text2sql_cli.errors import T2SError
+
+        try:
+            return super().invoke(ctx)
+        except T2SError as err:
+            print(f"Error: {err}", file=sys.stderr)
+            raise typer.Exit(err.exit_code) from None
+
+
+app = typer.Typer(
+    cls=T2SGroup,
+    name="t2s",
+    help="Build Text-to-SQL small LLMs: data split -> train -> infer -> eval, and filter.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"t2s {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Build Text-to-SQL small LLMs: data split -> train -> infer -> eval, and filter."""
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"{__name__}.{_name}").register(app)
+
+
+def main() -> None:
+    app()
