@@ -1,5 +1,66 @@
-"""Placeholder: this command module is being written (see the open issues)."""
+"""`t2s data ...`: split rows by database domain (and import Spider, see cli/spider.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+data_app = typer.Typer(no_args_is_help=True, help="Prepare data: split by db_id, import Spider.")
 
 
-def register(app) -> None:
-    pass
+@data_app.command("split")
+def split(
+    data: Annotated[str, typer.Argument(help="A .jsonl/.json/.csv/.parquet file, or a hub dataset id.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for train.jsonl and test.jsonl.")],
+    test_db: Annotated[
+        Optional[list[str]], typer.Option("--test-db", help="Hold out this db_id (repeatable). The book holds out 1.")
+    ] = None,
+    test_frac: Annotated[
+        Optional[float], typer.Option("--test-frac", help="Hold out this fraction of the db_ids, chosen with --seed.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the train shuffle and --test-frac (the book uses 42).")] = 42,
+    drop_na: Annotated[bool, typer.Option("--drop-na", help="Drop incomplete rows (the book's dropna).")] = False,
+    config: Annotated[Optional[str], typer.Option(help="Hub dataset config, e.g. origin or clean.")] = None,
+    split_name: Annotated[str, typer.Option("--split", help="Hub dataset split to read.")] = "train",
+    columns: Annotated[
+        Optional[str], typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
+    ] = None,
+) -> None:
+    """Hold out whole database domains: write OUT/train.jsonl and OUT/test.jsonl."""
+    from rich.table import Table
+
+    from text2sql_cli.cli._console import err, out as console
+    from text2sql_cli.data import counts_by_db, load_examples, parse_columns, split_by_db
+    from text2sql_cli.io import write_jsonl
+
+    examples, report = load_examples(
+        data, config=config, split=split_name, columns=parse_columns(columns), drop_na=drop_na
+    )
+    if report.dropped:
+        err.print(f"dropped {sum(report.dropped.values())} incomplete rows of {report.read} (--drop-na)")
+    result = split_by_db(examples, test_dbs=test_db, test_frac=test_frac, seed=seed)
+    write_jsonl(out / "train.jsonl", (e.to_dict() for e in result.train))
+    write_jsonl(out / "test.jsonl", (e.to_dict() for e in result.test))
+
+    table = Table(title=f"{data} -> {out}")
+    table.add_column("db_id")
+    table.add_column("split")
+    table.add_column("rows", justify="right")
+    held = set(result.test_dbs)
+    for db_id, n in counts_by_db(examples).items():
+        table.add_row(db_id, "test" if db_id in held else "train", str(n))
+    table.add_row("all", "train", str(len(result.train)), style="bold")
+    table.add_row("all", "test", str(len(result.test)), style="bold")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    # Spider import lives in its own module; it registers itself on this sub-app.
+    if importlib.util.find_spec("text2sql_cli.cli.spider") is not None:
+        from text2sql_cli.cli import spider
+
+        spider.register(data_app)
+    app.add_typer(data_app, name="data")

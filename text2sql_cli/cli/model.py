@@ -1,5 +1,47 @@
-"""Placeholder: this command module is being written (see the open issues)."""
+"""`t2s model ...`: model directories (the tiny offline smoke model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+model_app = typer.Typer(no_args_is_help=True, help="Build or export model directories.")
 
 
-def register(app) -> None:
-    pass
+@model_app.command("tiny")
+def tiny(
+    data: Annotated[Path, typer.Option("--data", help="Rows whose text trains the tiny tokenizer (jsonl/csv/...).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to save the model directory.")],
+    hidden_size: Annotated[int, typer.Option(help="Hidden size.")] = 64,
+    layers: Annotated[int, typer.Option(help="Transformer layers.")] = 2,
+    heads: Annotated[int, typer.Option(help="Attention heads.")] = 4,
+    vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size.")] = 1024,
+    seed: Annotated[int, typer.Option(help="Seed for the random weights.")] = 0,
+) -> None:
+    """Build a tiny random Llama model + locally trained tokenizer: a SMOKE model.
+
+    It lets you try split -> train -> infer -> eval without a GPU or a hub; its SQL is noise.
+    The saved directory is a normal Hugging Face model that `t2s train --base` accepts.
+    """
+    from text2sql_cli.cli._console import out as console
+    from text2sql_cli.data import load_examples
+    from text2sql_cli.prompts import TEMPLATES
+    from text2sql_cli.tiny import build_tiny_model, corpus_for
+
+    examples, _ = load_examples(data, drop_na=True)
+    path = build_tiny_model(
+        out,
+        corpus_for(examples, TEMPLATES.values()),
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        layers=layers,
+        heads=heads,
+        seed=seed,
+    )
+    console.print(f"tiny smoke model written to {path} (random weights; for trying the pipeline only)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(model_app, name="model")

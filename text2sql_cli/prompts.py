@@ -1,0 +1,193 @@
+"""THE prompt templates. Training and inference both render through this module; a second copy of
+prompt text anywhere else is a bug (train/infer prompt drift is the most common failure in this
+field).
+
+A SQL-generation template is a text with `{ddl}`, `{question}` and `{query}` placeholders, `{query}`
+last: the inference prompt is the text with `{query}` empty, and the training text is exactly
+`prompt + sql + eos` (tests/test_prompts.py holds that invariant). Chat templates wrap the same
+user message in the tokenizer's chat template.
+
+The template used to train a model is saved next to it (`t2s_template.json`) and read back by
+`t2s infer`, so a model always generates with the prompt it was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from text2sql_cli.errors import InputError, UsageError
+
+TEMPLATE_FILE = "t2s_template.json"
+DEFAULT_TEMPLATE = "ko-sql-bot"
+_PLACEHOLDER = re.compile(r"\{(ddl|question|query)\}")
+
+# The book's make_prompt, character for character (BOOK.md, "SQL generation prompt").
+KO_SQL_BOT = """당신은 SQL을 생성하는 SQL 봇입니다. DDL의 테이블을 활용한 Question을 해결할 수 있는 SQL 쿼리를 생성하세요.
+
+### DDL:
+{ddl}
+
+### Question:
+{question}
+
+### SQL:
+{query}"""
+
+EN_SQL_BOT = """You are a SQL bot. Write one SQL query over the tables in the DDL that answers the Question.
+
+### DDL:
+{ddl}
+
+### Question:
+{question}
+
+### SQL:
+{query}"""
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A SQL-generation prompt.
+
+    `stop` lists markers after which a generation is no longer SQL (the base model's next
+    `### ...` section). `chat=True` renders `text` (with `{query}` empty) as the user turn of the
+    tokenizer's chat template and the SQL as the assistant turn.
+    """
+
+    name: str
+    text: str
+    stop: tuple[str, ...] = ("###",)
+    chat: bool = False
+    description: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        problems = validate_template_text(self.text)
+        if problems:
+            raise UsageError(f"template {self.name!r}: {problems}")
+
+    def render_prompt(self, ddl: str, question: str, tokenizer: Any = None) -> str:
+        """The inference prompt: everything the model sees before it writes SQL."""
+        user = _fill(self.text, ddl=ddl, question=question, query="")
+        if not self.chat:
+            return user
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise UsageError(
+                f"template {self.name!r} needs a tokenizer with a chat template",
+                hint="use an instruct base model, or --template ko-sql-bot",
+            )
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": user.rstrip()}], tokenize=False, add_generation_prompt=True
+        )
+
+    def render_training(self, ddl: str, question: str, sql: str, eos: str, tokenizer: Any = None) -> str:
+        """Training text: exactly `render_prompt(...) + sql + eos`."""
+        return self.render_prompt(ddl, question, tokenizer) + sql + eos
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stop"] = list(self.stop)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PromptTemplate:
+        return cls(
+            name=str(data["name"]),
+            text=str(data["text"]),
+            stop=tuple(data.get("stop", ("###",))),
+            chat=bool(data.get("chat", False)),
+            description=str(data.get("description", "")),
+        )
+
+
+def _fill(text: str, **values: str) -> str:
+    # One pass, so braces or placeholder-like text inside the DDL or question stay as they are.
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def validate_template_text(text: str) -> str:
+    """'' if usable, else what is wrong with it."""
+    found = _PLACEHOLDER.findall(text)
+    missing = [p for p in ("ddl", "question", "query") if p not in found]
+    if missing:
+        return "missing placeholder(s) " + ", ".join("{" + m + "}" for m in missing)
+    if not text.endswith("{query}"):
+        return "must end with {query} so that training text = prompt + SQL"
+    return ""
+
+
+TEMPLATES: dict[str, PromptTemplate] = {
+    t.name: t
+    for t in (
+        PromptTemplate("ko-sql-bot", KO_SQL_BOT, description="the book's prompt (default)"),
+        PromptTemplate("en-sql-bot", EN_SQL_BOT, description="English wording, same sections"),
+        PromptTemplate(
+            "chat", KO_SQL_BOT, chat=True, description="ko-sql-bot inside the tokenizer's chat template"
+        ),
+    )
+}
+
+
+def get_template(name_or_path: str | Path) -> PromptTemplate:
+    """A registered template by name, or a template file: `.json` as saved with a model, or plain
+    text with the three placeholders (named after the file)."""
+    key = str(name_or_path)
+    if key in TEMPLATES:
+        return TEMPLATES[key]
+    path = Path(key)
+    if not path.is_file():
+        raise UsageError(
+            f"unknown template {key!r}",
+            hint=f"use one of {', '.join(TEMPLATES)} or a path to a template file",
+        )
+    raw = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            return PromptTemplate.from_dict(json.loads(raw))
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise InputError(path, f"not a t2s template ({err})", hint="it needs 'name' and 'text'") from None
+    problems = validate_template_text(raw)
+    if problems:
+        raise InputError(path, problems, hint="write {ddl}, {question} and end with {query}")
+    return PromptTemplate(name=path.stem, text=raw)
+
+
+def save_template(model_dir: str | Path, template: PromptTemplate) -> Path:
+    """Write the template next to a model. Written via a temp file, so it is never half-written."""
+    from text2sql_cli.io import atomic_write_text
+
+    path = Path(model_dir) / TEMPLATE_FILE
+    atomic_write_text(path, json.dumps(template.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    return path
+
+
+def load_template(model_dir: str | Path) -> PromptTemplate | None:
+    """The template saved with a model, or None if the directory has none (e.g. a hub base model)."""
+    path = Path(model_dir) / TEMPLATE_FILE
+    if not path.is_file():
+        return None
+    return get_template(path)
+
+
+def encode(
+    template: PromptTemplate, tokenizer: Any, ddl: str, question: str, sql: str | None = None
+) -> tuple[list[int], list[int]]:
+    """Token ids of (prompt, completion). Training concatenates them and masks the prompt;
+    inference feeds the prompt ids alone. Encoding the two parts separately keeps the prompt's
+    tokens identical in both, whatever merges a BPE would make across the boundary.
+
+    The completion is the SQL followed by the EOS token (the book omits EOS, so its model never
+    learns to stop); it is empty when `sql` is None.
+    """
+    prompt = template.render_prompt(ddl, question, tokenizer)
+    # A chat template writes its own BOS; a plain prompt gets the tokenizer's usual specials.
+    prompt_ids = list(tokenizer(prompt, add_special_tokens=not template.chat)["input_ids"])
+    if sql is None:
+        return prompt_ids, []
+    if tokenizer.eos_token_id is None:
+        raise UsageError("the tokenizer has no EOS token", hint="set tokenizer.eos_token in the base model")
+    completion_ids = list(tokenizer(sql, add_special_tokens=False)["input_ids"]) + [tokenizer.eos_token_id]
+    return prompt_ids, completion_ids
