@@ -13,6 +13,7 @@ out of run metadata.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
@@ -21,6 +22,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from text2sql_cli.errors import ConfigError
 
 ENV_PREFIX = "T2S_"
+# The documented list of every variable (checked against the settings classes by the tests).
+REPO_ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 
 # Modules that define T2SSettings subclasses. Importing them must stay cheap (no torch at import).
 SETTINGS_MODULES = (

@@ -1,0 +1,50 @@
+import re
+
+import pytest
+from pydantic import SecretStr
+
+from text2sql_cli.config import REPO_ENV_EXAMPLE, T2SSettings, env_names, settings_classes
+from text2sql_cli.errors import ConfigError
+
+
+class _Demo(T2SSettings):
+    seed: int = 1
+    token: SecretStr | None = None
+
+
+def test_default_applies_when_nothing_is_given():
+    assert _Demo.from_flags(seed=None).seed == 1
+
+
+def test_dotenv_beats_default(tmp_path):
+    (tmp_path / ".env").write_text("T2S_SEED=2\n")
+    assert _Demo.from_flags().seed == 2
+
+
+def test_env_beats_dotenv(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("T2S_SEED=2\n")
+    monkeypatch.setenv("T2S_SEED", "3")
+    assert _Demo.from_flags().seed == 3
+
+
+def test_flag_beats_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("T2S_SEED", "3")
+    assert _Demo.from_flags(seed=4).seed == 4
+
+
+def test_invalid_value_is_a_config_error_naming_the_field(monkeypatch):
+    monkeypatch.setenv("T2S_SEED", "many")
+    with pytest.raises(ConfigError, match="seed"):
+        _Demo.from_flags()
+
+
+def test_public_dump_leaves_secrets_out():
+    dumped = _Demo.from_flags(token="sk-very-secret")
+    assert "token" not in dumped.public_dump() and "sk-very-secret" not in repr(dumped)
+
+
+def test_env_example_lists_every_variable():
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", REPO_ENV_EXAMPLE.read_text(), flags=re.M))
+    wanted = {name for cls in settings_classes() if not cls.__name__.startswith("_") for name in env_names(cls)}
+    assert wanted, "no settings classes found"
+    assert wanted - listed == set(), f".env.example misses {sorted(wanted - listed)}"
