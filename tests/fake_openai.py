@@ -11,7 +11,7 @@ Faults, per request, first match wins:
   - `server.script(marker, ["429", None, "500"])`: requests whose prompt contains `marker` get these
     faults on their 1st, 2nd, 3rd... attempt (None = answer normally; after the list, normal);
   - `fault_rate` / `fault_kinds`: a seeded random fault for any request (benchmarks).
-Fault kinds: "429", "500", "503", "401", "drop", "hang", "bad_body" (200 with a truncated JSON
+Fault kinds: "429", "500", "503", "400", "401", "drop", "hang", "bad_body" (200 with a truncated JSON
 body), "bad_content" (200 whose message is not JSON).
 
 Every request is recorded (`server.seen`) with its Authorization header, so tests can assert what
@@ -35,7 +35,7 @@ from typing import Callable
 
 import pytest
 
-FAULT_KINDS = ("429", "500", "503", "401", "drop", "hang", "bad_body", "bad_content")
+FAULT_KINDS = ("429", "500", "503", "400", "401", "drop", "hang", "bad_body", "bad_content")
 
 
 @dataclass
@@ -100,7 +100,7 @@ class FakeOpenAI:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
         self._timer = threading.Timer(self.lifetime_s, self.stop)
         self._timer.daemon = True
         self._timer.start()
@@ -170,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "429":
             return self._send(429, {"error": {"message": "rate limited"}},
                               {"Retry-After": self.fake.retry_after})
-        if fault in ("500", "503", "401"):
+        if fault in ("400", "401", "500", "503"):
             return self._send(int(fault), {"error": {"message": f"injected {fault}"}})
         if fault == "bad_body":
             return self._send_raw(200, b'{"id": "chatcmpl-x", "choices": [{"index": 0, "mess')
