@@ -1,0 +1,151 @@
+"""The LLM judge over the fake server: the book's prompt and request shape, strict parsing,
+failures never counted as "no", custom prompts, resume and dry run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fake_openai import fake_openai  # noqa: F401  (fixture)
+
+from text2sql_cli.errors import InputError
+from text2sql_cli.evaluation.judge import (
+    JudgeConfig,
+    ParseError,
+    estimate_judge,
+    parse_verdict,
+    run_judge,
+)
+from text2sql_cli.prompts import BOOK_JUDGE_PROMPT, render_judge_prompt
+
+pytestmark = pytest.mark.timeout(60)
+
+DDL = "CREATE TABLE players (id INT PRIMARY KEY, name VARCHAR(20));"
+
+
+def rows(n: int = 4) -> list[dict]:
+    out = []
+    for i in range(n):
+        gold = f"SELECT name FROM players WHERE id = {i}"
+        sql = gold if i % 2 == 0 else f"SELECT id FROM players WHERE id = {i}"
+        out.append({"id": i, "db_id": "1", "question": f"q{i}", "context": DDL, "gold": gold,
+                    "raw": sql + "\n\n### SQL 봇: ...", "sql": sql})
+    return out
+
+
+def judge_cfg(server, **kw) -> JudgeConfig:
+    kw.setdefault("rpm", 60_000)
+    kw.setdefault("llm_max_attempts", 3)
+    return JudgeConfig.build("gpt-4-turbo-preview", base_url=server.url, **kw)
+
+
+def test_default_request_is_the_books_prompt_as_one_system_message(fake_openai, tmp_path):
+    row = rows(1)[0]
+    run_judge([row], judge_cfg(fake_openai), tmp_path, progress=False)
+    body = fake_openai.seen[0].body
+    expected = render_judge_prompt(BOOK_JUDGE_PROMPT, context=DDL, question="q0", answer=row["gold"], gen_sql=row["sql"])
+    assert body["messages"] == [{"role": "system", "content": expected}]
+    assert body["response_format"] == {"type": "json_object"} and body["temperature"] == 0
+    assert body["model"] == "gpt-4-turbo-preview"
+
+
+def test_book_prompt_text_is_verbatim():
+    assert BOOK_JUDGE_PROMPT.startswith("Based on below DDL and Question, evaluate gen_sql can resolve Question.")
+    assert 'Output JSON Format: {"resolve_yn": ""}\n\nDDL: {context}\nQuestion: {question}\n' in BOOK_JUDGE_PROMPT
+    assert BOOK_JUDGE_PROMPT.endswith("gt_sql: {answer}\ngen_sql: {gen_sql}")
+
+
+def test_judge_sees_extracted_sql_by_default_and_raw_on_request(fake_openai, tmp_path):
+    row = rows(1)[0]
+    run_judge([row], judge_cfg(fake_openai), tmp_path / "a", progress=False)
+    run_judge([row], judge_cfg(fake_openai, sees="raw"), tmp_path / "b", progress=False)
+    sql_prompt, raw_prompt = (r.prompt for r in fake_openai.seen)
+    assert "### SQL 봇" not in sql_prompt and "### SQL 봇" in raw_prompt
+
+
+def test_verdicts_follow_input_order_and_score_the_judged_rows(fake_openai, tmp_path):
+    report = run_judge(rows(6), judge_cfg(fake_openai), tmp_path, progress=False)
+    assert [v.id for v in report.verdicts] == list(range(6))
+    assert [v.verdict for v in report.verdicts] == ["yes", "no"] * 3
+    assert report.summary["score"] == pytest.approx(0.5) and report.summary["judged"] == 6
+
+
+@pytest.mark.parametrize("reply", ['{"resolve_yn": "maybe"}', "yes", '{"answer": "yes"}', '["yes"]',
+                                   '{"resolve_yn": true}', '```json\n{"resolve_yn": "yes"}\n```'])
+def test_malformed_replies_are_never_yes_or_no(reply):
+    with pytest.raises(ParseError):
+        parse_verdict(reply)
+
+
+def test_verdict_parsing_ignores_case_and_spaces():
+    assert parse_verdict('{"resolve_yn": " Yes "}') == "yes"
+    assert parse_verdict('{"resolve_yn": "NO"}') == "no"
+
+
+def test_failed_rows_are_reported_apart_and_left_out_of_the_score(fake_openai, tmp_path):
+    fake_openai.script("WHERE id = 0", ["bad_content"] * 5)  # row 0 would be a "yes"
+    fake_openai.script("WHERE id = 1", ["500"] * 5)
+    report = run_judge(rows(4), judge_cfg(fake_openai), tmp_path, progress=False)
+    assert [v.verdict for v in report.verdicts] == ["unparseable", "error", "yes", "no"]
+    s = report.summary
+    assert (s["yes"], s["no"], s["unparseable"], s["error"], s["judged"]) == (1, 1, 1, 1, 2)
+    assert s["score"] == pytest.approx(0.5) and "excluded" in s["score_note"]
+    assert "HTTP 500" in report.verdicts[1].reason
+
+
+def test_row_without_extracted_sql_is_no_without_asking(fake_openai, tmp_path):
+    row = {**rows(1)[0], "sql": None}
+    report = run_judge([row], judge_cfg(fake_openai), tmp_path, progress=False)
+    assert report.verdicts[0].verdict == "no" and "no SQL" in report.verdicts[0].reason
+    assert fake_openai.count() == 0
+
+
+def test_rerun_sends_nothing_new(fake_openai, tmp_path):
+    run_judge(rows(4), judge_cfg(fake_openai), tmp_path, progress=False)
+    again = run_judge(rows(4), judge_cfg(fake_openai), tmp_path, progress=False)
+    assert fake_openai.count() == 4 and all(v.cached for v in again.verdicts)
+    assert [v.verdict for v in again.verdicts] == ["yes", "no", "yes", "no"]
+
+
+def test_changed_prediction_is_judged_again(fake_openai, tmp_path):
+    run_judge(rows(2), judge_cfg(fake_openai), tmp_path, progress=False)
+    changed = rows(2)
+    changed[1]["sql"] = changed[1]["gold"]
+    report = run_judge(changed, judge_cfg(fake_openai), tmp_path, progress=False)
+    assert fake_openai.count() == 3 and report.verdicts[1].verdict == "yes"
+
+
+def test_custom_prompt_file_is_used(fake_openai, tmp_path):
+    prompt = tmp_path / "judge.txt"
+    prompt.write_text('Strict judge.\ngt_sql: {answer}\ngen_sql: {gen_sql}\nReply {"resolve_yn": "yes|no"}')
+    run_judge(rows(1), judge_cfg(fake_openai, prompt_file=prompt), tmp_path, progress=False)
+    assert fake_openai.seen[0].prompt.startswith("Strict judge.\ngt_sql: SELECT name")
+
+
+def test_custom_prompt_with_unknown_placeholder_is_rejected(fake_openai, tmp_path):
+    prompt = tmp_path / "judge.txt"
+    prompt.write_text("{ddl} {gen_sql}")
+    with pytest.raises(InputError, match=r"\{ddl\}") as err:
+        judge_cfg(fake_openai, prompt_file=prompt)
+    assert err.value.exit_code == 2
+
+
+def test_missing_columns_are_reported_all_at_once(fake_openai, tmp_path):
+    bad = [{"id": 1, "question": "q"}, {"id": 2}]
+    with pytest.raises(InputError, match="row 1 lacks context, gold, sql; row 2 lacks question"):
+        run_judge(bad, judge_cfg(fake_openai), tmp_path, progress=False)
+
+
+def test_dry_run_estimates_without_sending(fake_openai, tmp_path):
+    est = estimate_judge(rows(4), judge_cfg(fake_openai), tmp_path)
+    assert fake_openai.count() == 0 and est.to_send == 4 and est.cost > 0
+
+
+def test_judge_key_goes_to_judge_url_and_openai_key_does_not(fake_openai, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-secret")
+    monkeypatch.setenv("T2S_JUDGE_API_KEY", "judge-secret")
+    cfg = judge_cfg(fake_openai)
+    report = run_judge(rows(1), cfg, tmp_path, progress=False)
+    assert fake_openai.seen[0].authorization == "Bearer judge-secret"
+    dumped = json.dumps(report.summary) + (tmp_path / "judge_cache.jsonl").read_text()
+    assert "secret" not in dumped
