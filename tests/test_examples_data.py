@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-sqlglot = pytest.importorskip("sqlglot")
+import sqlglot  # a declared dependency: its absence must fail, not skip
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SAMPLE = EXAMPLES / "sample.jsonl"
