@@ -1,5 +1,104 @@
-"""Placeholder: this command module is being written (see the open issues)."""
+"""`t2s eval`: score predictions by execution accuracy (EX) and exact match (EM).
+
+Thin layer: parse flags into `ExecutionSettings`, call `evaluation.report.evaluate`, write
+results.jsonl and summary.json, print the summary. sqlglot and the evaluation code load inside
+the command, so `t2s --help` stays fast. A later metric (the LLM judge) adds its options here and
+passes a column function through `extra_columns`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
 
 
-def register(app) -> None:
-    pass
+def register(app: typer.Typer) -> None:
+    app.command("eval", no_args_is_help=True)(evaluate)
+
+
+def evaluate(
+    predictions: Annotated[Path, typer.Argument(help="Predictions JSONL written by `t2s infer`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for results.jsonl and summary.json.")] = Path("eval"),
+    metric: Annotated[str, typer.Option("--metric", help="Comma-separated metrics: ex, em.")] = "ex,em",
+    mode: Annotated[Optional[str], typer.Option(help="EX comparison: spider (test-suite), bird (row sets), sqleval (defog).")] = None,
+    db_dir: Annotated[Optional[Path], typer.Option(help="Real databases, Spider layout <dir>/<db_id>/*.sqlite; replaces synthesis.")] = None,
+    dialect: Annotated[Optional[str], typer.Option(help="SQL dialect of gold, predictions and DDL: auto, mysql, postgres, sqlite.")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds per query.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes for execution.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for synthesized databases.")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", "--instances", help="Synthesized databases per example.")] = None,
+    float_tol: Annotated[Optional[float], typer.Option(help="Absolute tolerance for comparing numbers.")] = None,
+    max_rows: Annotated[Optional[int], typer.Option(help="A query returning more rows fails.")] = None,
+) -> None:
+    """Score predictions: EX runs gold and predicted SQL read-only on real or synthesized
+    databases; EM compares normalized SQL. Writes OUT/results.jsonl and OUT/summary.json."""
+    from text2sql_cli.cli._console import out as console
+    from text2sql_cli.errors import UsageError
+    from text2sql_cli.evaluation.execution import ExecutionSettings
+    from text2sql_cli.evaluation.report import KNOWN_METRICS, evaluate as run, write_report
+
+    metrics = tuple(dict.fromkeys(m.strip().lower() for m in metric.split(",") if m.strip()))
+    unknown = [m for m in metrics if m not in KNOWN_METRICS]
+    if unknown or not metrics:
+        raise UsageError(f"unknown metric {', '.join(unknown) or '(none)'}", hint=f"choose from {', '.join(KNOWN_METRICS)}")
+    if db_dir is not None and not db_dir.is_dir():
+        raise UsageError(f"--db-dir {db_dir} is not a directory", hint="pass a folder laid out as <dir>/<db_id>/<db_id>.sqlite")
+    settings = ExecutionSettings.from_flags(
+        eval_mode=mode, eval_dialect=dialect, eval_timeout=timeout, eval_workers=workers, eval_seed=seed,
+        eval_instances=k, float_tol=float_tol, max_rows=max_rows, db_dir=db_dir,
+    )
+    report = run(predictions, metrics, settings)
+    write_report(report, out)
+    print_summary(console, report.summary)
+    console.print(f"Wrote {out / 'results.jsonl'} and {out / 'summary.json'}")
+
+
+def print_summary(console, summary: dict) -> None:
+    """Overall and per-db_id scores, then the facts that qualify EX."""
+    from rich.table import Table
+
+    metrics = list(summary["metrics"])
+    settings = summary.get("settings", {})
+    title = "Evaluation"
+    if "ex" in metrics:
+        source = "real databases" if settings.get("db_dir") else f"K={settings.get('eval_instances')} synthesized databases"
+        title += (
+            f" (mode {settings.get('eval_mode')}, {source}, seed {settings.get('eval_seed')}, "
+            f"timeout {settings.get('eval_timeout')} s, float tol {settings.get('float_tol')})"
+        )
+    table = Table(title=title)
+    table.add_column("db_id")
+    table.add_column("examples", justify="right")
+    for m in metrics:
+        table.add_column(m.upper(), justify="right")
+    overall = summary["metrics"]
+    table.add_row("all", str(summary["examples"]), *(_cell(overall[m]["score"], overall[m]) for m in metrics), style="bold")
+    for db, row in summary["per_db"].items():
+        table.add_row(db, str(row["examples"]), *(_cell(row[m]) for m in metrics))
+    console.print(table)
+    facts = summary.get("execution")
+    if facts:
+        statuses = ", ".join(f"{k} {v}" for k, v in facts["statuses"].items())
+        console.print(f"Statuses: {statuses}")
+        if facts["gold_errors"]:
+            why = ", ".join(f"{k} {v}" for k, v in facts["gold_errors"].items())
+            console.print(f"Gold queries that could not run (excluded from EX): {sum(facts['gold_errors'].values())} ({why})")
+        if facts["gold_empty"]:
+            console.print(
+                f"Results compare empty tables in {facts['gold_empty']} scored examples "
+                f"({facts['correct_on_empty']} counted correct on empty results)."
+            )
+        share = facts["low_information_share"]
+        if share is not None:
+            console.print(f"Low-information examples (gold empty or identical on every database): {facts['low_information']} ({share:.1%})")
+
+
+def _cell(score, counts: dict | None = None) -> str:
+    if score is None:
+        return "n/a"
+    text = f"{score:.1%}"
+    if counts:
+        text += f" ({counts['correct']}/{counts['scored']})"
+    return text

@@ -1,0 +1,108 @@
+"""Transpile MySQL / PostgreSQL SQL to SQLite.
+
+`to_sqlite(sql, dialect)` returns a `Transpiled` with the SQLite text and a `note` when sqlglot
+could not parse the input (the text is then passed through unchanged: SQLite may still accept it,
+and if it does not, the execution error says why). `dialect="sqlite"` never rewrites.
+
+`"auto"` guesses from markers: `::`, `ILIKE`, `SERIAL` -> postgres; otherwise mysql, the dialect of
+ko_text2sql (reading plain SQL as MySQL keeps `"France"` a string, as Spider's gold means it).
+
+Beyond sqlglot's own transpilation, MySQL date arithmetic (`DATE_SUB(NOW(), INTERVAL 7 DAY)`,
+`d - INTERVAL 1 DAY`) becomes SQLite `DATETIME(d, '-7 day')`. Functions SQLite lacks (`YEAR`,
+`MONTH`, `NOW`, `CONCAT`, ...) are registered on sandbox connections instead (see `sandbox`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DIALECTS = ("auto", "mysql", "postgres", "sqlite")
+
+_POSTGRES_MARKERS = re.compile(r"::|\bILIKE\b|\bSERIAL\b|\bBIGSERIAL\b|\bBYTEA\b|\bTIMESTAMPTZ\b", re.I)
+_MYSQL_MARKERS = re.compile(r"`|\bAUTO_INCREMENT\b|\bCURDATE\b|\bDATE_SUB\b|\bDATE_ADD\b", re.I)
+
+
+@dataclass(frozen=True)
+class Transpiled:
+    sql: str
+    dialect: str  # the dialect the text was read as
+    note: str | None = None  # set when the text could not be transpiled and passes through
+
+
+def detect_dialect(sql: str) -> str:
+    """Guess the source dialect of `sql`: "postgres" on clear PostgreSQL markers, else "mysql"."""
+    if _POSTGRES_MARKERS.search(sql) and not _MYSQL_MARKERS.search(sql):
+        return "postgres"
+    return "mysql"
+
+
+def resolve_dialect(sql: str, dialect: str) -> str:
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
+    return detect_dialect(sql) if dialect == "auto" else dialect
+
+
+def to_sqlite(sql: str, dialect: str = "auto") -> Transpiled:
+    """One or more statements in `dialect` -> SQLite text (statements joined with `;\\n`)."""
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
+    source = resolve_dialect(sql, dialect)
+    if source == "sqlite":
+        return Transpiled(sql, source)
+    try:
+        trees = [t for t in sqlglot.parse(sql, read=source) if t is not None]
+        out = ";\n".join(_rewrite(t).sql(dialect="sqlite") for t in trees)
+    except (SqlglotError, ValueError, RecursionError) as err:
+        return Transpiled(sql, source, note=f"not transpiled ({type(err).__name__}): {str(err)[:200]}")
+    return Transpiled(out, source)
+
+
+def _rewrite(tree):
+    """Rewrites sqlglot leaves to SQLite-incompatible text (date arithmetic, NOW)."""
+    from sqlglot import exp
+
+    def fix(node):
+        if isinstance(node, exp.Anonymous) and node.name.upper() == "NOW":
+            return exp.CurrentTimestamp()
+        if isinstance(node, (exp.DateSub, exp.DateAdd)):
+            sign = -1 if isinstance(node, exp.DateSub) else 1
+            return _shift(node.this, node.expression, node.args.get("unit"), sign) or node
+        if isinstance(node, (exp.Sub, exp.Add)) and isinstance(node.expression, exp.Interval):
+            sign = -1 if isinstance(node, exp.Sub) else 1
+            interval = node.expression
+            return _shift(node.this, interval, interval.args.get("unit"), sign) or node
+        return node
+
+    return tree.transform(fix)
+
+
+def _shift(base, amount, unit, sign):
+    """`base` shifted by `amount unit` as SQLite DATETIME()/DATE() with a modifier string."""
+    from sqlglot import exp
+
+    if isinstance(amount, exp.Interval):
+        unit = unit or amount.args.get("unit")
+        amount = amount.this
+    if not isinstance(amount, exp.Literal) or unit is None:
+        return None
+    text = amount.this.strip()
+    parts = text.split()
+    if len(parts) == 2:  # PostgreSQL INTERVAL '7 days'
+        text, unit_name = parts
+    else:
+        unit_name = unit.name
+    try:
+        number = float(text) * sign
+    except ValueError:
+        return None
+    unit_name = unit_name.lower().rstrip("s")
+    if unit_name not in ("second", "minute", "hour", "day", "month", "year"):
+        if unit_name != "week":
+            return None
+        number, unit_name = number * 7, "day"
+    count = int(number) if number == int(number) else number
+    modifier = exp.Literal.string(f"{count:+} {unit_name}")
+    func = "DATE" if isinstance(base, exp.CurrentDate) else "DATETIME"
+    return exp.Anonymous(this=func, expressions=[base.copy(), modifier])
