@@ -8,7 +8,7 @@ and if it does not, the execution error says why). `dialect="sqlite"` never rewr
 ko_text2sql (reading plain SQL as MySQL keeps `"France"` a string, as Spider's gold means it).
 
 Beyond sqlglot's own transpilation, MySQL date arithmetic (`DATE_SUB(NOW(), INTERVAL 7 DAY)`,
-`d - INTERVAL 1 DAY`) becomes SQLite `DATETIME(d, '-7 day')`. Functions SQLite lacks (`YEAR`,
+`d - INTERVAL 1 DAY`) becomes SQLite `DATETIME(d, '-7 day')`, and LEFT/RIGHT become SUBSTR. Functions SQLite lacks (`YEAR`,
 `MONTH`, `NOW`, `CONCAT`, ...) are registered on sandbox connections instead (see `sandbox`).
 """
 
@@ -66,6 +66,10 @@ def _rewrite(tree):
     def fix(node):
         if isinstance(node, exp.Anonymous) and node.name.upper() == "NOW":
             return exp.CurrentTimestamp()
+        if isinstance(node, exp.Left):  # LEFT is a keyword in SQLite; LEFT(s, n) does not parse
+            return exp.Substring(this=node.this, start=exp.Literal.number(1), length=node.expression)
+        if isinstance(node, exp.Right):
+            return exp.Substring(this=node.this, start=exp.Neg(this=node.expression))
         if isinstance(node, (exp.DateSub, exp.DateAdd)):
             sign = -1 if isinstance(node, exp.DateSub) else 1
             return _shift(node.this, node.expression, node.args.get("unit"), sign) or node

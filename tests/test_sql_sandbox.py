@@ -1,0 +1,92 @@
+"""The sandbox: read-only, time-limited, row-capped, typed results."""
+
+import time
+
+import pytest
+
+from text2sql_cli.sql.sandbox import ExecutionResult, execute, open_readonly, open_snapshot, snapshot
+from text2sql_cli.sql.schema import build_database
+
+DDL = "CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(20) NOT NULL, score FLOAT);"
+
+
+@pytest.fixture
+def db():
+    conn = build_database(DDL)
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?)", [(i, f"n{i}", i / 2) for i in range(1, 101)])
+    return open_snapshot(snapshot(conn))
+
+
+@pytest.fixture
+def db_file(tmp_path):
+    path = tmp_path / "real.sqlite"
+    conn = build_database(DDL)
+    conn.execute("INSERT INTO t VALUES (1, 'a', 1.0)")
+    conn.commit()
+    import sqlite3
+
+    disk = sqlite3.connect(path)
+    conn.backup(disk)
+    disk.close()
+    return path
+
+
+def test_select_returns_typed_rows(db):
+    result = execute(db, "SELECT id, name FROM t WHERE id <= 2 ORDER BY id;")
+    assert result == ExecutionResult(ok=True, rows=((1, "n1"), (2, "n2")), columns=("id", "name"), elapsed_s=result.elapsed_s)
+
+
+def test_error_is_typed_not_a_sentinel_row(db):
+    result = execute(db, "SELECT nope FROM t")
+    assert (result.ok, result.rows, result.status) == (False, (), "error") and "no such column" in result.error
+
+
+def test_timeout_stops_runaway_recursive_cte(db):
+    start = time.monotonic()
+    result = execute(db, "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r", timeout=0.5)
+    assert result.timed_out and time.monotonic() - start < 0.5 + 0.5
+
+
+def test_cartesian_blowup_is_cut_by_row_cap(db):
+    result = execute(db, "SELECT * FROM t a, t b, t c, t d", timeout=5, max_rows=1000)
+    assert result.status == "row_limit" and result.rows == ()
+
+
+def test_cartesian_blowup_with_aggregate_is_cut_by_timeout(db):
+    start = time.monotonic()
+    result = execute(db, "SELECT count(*) FROM t a, t b, t c, t d, t e", timeout=0.3)
+    assert result.timed_out and time.monotonic() - start < 0.8
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["DROP TABLE t", "DELETE FROM t", "INSERT INTO t VALUES (999, 'x', 1)", "UPDATE t SET name = 'x'",
+     "PRAGMA writable_schema=1", "SELECT load_extension('x')", "CREATE TABLE u (a)"],
+)
+def test_writes_pragma_and_extensions_are_refused(db, sql):
+    result = execute(db, sql)
+    assert not result.ok and execute(db, "SELECT count(*) FROM t").rows == ((100,),)
+
+
+def test_attach_is_refused_and_creates_no_file(db, tmp_path):
+    target = tmp_path / "x.db"
+    result = execute(db, f"ATTACH DATABASE '{target}' AS x")
+    assert not result.ok and not target.exists()
+
+
+def test_real_file_is_not_changed(db_file):
+    before = db_file.read_bytes()
+    conn = open_readonly(str(db_file))
+    for sql in ("DROP TABLE t", "PRAGMA writable_schema=1", "DELETE FROM t", "PRAGMA journal_mode=WAL"):
+        assert not execute(conn, sql).ok
+    conn.close()
+    assert db_file.read_bytes() == before and sorted(p.name for p in db_file.parent.iterdir()) == ["real.sqlite"]
+
+
+def test_mysql_functions_are_available(db):
+    result = execute(db, "SELECT CONCAT(name, '-', id), YEAR('2021-03-04'), DATEDIFF('2021-03-04', '2021-03-01') FROM t WHERE id = 3")
+    assert result.rows == (("n3-3", 2021, 3),)
+
+
+def test_multiple_statements_are_an_error(db):
+    assert not execute(db, "SELECT 1; DROP TABLE t").ok
