@@ -143,6 +143,7 @@ class FakeOpenAI:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeOpenAI
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else headers and body go out as two segments: +40 ms each
 
     def log_message(self, *args) -> None:  # keep test output clean
         pass

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import json
 import math
 import os
@@ -121,8 +122,8 @@ class ClientConfig:
     concurrency: int = 64
     max_cost: float | None = None
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(PRICES))
-    backoff_s: float = 1.0  # first retry waits about this long, doubling each time
-    backoff_max_s: float = 60.0
+    backoff_s: float = 0.5  # first retry waits 0.25-0.5 s, doubling each time (the SDK's start)
+    backoff_max_s: float = 30.0
 
     @classmethod
     def build(
@@ -379,11 +380,22 @@ class _Fatal(Exception):
     """401/403/404: every request would fail the same way, so the batch stops."""
 
 
-class _Skip(Exception):
-    """Not sent: the batch stopped (--max-cost or a fatal error)."""
+@dataclass
+class _Job:
+    index: int
+    req: Request
+    phash: str
+    key: str
+    result: Result
+    prompt_tokens: int
+    parse_failures: int = 0
 
 
 class _BatchRunner:
+    """Dispatch: one loop hands out rate-limited slots, a ready retry before the next fresh item
+    (so a retry chain starts early instead of queueing behind the whole batch); each slot's HTTP
+    call runs as its own task, at most `concurrency` at once."""
+
     def __init__(self, cfg: ClientConfig, params, parse, parse_attempts: int, cache_path: Path | None):
         self.cfg, self.params, self.parse = cfg, params, parse
         self.parse_attempts = parse_attempts
@@ -391,6 +403,7 @@ class _BatchRunner:
         self.rpm = _Pacer(cfg.rpm)
         self.tpm = _Pacer(cfg.tpm) if cfg.tpm else None
         self.price = price_of(cfg.model, cfg.prices)
+        self.est_out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 256)
         self.sent = 0
         self.spent = 0.0
         self.in_flight_cost = 0.0
@@ -403,16 +416,16 @@ class _BatchRunner:
         from text2sql_cli.io import JsonlAppender
 
         cache = load_cache(self.cache_path)
-        results: list[Result | None] = [None] * len(requests)
-        todo: list[tuple[int, Request, str, str]] = []
+        self.results: list[Result | None] = [None] * len(requests)
+        fresh: list[_Job] = []
         for i, req in enumerate(requests):
             phash = prompt_hash(self.cfg.model, req.messages, self.params)
             key = cache_key(self.cfg.model, phash, req.id, req.fingerprint)
             rec = cache.get(key)
             if rec and rec.get("status") in REUSED_STATUSES:
-                results[i] = self._from_record(req.id, rec)
+                self.results[i] = self._from_record(req.id, rec)
             else:
-                todo.append((i, req, phash, key))
+                fresh.append(_Job(i, req, phash, key, Result(req.id, "error"), approx_tokens(_text(req.messages))))
         self.client = openai.AsyncOpenAI(
             api_key=self.cfg.api_key.get_secret_value() if self.cfg.api_key else "",
             base_url=self.cfg.base_url,
@@ -424,79 +437,116 @@ class _BatchRunner:
         )
         # Pin the Authorization header on every request: the key resolved for this URL, or none.
         # This also overrides anything the SDK picks up from OPENAI_* variables.
-        self.auth = {"Authorization": f"Bearer {self.cfg.api_key.get_secret_value()}" if self.cfg.api_key else openai.Omit()}
-        self.sem = asyncio.Semaphore(self.cfg.concurrency)
+        key = self.cfg.api_key.get_secret_value() if self.cfg.api_key else None
+        self.auth = {"Authorization": f"Bearer {key}" if key else openai.Omit()}
         self.cache_writer = JsonlAppender(self.cache_path) if self.cache_path is not None else None
-        bar = _Progress(progress, label, len(requests), len(requests) - len(todo))
+        self.bar = _Progress(progress, label, len(requests), len(requests) - len(fresh))
         try:
-            with bar:
-                async def one(i: int, req: Request, phash: str, key: str) -> None:
-                    results[i] = await self._one(req, phash, key)
-                    bar.advance(self.spent)
-
-                await asyncio.gather(*(one(*t) for t in todo))
+            with self.bar:
+                await self._dispatch(fresh)
         finally:
             await self.client.close()
             if self.cache_writer is not None:
                 self.cache_writer.close()
         if self.fatal:
-            raise ApiError(self.fatal, hint="check --judge-base-url, the model name and the key for that URL")
-        done = [r for r in results if r is not None]
-        total = sum(r.cost for r in done)
-        return BatchReport(done, self.sent, self.spent, total, self.stopped)
+            raise ApiError(self.fatal, hint="check the base URL, the model name and the key for that URL")
+        done = [r for r in self.results if r is not None]
+        return BatchReport(done, self.sent, self.spent, sum(r.cost for r in done), self.stopped)
+
+    async def _dispatch(self, fresh: list[_Job]) -> None:
+        fresh.reverse()  # pop() from the end = input order
+        retries: list[tuple[float, int, _Job]] = []  # heap of (ready_at, seq, job)
+        sem = asyncio.Semaphore(self.cfg.concurrency)
+        tasks: set[asyncio.Task] = set()
+
+        def take() -> _Job | None:
+            if retries and retries[0][0] <= time.monotonic():
+                return heapq.heappop(retries)[2]
+            return fresh.pop() if fresh else None
+
+        async def attempt(job: _Job) -> None:
+            wait = await self._attempt(job, sem)
+            if wait is not None:
+                heapq.heappush(retries, (time.monotonic() + wait, job.index, job))
+
+        while fresh or retries or tasks:
+            if self.fatal or self.stopped:
+                break
+            job = take()
+            if job is None:  # nothing ready: wait for a call to finish or a backoff to end
+                timeout = max(0.0, retries[0][0] - time.monotonic()) if retries else None
+                if tasks:
+                    await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    await asyncio.sleep(timeout or 0.0)
+                continue
+            await sem.acquire()
+            start = self.rpm.reserve(1, time.monotonic())
+            if self.tpm is not None:
+                start = max(start, self.tpm.reserve(job.prompt_tokens + self.est_out, time.monotonic()))
+            await asyncio.sleep(max(0.0, start - time.monotonic()))
+            est_cost = self._cost(job.prompt_tokens, self.est_out)
+            if self.cfg.max_cost is not None and self.spent + self.in_flight_cost + est_cost > self.cfg.max_cost:
+                self.stopped = f"stopped at --max-cost ${self.cfg.max_cost:g}"
+            if self.fatal or self.stopped:  # checked last: calls that ended meanwhile count
+                sem.release()
+                fresh.append(job)
+                break
+            self.in_flight_cost += est_cost
+            task = asyncio.create_task(attempt(job))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            await asyncio.sleep(0)  # let the task start before the next slot
+        if tasks:
+            await asyncio.gather(*tasks)
+        for job in fresh + [entry[2] for entry in retries]:  # stopped early: not sent, not cached
+            r = job.result
+            r.status, r.reason = "skipped", self.fatal or self.stopped
+            self.results[job.index] = r
+
+    async def _attempt(self, job: _Job, sem: asyncio.Semaphore) -> float | None:
+        """One HTTP call for `job` (the caller holds a semaphore slot, released here). Returns the
+        backoff before the next attempt, or None when the job is final (recorded and cached)."""
+        result = job.result
+        result.attempts += 1
+        try:
+            text = await self._send(job, result)
+        except _Retry as retry:
+            result.reason = retry.reason
+            if result.attempts < self.cfg.max_attempts:
+                return self._backoff(result.attempts, retry.wait_s)
+            result.status = "error"
+        except _NoRetry as err:
+            result.status, result.reason = "error", str(err)
+        except _Fatal as fatal:
+            self.fatal = self.fatal or str(fatal)
+            result.status, result.reason = "error", str(fatal)
+        else:
+            result.text = text
+            try:
+                result.value = self.parse(text) if self.parse is not None else text
+                result.status, result.reason = "ok", None
+            except ValueError as err:
+                job.parse_failures += 1
+                result.reason = f"malformed reply: {err}"
+                if job.parse_failures < self.parse_attempts and result.attempts < self.cfg.max_attempts:
+                    return 0.0  # ask again at the next free slot
+                result.status = "unparseable"
+        finally:
+            sem.release()
+        self._save(job)
+        self.results[job.index] = result
+        self.bar.advance(self.spent)
+        return None
 
     def _from_record(self, item_id: Any, rec: dict[str, Any]) -> Result:
         result = Result(item_id, rec["status"], rec.get("text"), None, rec.get("reason"), rec.get("attempts", 0),
                         rec.get("prompt_tokens", 0), rec.get("completion_tokens", 0), rec.get("cost", 0.0), True)
-        if result.status == "ok" and self.parse is not None:
+        if result.status == "ok":
             try:
-                result.value = self.parse(result.text or "")
-            except ValueError as err:  # the parse hook changed since: re-judge strictly
+                result.value = self.parse(result.text or "") if self.parse is not None else result.text
+            except ValueError as err:  # the parse hook changed since: stay strict
                 result.status, result.reason = "unparseable", f"cached reply no longer parses: {err}"
-        elif result.status == "ok":
-            result.value = result.text
-        return result
-
-    async def _one(self, req: Request, phash: str, key: str) -> Result:
-        result = Result(req.id, "error")
-        prompt_tokens = approx_tokens(_text(req.messages))
-        parse_failures = 0
-        while True:
-            result.attempts += 1
-            try:
-                text = await self._send(req, prompt_tokens, result)
-            except _Skip as skip:
-                result.status, result.reason, result.attempts = "skipped", str(skip), result.attempts - 1
-                return result  # not cached: a rerun sends it
-            except _NoRetry as err:
-                result.status, result.reason = "error", str(err)
-                break
-            except _Retry as retry:
-                result.reason = retry.reason
-                if result.attempts >= self.cfg.max_attempts:
-                    result.status = "error"
-                    break
-                await asyncio.sleep(self._backoff(result.attempts, retry.wait_s))
-                continue
-            except _Fatal as fatal:
-                self.fatal = self.fatal or str(fatal)
-                result.status, result.reason = "error", str(fatal)
-                return result
-            result.text = text
-            if self.parse is None:
-                result.status, result.value, result.reason = "ok", text, None
-                break
-            try:
-                result.value = self.parse(text)
-                result.status, result.reason = "ok", None
-                break
-            except ValueError as err:
-                parse_failures += 1
-                result.reason = f"malformed reply: {err}"
-                if parse_failures >= self.parse_attempts or result.attempts >= self.cfg.max_attempts:
-                    result.status = "unparseable"
-                    break
-        self._save(req, phash, key, result)
         return result
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -505,40 +555,28 @@ class _BatchRunner:
         base = min(self.cfg.backoff_max_s, self.cfg.backoff_s * 2 ** (attempt - 1))
         return random.uniform(base / 2, base)  # jitter spreads retries that failed together
 
-    async def _send(self, req: Request, prompt_tokens: int, result: Result) -> str:
+    async def _send(self, job: _Job, result: Result) -> str:
         import openai
 
-        est_out = int(self.params.get("max_tokens") or self.params.get("max_completion_tokens") or 256)
-        async with self.sem:
-            reserved = prompt_tokens + est_out
-            est_cost = self._cost(prompt_tokens, est_out)
-            if self.cfg.max_cost is not None and self.spent + self.in_flight_cost + est_cost > self.cfg.max_cost:
-                self.stopped = self.stopped or f"stopped at --max-cost ${self.cfg.max_cost:g}"
-            if self.fatal or self.stopped:
-                raise _Skip(self.fatal or self.stopped)
-            start = self.rpm.reserve(1, time.monotonic())
-            if self.tpm is not None:
-                start = max(start, self.tpm.reserve(reserved, time.monotonic()))
-            await asyncio.sleep(max(0.0, start - time.monotonic()))
-            self.in_flight_cost += est_cost
-            self.sent += 1
-            try:
-                resp = await self.client.chat.completions.create(
-                    model=self.cfg.model, messages=req.messages, extra_headers=self.auth, **self.params
-                )
-            except openai.APIStatusError as err:
-                raise _classify(err) from None
-            except openai.APIConnectionError as err:  # includes APITimeoutError
-                raise _Retry(f"{type(err).__name__}: {err}") from None
-            except (ValueError, openai.APIResponseValidationError) as err:  # a body that is not JSON
-                raise _Retry(f"malformed response body: {str(err)[:120]}") from None
-            finally:
-                self.in_flight_cost -= est_cost
+        est_cost = self._cost(job.prompt_tokens, self.est_out)
+        self.sent += 1
+        try:
+            resp = await self.client.chat.completions.create(
+                model=self.cfg.model, messages=job.req.messages, extra_headers=self.auth, **self.params
+            )
+        except openai.APIStatusError as err:
+            raise _classify(err) from None
+        except openai.APIConnectionError as err:  # includes APITimeoutError
+            raise _Retry(f"{type(err).__name__}: {err}") from None
+        except (ValueError, openai.APIResponseValidationError) as err:  # a body that is not JSON
+            raise _Retry(f"malformed response body: {str(err)[:120]}") from None
+        finally:
+            self.in_flight_cost -= est_cost
         usage = resp.usage
-        p_tok = usage.prompt_tokens if usage else prompt_tokens
+        p_tok = usage.prompt_tokens if usage else job.prompt_tokens
         c_tok = usage.completion_tokens if usage else 0
         if self.tpm is not None:
-            self.tpm.refund(reserved - p_tok - c_tok)  # give back what the estimate over-reserved
+            self.tpm.refund(job.prompt_tokens + self.est_out - p_tok - c_tok)  # over-reserved tokens
         cost = self._cost(p_tok, c_tok)
         self.spent += cost
         result.prompt_tokens += p_tok
@@ -554,15 +592,16 @@ class _BatchRunner:
             return 0.0
         return (prompt_tokens * self.price[0] + completion_tokens * self.price[1]) / 1e6
 
-    def _save(self, req: Request, phash: str, key: str, result: Result) -> None:
+    def _save(self, job: _Job) -> None:
         # Appended before the result is reported: once a caller sees it, a crash cannot lose it.
         if self.cache_writer is None:
             return
+        r = job.result
         self.cache_writer.write({
-            "key": key, "id": req.id, "model": self.cfg.model, "prompt_hash": phash,
-            "fingerprint": req.fingerprint, "status": result.status, "text": result.text,
-            "reason": result.reason, "attempts": result.attempts, "prompt_tokens": result.prompt_tokens,
-            "completion_tokens": result.completion_tokens, "cost": result.cost, "ts": time.time(),
+            "key": job.key, "id": job.req.id, "model": self.cfg.model, "prompt_hash": job.phash,
+            "fingerprint": job.req.fingerprint, "status": r.status, "text": r.text, "reason": r.reason,
+            "attempts": r.attempts, "prompt_tokens": r.prompt_tokens,
+            "completion_tokens": r.completion_tokens, "cost": r.cost, "ts": time.time(),
         })
 
 
