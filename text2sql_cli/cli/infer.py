@@ -1,5 +1,118 @@
-"""Placeholder: this command module is being written (see the open issues)."""
+"""`t2s infer`: generate SQL with a trained model, a plain model or an OpenAI-compatible server.
+
+Two modes: `--data FILE --out preds.jsonl` (batch, resumable, shardable with accelerate launch)
+and a pipe (questions on stdin, SQL on stdout; everything for humans on stderr).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
 
 
-def register(app) -> None:
-    pass
+def infer(
+    model: Annotated[Optional[str], typer.Option(
+        help="A t2s run dir (base + adapter), a merged/plain model dir or hub id; for --backend openai, "
+             "optionally a run dir whose saved template to use.")] = None,
+    data: Annotated[Optional[str], typer.Option(
+        help="Rows to predict (jsonl/json/csv/parquet with db_id, context, question[, answer]).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Predictions JSONL (with OUT.meta.json beside it).")] = None,
+    base: Annotated[Optional[str], typer.Option(
+        help="Base model for an adapter, overriding adapter_config.json / run.json.")] = None,
+    template: Annotated[Optional[str], typer.Option(
+        help="Prompt template for a model saved without one (default ko-sql-bot), or a template file.")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="hf (local model) or openai (an OpenAI-compatible server).")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="Server URL for --backend openai, e.g. http://localhost:8000/v1.")] = None,
+    model_name: Annotated[Optional[str], typer.Option(help="Model name on the server (--backend openai).")] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option(help="Most tokens to generate per question (default 256).")] = None,
+    batch_size: Annotated[Optional[str], typer.Option(
+        help="Micro-batch size, or auto (GPU: largest that fits, halving on out-of-memory; CPU: 16).")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")] = None,
+    quant: Annotated[Optional[str], typer.Option(help="none or 4bit (NF4, CUDA only).")] = None,
+    ddl: Annotated[Optional[Path], typer.Option(help="Pipe mode: a file of CREATE TABLE statements.")] = None,
+    db: Annotated[Optional[Path], typer.Option(help="Pipe mode: a SQLite file whose schema is the DDL.")] = None,
+    columns: Annotated[Optional[str], typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Start OUT again instead of resuming it.")] = False,
+) -> None:
+    """Generate SQL: greedy, batched, resumable; or pipe questions through stdin.
+
+    \b
+    t2s infer --model runs/r16 --data split/test.jsonl --out preds.jsonl
+    cat questions.txt | t2s infer --model runs/r16 --ddl schema.sql
+    accelerate launch -m text2sql_cli infer --model runs/r16 --data split/test.jsonl --out preds.jsonl
+    """
+    from text2sql_cli.errors import UsageError
+    from text2sql_cli.inference import InferConfig
+
+    cfg = InferConfig.from_flags(
+        backend=backend, template=template, max_new_tokens=max_new_tokens, batch_size=batch_size,
+        precision=precision, quant=quant, base_url=base_url, model_name=model_name,
+    )
+    if data is not None:
+        if out is None:
+            raise UsageError("--data needs --out", hint="e.g. --out preds.jsonl")
+        if ddl is not None or db is not None:
+            raise UsageError("--ddl/--db are for pipe mode; --data rows carry their own context")
+        _batch(cfg, model=model, data=data, out=out, base=base, columns=columns, overwrite=overwrite)
+        return
+    if out is not None:
+        raise UsageError("--out needs --data", hint="in pipe mode answers go to stdout")
+    if sys.stdin.isatty():
+        raise UsageError("nothing to do", hint="pass --data FILE --out FILE, or pipe questions on stdin")
+    _stream(cfg, model=model, base=base, ddl=ddl, db=db)
+
+
+def _batch(cfg, *, model, data, out, base, columns, overwrite) -> None:
+    from rich.table import Table
+
+    from text2sql_cli.cli._console import err, out as console
+    from text2sql_cli.data import parse_columns
+    from text2sql_cli.inference.batch import run_batch_inference
+
+    def started(backend, rows: int, done: int) -> None:
+        for note in backend.notes:
+            err.print(f"[yellow]note:[/] {note}")
+        prov = backend.provenance()
+        err.print(f"{prov['backend']} {prov['model']} | template {backend.template.name} | "
+                  f"{prov.get('precision') or 'api'} | batch {backend.batch_size}")
+        if done:
+            err.print(f"resuming {out}: {done} of {rows} rows already done")
+
+    summary = run_batch_inference(cfg, data=data, out=out, model=model, base=base,
+                                  columns=parse_columns(columns), overwrite=overwrite,
+                                  on_start=started, console=err)
+    if summary.rank != 0:
+        return  # under accelerate launch, rank 0 reports for all
+    table = Table(title=f"t2s infer -> {out}")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    rate = summary.generated / summary.seconds if summary.seconds else 0.0
+    for name, value in (
+        ("rows", summary.total), ("already done (resumed)", summary.resumed),
+        ("generated now", summary.generated), ("SQL extracted", summary.extracted),
+        ("extraction failed", summary.methods.get("failed", 0)), ("errors", summary.errors),
+        ("batch size", summary.batch_size), ("processes", summary.world_size),
+        ("seconds", f"{summary.seconds:.1f}"), ("rows/s", f"{rate:.2f}"),
+    ):
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+def _stream(cfg, *, model, base, ddl, db) -> None:
+    from text2sql_cli.cli._console import err
+    from text2sql_cli.inference.backend import load_backend
+    from text2sql_cli.inference.stream import read_ddl, run_stream
+
+    schema = read_ddl(ddl, db)  # checked before the model loads
+    backend = load_backend(cfg, model=model, base=base)
+    for note in backend.notes:
+        err.print(f"note: {note}")
+    summary = run_stream(backend, sys.stdin, sys.stdout, sys.stderr, ddl=schema)
+    err.print(f"answered {summary.answered} ({summary.no_sql} without SQL), {summary.bad_lines} bad lines")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("infer", no_args_is_help=False)(infer)

@@ -1,0 +1,211 @@
+"""t2s infer on the tiny model: output format and order, prompt identity with training, batching,
+resume, refusal to mix settings, adapter failures, pipe mode, 4-bit on CPU, the OpenAI backend."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _tiny import shared_tiny, write_rows
+from fake_openai import fake_openai  # noqa: F401  (fixture)
+from typer.testing import CliRunner
+
+from text2sql_cli.cli import app
+from text2sql_cli.errors import ModelLoadError
+from text2sql_cli.inference import InferConfig
+from text2sql_cli.inference.backend import Item
+from text2sql_cli.inference.batch import meta_path, run_batch_inference
+from text2sql_cli.prompts import TEMPLATES, encode, get_template, save_template
+
+runner = CliRunner()
+ROW_KEYS = {"id", "db_id", "question", "context", "gold", "raw", "sql", "extraction", "fingerprint"}
+FAST = ["--max-new-tokens", "12"]
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory) -> Path:
+    """A t2s-style run dir: a LoRA adapter (non-zero, so it changes outputs) on the tiny model,
+    its tokenizer and saved template (en-sql-bot, to tell it apart from the default)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = shared_tiny()
+    out = tmp_path_factory.mktemp("run") / "run"
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                      task_type="CAUSAL_LM")
+    get_peft_model(model, lora).save_pretrained(out)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    save_template(out, TEMPLATES["en-sql-bot"])
+    return out
+
+
+@pytest.fixture
+def rows(tmp_path) -> Path:
+    return write_rows(tmp_path / "test.jsonl", 20)
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_batch_writes_one_row_per_input_in_input_order(run_dir, rows, tmp_path):
+    out = tmp_path / "preds.jsonl"
+    result = runner.invoke(app, ["infer", "--model", str(run_dir), "--data", str(rows), "--out", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    written, source = _read(out), _read(rows)
+    assert len(written) == len(source)
+    for pred, src in zip(written, source):
+        assert ROW_KEYS <= set(pred)
+        assert (pred["id"], pred["question"], pred["gold"]) == (src["id"], src["question"], src["answer"])
+    meta = json.loads(meta_path(out).read_text())
+    prov = meta["provenance"]
+    assert meta["status"] == "complete" and prov["template"]["name"] == "en-sql-bot"
+    assert prov["adapter_sha256"] and prov["precision"] == "fp32" and prov["generation"]["max_new_tokens"] == 12
+
+
+def test_prompt_ids_fed_to_the_model_equal_prompts_encode(run_dir):
+    from text2sql_cli.inference.hf import HFBackend
+
+    backend = HFBackend.load(InferConfig.from_flags(max_new_tokens=2, batch_size="4"), model=str(run_dir))
+    seen = []
+    real = backend.model.generate
+
+    def spy(input_ids, attention_mask, **kw):
+        seen.extend(ids[mask.bool()].tolist() for ids, mask in zip(input_ids, attention_mask))
+        return real(input_ids=input_ids, attention_mask=attention_mask, **kw)
+
+    backend.model.generate = spy
+    items = [Item(str(i), f"CREATE TABLE t{i} (a INT);", "질문" * (i + 1)) for i in range(4)]
+    backend.generate([backend.prepare(it) for it in items])
+    template = get_template(run_dir / "t2s_template.json")
+    assert seen == [encode(template, backend.tokenizer, it.ddl, it.question)[0] for it in items]
+
+
+def test_batched_greedy_equals_unbatched(run_dir, rows):
+    from text2sql_cli.data import load_examples
+    from text2sql_cli.inference.hf import HFBackend
+
+    backend = HFBackend.load(InferConfig.from_flags(max_new_tokens=16, batch_size="8"), model=str(run_dir))
+    examples, _ = load_examples(rows, require_answer=False)
+    prepared = [backend.prepare(Item(e.id, e.context, e.question)) for e in examples[:12]]
+    assert len({len(p) for p in prepared}) > 1, "prompts of one length would not test padding"
+    batched = backend.generate(prepared)
+    backend.batch_size = 1
+    assert batched == backend.generate(prepared)
+    assert any(g.raw for g in batched)
+
+
+def test_resume_after_crash_redoes_only_missing_ids(run_dir, rows, tmp_path):
+    cfg = InferConfig.from_flags(max_new_tokens=12)
+    out = tmp_path / "preds.jsonl"
+    run_batch_inference(cfg, data=rows, out=out, model=str(run_dir))
+    complete = out.read_text(encoding="utf-8")
+    lines = complete.splitlines(keepends=True)
+    # A crash after 7 whole rows, half-way through writing the 8th.
+    out.write_text("".join(lines[:7]) + lines[7][: len(lines[7]) // 2], encoding="utf-8")
+    summary = run_batch_inference(cfg, data=rows, out=out, model=str(run_dir))
+    assert (summary.resumed, summary.generated) == (7, 13)
+    assert out.read_text(encoding="utf-8") == complete
+
+
+def test_resume_with_other_settings_is_refused(run_dir, rows, tmp_path):
+    out = tmp_path / "preds.jsonl"
+    args = ["infer", "--model", str(run_dir), "--data", str(rows), "--out", str(out)]
+    assert runner.invoke(app, [*args, *FAST]).exit_code == 0
+    result = runner.invoke(app, [*args, "--max-new-tokens", "13"])
+    assert result.exit_code == 2
+    assert "different settings" in result.stderr and "max_new_tokens" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_adapter_with_mismatched_keys_is_a_load_error_not_the_base_model(run_dir, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from text2sql_cli.inference.hf import HFBackend
+
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    weights = load_file(broken / "adapter_model.safetensors")
+    save_file({k.replace("q_proj", "x_proj"): v for k, v in weights.items()}, broken / "adapter_model.safetensors")
+    with pytest.raises(ModelLoadError, match="adapter"):
+        HFBackend.load(InferConfig.from_flags(), model=str(broken))
+
+
+def test_adapter_without_weights_fails_with_exit_1(run_dir, rows, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    (broken / "adapter_model.safetensors").unlink()
+    result = runner.invoke(app, ["infer", "--model", str(broken), "--data", str(rows), "--out", "p.jsonl"])
+    assert result.exit_code == 1 and "no adapter weights" in result.stderr
+    assert not Path("p.jsonl").exists()
+
+
+def test_plain_model_without_template_uses_default_and_says_so(rows, tmp_path):
+    result = runner.invoke(app, ["infer", "--model", str(shared_tiny()), "--data", str(rows),
+                                 "--out", str(tmp_path / "p.jsonl"), *FAST])
+    assert result.exit_code == 0, result.output
+    assert "no saved template" in result.stderr and "ko-sql-bot" in result.stderr
+
+
+def test_pipe_text_questions_give_one_line_each(run_dir, tmp_path):
+    ddl = tmp_path / "schema.sql"
+    ddl.write_text("CREATE TABLE heroes (hero_id INT, hero_name TEXT);", encoding="utf-8")
+    result = runner.invoke(app, ["infer", "--model", str(run_dir), "--ddl", str(ddl), *FAST],
+                           input="영웅 이름을 알려줘\n\n영웅 수를 세줘\n")
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 2
+
+
+def test_pipe_db_schema_is_dumped_as_ddl(tmp_path):
+    import sqlite3
+
+    from text2sql_cli.inference.stream import read_ddl
+
+    con = sqlite3.connect(tmp_path / "g.sqlite")
+    con.execute("CREATE TABLE heroes (hero_id INTEGER PRIMARY KEY, hero_name TEXT)")
+    con.commit()
+    con.close()
+    assert "CREATE TABLE heroes" in read_ddl(None, tmp_path / "g.sqlite")
+
+
+def test_pipe_jsonl_skips_a_malformed_line_with_an_error_record(run_dir):
+    lines = [
+        json.dumps({"id": "a", "question": "영웅 수", "context": "CREATE TABLE heroes (hero_id INT);"}),
+        '{"question": "broken',
+        json.dumps({"id": "c", "question": "길드 수", "context": "CREATE TABLE guilds (guild_id INT);"}),
+    ]
+    result = runner.invoke(app, ["infer", "--model", str(run_dir), *FAST], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["id"] for a in answers] == ["a", "c"] and all("sql" in a and "raw" in a for a in answers)
+    errors = [json.loads(line) for line in result.stderr.splitlines() if line.startswith('{"line": 2')]
+    assert errors and "JSON" in errors[0]["error"]
+
+
+def test_quant_4bit_on_cpu_is_a_one_line_exit_2(rows):
+    result = runner.invoke(app, ["infer", "--model", str(shared_tiny()), "--data", str(rows),
+                                 "--out", "p.jsonl", "--quant", "4bit"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and "CUDA" in result.stderr
+
+
+def test_openai_backend_sends_the_template_as_a_user_message(fake_openai, rows, tmp_path):
+    fake_openai.answer = lambda prompt: "SELECT COUNT(*) FROM heroes;\n### 설명"
+    out = tmp_path / "api.jsonl"
+    result = runner.invoke(app, ["infer", "--backend", "openai", "--base-url", fake_openai.url,
+                                 "--model-name", "served", "--data", str(rows), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    preds = _read(out)
+    assert len(preds) == 20 and all(p["sql"] == "SELECT COUNT(*) FROM heroes" for p in preds)
+    first = fake_openai.seen[0].body
+    assert first["messages"][0]["role"] == "user" and first["temperature"] == 0
+    assert first["messages"][0]["content"].startswith(TEMPLATES["ko-sql-bot"].text[:20])
+    assert json.loads(meta_path(out).read_text())["provenance"]["backend"] == "openai"

@@ -1,0 +1,77 @@
+"""Generation backends behind one interface, and the two ways `t2s infer` drives them.
+
+    InferConfig                  the knobs (flag > T2S_* env > .env > default); torch-free import
+    run_batch_inference(...)     DATA file -> predictions JSONL, resumable, sharded under accelerate
+    run_stream(...)              stdin -> stdout, one answer per input, flushed per item
+    load_backend(...)            `hf` (transformers + peft) or `openai` (any OpenAI-compatible server)
+
+Modules: `backend.py` (the interface), `hf.py` (local models), `api.py` (OpenAI-compatible
+servers through `llm_client`), `batch.py` (files: resume, provenance, sharding), `stream.py`
+(pipes). Importing this package loads neither torch nor transformers; the backends import them
+when they are built.
+
+Limits: greedy decoding only (the book's setting, and what makes predictions reproducible);
+one prompt template per run.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+
+from text2sql_cli.config import T2SSettings
+
+PREDICTIONS_FORMAT = "t2s.predictions/1"
+
+
+class InferConfig(T2SSettings):
+    """Inference settings. Env names carry an INFER_ prefix where training has a namesake."""
+
+    backend: Literal["hf", "openai"] = Field("hf", validation_alias="T2S_INFER_BACKEND")
+    template: str | None = Field(
+        None, validation_alias="T2S_INFER_TEMPLATE",
+        description="template for a model saved without one (hub base models, API models)",
+    )
+    max_new_tokens: int = Field(256, gt=0, validation_alias="T2S_MAX_NEW_TOKENS")
+    batch_size: str = Field("auto", validation_alias="T2S_INFER_BATCH_SIZE", description="N or auto")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field("auto", validation_alias="T2S_INFER_PRECISION")
+    quant: Literal["none", "4bit"] = Field("none", validation_alias="T2S_INFER_QUANT")
+    base_url: str | None = Field(None, validation_alias="T2S_INFER_BASE_URL")
+    model_name: str | None = Field(None, validation_alias="T2S_INFER_MODEL_NAME")
+    api_key: SecretStr | None = Field(
+        None, validation_alias="T2S_INFER_API_KEY",
+        description="key sent to --base-url (the OpenAI key goes only to api.openai.com)",
+    )
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch_size(cls, value: str) -> str:
+        value = str(value).strip().lower()
+        if value != "auto" and not (value.isdigit() and int(value) > 0):
+            raise ValueError("must be a positive integer or 'auto'")
+        return value
+
+    def fixed_batch_size(self) -> int | None:
+        """The batch size the user fixed, or None for auto."""
+        return None if self.batch_size == "auto" else int(self.batch_size)
+
+
+def __getattr__(name: str):
+    # Lazy re-exports: `from text2sql_cli.inference import run_batch_inference` stays cheap to
+    # type, and `import text2sql_cli.inference` stays torch-free.
+    lazy = {
+        "run_batch_inference": "batch",
+        "run_stream": "stream",
+        "load_backend": "backend",
+        "Backend": "backend",
+        "Item": "backend",
+    }
+    if name in lazy:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{lazy[name]}"), name)
+    raise AttributeError(name)
+
+
+__all__ = ["InferConfig", "PREDICTIONS_FORMAT", "run_batch_inference", "run_stream", "load_backend"]

@@ -1,0 +1,86 @@
+"""API models: any OpenAI-compatible chat server (a `vllm serve` of the merged model, GPT-4).
+
+The prompt is the template (`--template`, default ko-sql-bot; a `--model` run dir's saved
+template if one is given) rendered as one user message, temperature 0. Requests go through the
+shared `llm_client`: rate limits, retries, and its resume cache (`<cache>`, next to the output),
+so a rerun after a crash sends only what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from text2sql_cli.errors import UsageError
+from text2sql_cli.inference import InferConfig
+from text2sql_cli.inference.backend import Generation, Item, resolve_template
+from text2sql_cli.prompts import PromptTemplate
+
+API_BATCH = 64  # requests handed to the client at once; it paces and parallelises them itself
+
+
+@dataclass
+class OpenAIBackend:
+    client: Any  # llm_client.ClientConfig
+    template: PromptTemplate
+    max_new_tokens: int
+    cache_path: Path | None = None
+    batch_size: int = API_BATCH
+    notes: list[str] = field(default_factory=list)
+    name: str = "openai"
+
+    @classmethod
+    def build(cls, cfg: InferConfig, *, model: str | None = None) -> OpenAIBackend:
+        from text2sql_cli.llm_client import ClientConfig
+
+        if not cfg.model_name:
+            raise UsageError("--backend openai needs --model-name", hint="the model name the server serves")
+        if cfg.quant != "none":
+            raise UsageError("--quant is for the hf backend", hint="quantise on the server side instead")
+        notes: list[str] = []
+        template = resolve_template(model, cfg.template, notes)
+        client = ClientConfig.build(cfg.model_name, base_url=cfg.base_url, url_key=cfg.api_key)
+        fixed = cfg.fixed_batch_size()
+        return cls(client=client, template=template, max_new_tokens=cfg.max_new_tokens,
+                   batch_size=fixed or API_BATCH, notes=notes)
+
+    def params(self) -> dict[str, Any]:
+        return {"temperature": 0, "max_tokens": self.max_new_tokens}
+
+    def prepare(self, item: Item) -> tuple[str, list[dict[str, str]]]:
+        text = self.template.render_prompt(item.ddl, item.question).rstrip()
+        return item.key, [{"role": "user", "content": text}]
+
+    def cost(self, prepared: tuple[str, list[dict[str, str]]]) -> int:
+        return len(prepared[1][0]["content"])
+
+    def generate(self, prepared: list[tuple[str, list[dict[str, str]]]]) -> list[Generation]:
+        from text2sql_cli.llm_client import Request, run_batch
+
+        # The row id keys the client's resume cache; ids must be unique within a call, so
+        # repeated keys (possible in stream mode) get their position added.
+        keys = [key for key, _ in prepared]
+        if len(set(keys)) < len(keys):
+            keys = [f"{n}:{key}" for n, key in enumerate(keys)]
+        requests = [Request(id=key, messages=messages) for key, (_, messages) in zip(keys, prepared)]
+        report = run_batch(requests, self.client, cache_path=self.cache_path, params=self.params(),
+                           progress=False, label="prompts")
+        return [
+            Generation(raw=r.text) if r.status == "ok" else Generation(raw=None, error=f"{r.status}: {r.reason}")
+            for r in report.results
+        ]
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "backend": "openai",
+            "model": self.client.model,
+            "weights": self.client.model,
+            "base_url": self.client.base_url,
+            "adapter": None,
+            "adapter_sha256": None,
+            "template": {k: v for k, v in self.template.to_dict().items() if k != "description"},
+            "precision": None,
+            "quant": None,
+            "generation": {"temperature": 0, "max_tokens": self.max_new_tokens, "stop": list(self.template.stop)},
+        }

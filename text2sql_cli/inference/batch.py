@@ -1,0 +1,291 @@
+"""Batch mode: a data file in, one prediction row per input out, in input order.
+
+Output `OUT` (JSONL), one row per input row:
+    id, db_id, question, context, gold (null without an answer), raw (the generation), sql (null
+    when extraction fails), extraction (extract_sql's method, or "error"), fingerprint
+    (+ error, only when the backend gave no generation, e.g. an API request that kept failing)
+and a sidecar `OUT.meta.json`: the format tag, the fingerprint, the full provenance (backend,
+model, weights, adapter and its sha256, template name and text, precision, quant, generation
+settings, device, library versions), the data file, the batch size used and the counts.
+
+Resume: ids already in OUT (rows without `error`) are skipped. While running, rows are appended
+per finished micro-batch (length-sorted, so out of order); a kill -9 leaves at most a torn last
+line, which the next run cuts off. When all rows are done, OUT is rewritten in input order
+(atomically), so a finished file is always ordered. A run whose fingerprint (backend, weights,
+adapter hash, template, precision, quant, generation settings, API URL) differs from the one that
+started OUT is refused: mixing two models in one file would make every metric meaningless.
+
+Multi-process (`accelerate launch -m text2sql_cli infer ...`): rank r takes pending rows r, r+W,
+r+2W, ... and appends to `OUT.rank<r>.part`; after a barrier rank 0 merges OUT and the parts
+into the ordered OUT and removes the parts. A crashed multi-process run resumes from OUT plus the
+parts, with any number of processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from text2sql_cli.data import Example, load_examples
+from text2sql_cli.errors import InputError, UsageError
+from text2sql_cli.inference import PREDICTIONS_FORMAT, InferConfig
+from text2sql_cli.inference.backend import Backend, Generation, Item, load_backend
+from text2sql_cli.io import JsonlAppender, iter_jsonl, write_json, write_jsonl
+from text2sql_cli.sql.extract import extract_sql
+
+# Provenance entries that decide whether two runs may share an output file. The rest (paths,
+# device, versions) describe the run without changing what the model generates.
+IDENTITY_KEYS = ("backend", "weights", "adapter_sha256", "base_url", "template", "precision", "quant", "generation")
+
+
+@dataclass
+class BatchSummary:
+    out: Path
+    total: int
+    resumed: int  # rows already in OUT when the run started
+    generated: int = 0
+    errors: int = 0
+    methods: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    batch_size: int = 0
+    world_size: int = 1
+    rank: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def extracted(self) -> int:
+        return sum(n for m, n in self.methods.items() if m not in ("failed", "error"))
+
+
+def meta_path(out: Path) -> Path:
+    return out.with_name(out.name + ".meta.json")
+
+
+def part_path(out: Path, rank: int) -> Path:
+    return out.with_name(f"{out.name}.rank{rank}.part")
+
+
+def fingerprint(provenance: dict[str, Any]) -> str:
+    identity = {k: provenance.get(k) for k in IDENTITY_KEYS}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class _Dist:
+    """This process's place among `accelerate launch` processes (or alone)."""
+
+    def __init__(self) -> None:
+        self.state = None
+        self.rank, self.world, self.device = 0, 1, None
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            import torch
+            from accelerate import PartialState
+
+            self.state = PartialState(cpu=not torch.cuda.is_available())
+            self.rank, self.world, self.device = self.state.process_index, self.state.num_processes, self.state.device
+
+    def barrier(self) -> None:
+        if self.state is not None:
+            self.state.wait_for_everyone()
+
+
+def run_batch_inference(
+    cfg: InferConfig,
+    *,
+    data: str | Path,
+    out: str | Path,
+    model: str | None,
+    base: str | None = None,
+    columns: dict[str, str] | None = None,
+    overwrite: bool = False,
+    on_start: Callable[[Backend, int, int], None] | None = None,
+    console: Any = None,
+) -> BatchSummary:
+    """Generate predictions for every row of `data` into `out`. See the module docstring.
+
+    `on_start(backend, rows, already_done)` runs once the model is loaded (rank 0 only);
+    `console`, a rich Console, shows a progress bar (rank 0 only).
+    """
+    out = Path(out)
+    examples, _ = load_examples(data, require_answer=False, columns=columns)
+    if not examples:
+        raise InputError(data, "no rows to predict", hint="check the file")
+    dist = _Dist()
+    if overwrite and dist.rank == 0:
+        for path in (out, meta_path(out), *out.parent.glob(f"{out.name}.rank*.part")):
+            path.unlink(missing_ok=True)
+    dist.barrier()
+    backend = load_backend(cfg, model=model, base=base, device=dist.device)
+    if backend.name == "openai":
+        backend.cache_path = out.with_name(out.name + ".llm_cache.jsonl")  # the client's resume record
+    provenance = backend.provenance()
+    fp = fingerprint(provenance)
+    _check_compatible(out, provenance, fp)  # every rank checks, so every rank fails alike
+    dist.barrier()
+    done = _done_ids(out)
+    summary = BatchSummary(out=out, total=len(examples), resumed=len(done & {e.id for e in examples}),
+                           world_size=dist.world, rank=dist.rank, notes=list(backend.notes))
+    dist.barrier()  # every rank has read the same `done` before anyone appends
+    if dist.rank == 0:
+        _write_meta(out, provenance, fp, data, status="running", summary=summary, batch_size=backend.batch_size)
+    pending = [e for e in examples if e.id not in done]
+    mine = pending[dist.rank::dist.world]
+    if on_start is not None and dist.rank == 0:
+        on_start(backend, len(examples), len(done))
+    start = time.perf_counter()
+    target = out if dist.world == 1 else part_path(out, dist.rank)
+    with JsonlAppender(target) as sink:
+        _generate_into(backend, mine, sink, fp, summary, console=console if dist.rank == 0 else None)
+    summary.seconds = time.perf_counter() - start
+    summary.batch_size = backend.batch_size
+    dist.barrier()
+    if dist.rank == 0:
+        _merge(out, examples, dist.world > 1)
+        _write_meta(out, provenance, fp, data, status="complete", summary=summary, batch_size=backend.batch_size)
+    dist.barrier()
+    return summary
+
+
+def _generate_into(backend: Backend, examples: list[Example], sink: JsonlAppender, fp: str,
+                   summary: BatchSummary, *, console: Any) -> None:
+    prepared = [backend.prepare(Item(e.id, e.context, e.question)) for e in examples]
+    # Longest first: similar lengths share a batch (little padding), and an out-of-memory shows
+    # on the first batch rather than an hour in.
+    order = sorted(range(len(examples)), key=lambda i: -backend.cost(prepared[i]))
+    with _progress(console, len(order)) as advance:
+        pos = 0
+        while pos < len(order):
+            chunk = order[pos:pos + backend.batch_size]
+            generations = backend.generate([prepared[i] for i in chunk])
+            for i, gen in zip(chunk, generations):
+                row = prediction_row(examples[i], gen, backend.template.stop, fp)
+                sink.write(row)
+                summary.generated += 1
+                summary.errors += "error" in row
+                summary.methods[row["extraction"]] += 1
+            pos += len(chunk)
+            advance(len(chunk))
+
+
+def prediction_row(example: Example, gen: Generation, stop: tuple[str, ...], fp: str) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": example.id, "db_id": example.db_id, "question": example.question,
+        "context": example.context, "gold": example.answer, "raw": gen.raw,
+    }
+    if gen.raw is None:
+        row.update(sql=None, extraction="error", fingerprint=fp, error=gen.error or "no generation")
+        return row
+    extraction = extract_sql(gen.raw, stop)
+    row.update(sql=extraction.sql, extraction=extraction.method, fingerprint=fp)
+    return row
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [row for _, row in iter_jsonl(path, tolerate_torn_tail=True)]
+
+
+def _existing_rows(out: Path) -> list[dict[str, Any]]:
+    rows = _rows(out)
+    for part in sorted(out.parent.glob(f"{out.name}.rank*.part")):
+        rows.extend(_rows(part))
+    return rows
+
+
+def _done_ids(out: Path) -> set[str]:
+    return {str(r["id"]) for r in _existing_rows(out) if "id" in r and "error" not in r}
+
+
+def _check_compatible(out: Path, provenance: dict[str, Any], fp: str) -> None:
+    meta = meta_path(out)
+    if meta.exists():
+        try:
+            old = json.loads(meta.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            old = {}
+        if old.get("fingerprint") != fp:
+            raise UsageError(
+                f"{out} was made with different settings ({_differences(old.get('provenance', {}), provenance)})",
+                hint="use another --out, or --overwrite to start it again",
+            )
+        return
+    found = {r.get("fingerprint") for r in _existing_rows(out)}
+    if found and found != {fp}:
+        raise UsageError(
+            f"{out} holds rows from another run or tool (fingerprint {', '.join(map(str, found))}, now {fp})",
+            hint="use another --out, or --overwrite to start it again",
+        )
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
+    diffs = []
+    for key in IDENTITY_KEYS:
+        a, b = old.get(key), new.get(key)
+        if a != b:
+            if isinstance(a, dict) and isinstance(b, dict):
+                inner = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+                diffs.append(f"{key}.{'/'.join(inner)}: {[a.get(k) for k in inner]} -> {[b.get(k) for k in inner]}")
+            else:
+                diffs.append(f"{key}: {a!r} -> {b!r}")
+    return "; ".join(diffs) or "unknown provenance"
+
+
+def _merge(out: Path, examples: list[Example], has_parts: bool) -> None:
+    """Rewrite OUT in input order, one row per id: a success beats an error, later beats earlier."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in _existing_rows(out):
+        key = str(row.get("id"))
+        if key not in best or "error" in best[key] or "error" not in row:
+            best[key] = row
+    position = {e.id: i for i, e in enumerate(examples)}
+    ordered = sorted(best.values(), key=lambda r: (position.get(str(r.get("id")), len(position)), str(r.get("id"))))
+    write_jsonl(out, ordered)
+    if has_parts:
+        for part in out.parent.glob(f"{out.name}.rank*.part"):
+            part.unlink()
+
+
+def _write_meta(out: Path, provenance: dict[str, Any], fp: str, data: str | Path, *, status: str,
+                summary: BatchSummary, batch_size: int) -> None:
+    write_json(meta_path(out), {
+        "format": PREDICTIONS_FORMAT,
+        "fingerprint": fp,
+        "status": status,
+        "data": str(data),
+        "provenance": provenance,
+        "batch_size": batch_size,
+        "world_size": summary.world_size,
+        "counts": {"rows": summary.total, "resumed": summary.resumed, "generated": summary.generated,
+                   "errors": summary.errors, "extraction": dict(summary.methods)},
+        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+
+
+class _progress:
+    """A rich progress bar on `console`, or nothing without one."""
+
+    def __init__(self, console: Any, total: int):
+        self.console, self.total = console, total
+        self.enabled = console is not None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.enabled:
+            return lambda n: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(),
+                             TimeRemainingColumn(), console=self.console, transient=True)
+        self._bar.start()
+        task = self._bar.add_task("generate", total=self.total)
+        return lambda n: self._bar.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._bar.stop()

@@ -1,0 +1,365 @@
+"""Local models through transformers (+ peft): a t2s run dir (base + LoRA adapter), a merged or
+plain model directory, or a hub id.
+
+Invariants:
+- Prompt ids come from `prompts.encode`, the function training uses: no second tokenisation path.
+- An adapter that fails to load (missing weights, keys that do not match the base) raises
+  ModelLoadError; the base model is never scored under the adapter's name.
+- Greedy decoding; a row stops at EOS or when its decoded tail contains a template stop marker.
+  Left padding plus the attention mask keep a row's greedy output the same alone or in a batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from text2sql_cli.errors import EnvironmentNotSupported, ModelLoadError, T2SError, UsageError
+from text2sql_cli.inference import InferConfig
+from text2sql_cli.inference.backend import Generation, Item, resolve_template
+from text2sql_cli.prompts import PromptTemplate, encode
+
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+CPU_AUTO_BATCH = 16  # CPU throughput flattens out around here for small models; memory is no issue
+CUDA_AUTO_START = 128  # first try on a GPU; halved on every out-of-memory
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What `--model` (and `--base`) point at, resolved before anything heavy loads."""
+
+    given: str
+    weights: str  # the causal LM to load: the base for an adapter, else the model itself
+    adapter: str | None = None
+    tokenizer_from: str = ""
+    template_dir: str | None = None
+
+
+def _local(path: str) -> str:
+    p = Path(path).expanduser()
+    return str(p.resolve()) if p.exists() else path
+
+
+def resolve_model(model: str, base: str | None = None) -> ModelSpec:
+    """A run dir with adapter_config.json -> base + adapter; anything else loads as a model."""
+    path = Path(model).expanduser()
+    if path.is_dir() and (path / ADAPTER_CONFIG).is_file():
+        base_id = base or _base_from_run(path)
+        if not base_id:
+            raise ModelLoadError(
+                f"{path}: cannot tell which base model the adapter belongs to",
+                hint="pass --base MODEL (adapter_config.json and run.json name none)",
+            )
+        has_tokenizer = (path / "tokenizer_config.json").is_file()
+        return ModelSpec(
+            given=model, weights=_local(base_id), adapter=str(path.resolve()),
+            tokenizer_from=str(path.resolve()) if has_tokenizer else _local(base_id),
+            template_dir=str(path.resolve()),
+        )
+    if path.exists() and not (path / "config.json").is_file():
+        raise ModelLoadError(
+            f"{path}: not a model directory (no config.json or {ADAPTER_CONFIG})",
+            hint="give a t2s run dir, a merged model dir or a hub model id",
+        )
+    weights = _local(model)
+    return ModelSpec(
+        given=model, weights=weights, tokenizer_from=weights,
+        template_dir=weights if path.is_dir() else None,
+    )
+
+
+def _base_from_run(path: Path) -> str | None:
+    try:
+        adapter_cfg = json.loads((path / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ModelLoadError(f"{path / ADAPTER_CONFIG}: unreadable ({err})") from None
+    if adapter_cfg.get("base_model_name_or_path"):
+        return str(adapter_cfg["base_model_name_or_path"])
+    run = path / "run.json"
+    if run.is_file():
+        meta = json.loads(run.read_text(encoding="utf-8"))
+        for source in (meta, meta.get("options", {}), meta.get("config", {})):
+            for key in ("base_model", "base"):
+                if isinstance(source, dict) and source.get(key):
+                    return str(source[key])
+    return None
+
+
+def adapter_sha256(adapter_dir: str) -> str | None:
+    for name in ADAPTER_WEIGHTS:
+        file = Path(adapter_dir) / name
+        if file.is_file():
+            digest = hashlib.sha256()
+            with file.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            return digest.hexdigest()
+    return None
+
+
+def check_quant(quant: str) -> None:
+    """4-bit needs CUDA and bitsandbytes; say so before any loading starts."""
+    if quant == "none":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise EnvironmentNotSupported(
+            "--quant 4bit needs a CUDA GPU and this machine has none",
+            hint="drop --quant (CPU runs in fp32) or run on a GPU machine",
+        )
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise EnvironmentNotSupported("--quant 4bit needs bitsandbytes", hint="pip install bitsandbytes") from None
+
+
+def _dtype_for(precision: str, device) -> tuple[Any, str]:
+    import torch
+
+    if precision == "auto":
+        if device.type == "cuda":
+            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        else:
+            precision = "fp32"
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision], precision
+
+
+class TailStop:
+    """StoppingCriteria: a row is done once the decoded text it generated contains a stop marker.
+
+    Only the last few generated tokens are decoded each step (a marker of n bytes spans at most n
+    tokens, and it can only complete at the newest token), so the check costs O(1) per step and
+    never looks at the prompt, which contains the markers itself.
+    """
+
+    def __init__(self, tokenizer, stops: tuple[str, ...], prompt_len: int):
+        self.tokenizer = tokenizer
+        self.stops = tuple(s for s in stops if s)
+        self.prompt_len = prompt_len
+        self.window = max((len(s.encode("utf-8")) for s in self.stops), default=0) + 2
+
+    def __call__(self, input_ids, scores=None, **kwargs):
+        import torch
+
+        tails = input_ids[:, self.prompt_len:][:, -self.window:]
+        texts = self.tokenizer.batch_decode(tails, skip_special_tokens=True)
+        done = [any(s in text for s in self.stops) for text in texts]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+@dataclass
+class HFBackend:
+    spec: ModelSpec
+    model: Any
+    tokenizer: Any
+    template: PromptTemplate
+    generation_config: Any
+    precision: str
+    quant: str
+    device: Any
+    batch_size: int
+    auto_batch: bool
+    notes: list[str] = field(default_factory=list)
+    name: str = "hf"
+
+    @classmethod
+    def load(cls, cfg: InferConfig, *, model: str, base: str | None = None, device: Any = None) -> HFBackend:
+        check_quant(cfg.quant)
+        import torch
+
+        spec = resolve_model(model, base)
+        notes: list[str] = []
+        template = resolve_template(spec.template_dir, cfg.template, notes)
+        if device is None:
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        dtype, precision = _dtype_for(cfg.precision, device)
+        tokenizer = _load_tokenizer(spec, notes)
+        lm = _load_model(spec, cfg.quant, dtype, device)
+        fixed = cfg.fixed_batch_size()
+        if fixed is None:
+            size = CUDA_AUTO_START if device.type == "cuda" else CPU_AUTO_BATCH
+            how = "halving on out-of-memory" if device.type == "cuda" else "a CPU default"
+            notes.append(f"--batch-size auto: starting at {size} ({how})")
+        return cls(
+            spec=spec, model=lm, tokenizer=tokenizer, template=template,
+            generation_config=_greedy_config(lm, tokenizer, cfg.max_new_tokens),
+            precision=precision, quant=cfg.quant, device=device,
+            batch_size=fixed or size, auto_batch=fixed is None, notes=notes,
+        )
+
+    # -- the Backend interface ---------------------------------------------------------------
+    def prepare(self, item: Item) -> list[int]:
+        ids, _ = encode(self.template, self.tokenizer, item.ddl, item.question)
+        return ids
+
+    def cost(self, prepared: list[int]) -> int:
+        return len(prepared)
+
+    def generate(self, prepared: list[list[int]]) -> list[Generation]:
+        """Generate in chunks of `batch_size`; with auto, halve it on CUDA out-of-memory."""
+        import torch
+
+        out: list[Generation] = []
+        start = 0
+        while start < len(prepared):
+            chunk = prepared[start:start + self.batch_size]
+            try:
+                texts = self._generate_padded(chunk)
+            except torch.OutOfMemoryError:
+                if not self.auto_batch or self.batch_size == 1:
+                    raise T2SError(
+                        f"out of GPU memory at batch size {self.batch_size}",
+                        hint="lower --batch-size, --max-new-tokens, or use --quant 4bit",
+                    ) from None
+                torch.cuda.empty_cache()
+                self.batch_size = max(1, self.batch_size // 2)
+                continue
+            out.extend(Generation(raw=t) for t in texts)
+            start += len(chunk)
+        return out
+
+    def _generate_padded(self, batch: list[list[int]]) -> list[str]:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        width = max(len(ids) for ids in batch)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in batch], device=self.device)
+        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=self.device)
+        stop = StoppingCriteriaList([TailStop(self.tokenizer, self.template.stop, width)])
+        with torch.inference_mode():
+            output = self.model.generate(
+                input_ids=input_ids, attention_mask=attention,
+                generation_config=self.generation_config, stopping_criteria=stop,
+            )
+        return self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+
+    def provenance(self) -> dict[str, Any]:
+        from importlib.metadata import version
+
+        g = self.generation_config
+        return {
+            "backend": "hf",
+            "model": self.spec.given,
+            "weights": self.spec.weights,
+            "adapter": self.spec.adapter,
+            "adapter_sha256": adapter_sha256(self.spec.adapter) if self.spec.adapter else None,
+            "template": {k: v for k, v in self.template.to_dict().items() if k != "description"},
+            "precision": self.precision,
+            "quant": None if self.quant == "none" else "4bit-nf4",
+            "generation": {
+                "do_sample": False, "num_beams": 1, "max_new_tokens": g.max_new_tokens,
+                "stop": list(self.template.stop), "eos_token_id": g.eos_token_id,
+                "repetition_penalty": g.repetition_penalty,
+            },
+            "device": str(self.device),
+            "versions": {lib: version(lib) for lib in ("torch", "transformers", "peft")},
+        }
+
+
+def _load_tokenizer(spec: ModelSpec, notes: list[str]):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer_from)
+    except Exception as err:  # transformers raises OSError, ValueError, ... ; the message matters
+        raise ModelLoadError(f"cannot load the tokenizer from {spec.tokenizer_from}: {err}") from None
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token_id is None:
+            raise ModelLoadError(f"{spec.tokenizer_from}: the tokenizer has neither a pad nor an EOS token")
+        tokenizer.pad_token = tokenizer.eos_token
+        notes.append("the tokenizer has no pad token: padding with EOS (left side, masked)")
+    return tokenizer
+
+
+def _quiet_loading() -> None:
+    """Our progress and notes go to stderr; transformers' per-file bars and bitsandbytes' CPU
+    kernel warning (peft imports it) would bury them."""
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+
+
+def _load_model(spec: ModelSpec, quant: str, dtype, device):
+    from transformers import AutoModelForCausalLM
+
+    _quiet_loading()
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if quant == "4bit":
+        from transformers import BitsAndBytesConfig
+
+        # NF4 like t2s training's QLoRA (the book's inference used the FP4 default).
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
+        )
+        kwargs["device_map"] = {"": device}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(spec.weights, **kwargs)
+    except Exception as err:
+        raise ModelLoadError(
+            f"cannot load model {spec.weights}: {type(err).__name__}: {err}",
+            hint="check the path or hub id (offline machines need a local copy)",
+        ) from None
+    if spec.adapter:
+        model = _attach_adapter(model, spec.adapter, merge=quant == "none")
+    if quant == "none":
+        model.to(device)
+    model.eval()
+    return model
+
+
+def _attach_adapter(model, adapter_dir: str, *, merge: bool):
+    """Load a LoRA adapter; any sign that its weights did not all land is an error."""
+    from peft import PeftModel
+
+    if not any((Path(adapter_dir) / n).is_file() for n in ADAPTER_WEIGHTS):
+        raise ModelLoadError(f"{adapter_dir}: no adapter weights ({' or '.join(ADAPTER_WEIGHTS)})",
+                             hint="was training interrupted before saving?")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            peft_model = PeftModel.from_pretrained(model, adapter_dir)
+    except Exception as err:
+        raise ModelLoadError(
+            f"cannot load the adapter in {adapter_dir}: {type(err).__name__}: {err}",
+            hint="is --base the model it was trained on?",
+        ) from None
+    missing = [str(w.message) for w in caught if "missing adapter keys" in str(w.message)]
+    if missing:
+        raise ModelLoadError(f"the adapter in {adapter_dir} did not load completely: {missing[0][:300]}",
+                             hint="is --base the model it was trained on?")
+    # Merging removes the LoRA detour from every forward pass; exact up to float rounding.
+    return peft_model.merge_and_unload() if merge else peft_model
+
+
+def _greedy_config(model, tokenizer, max_new_tokens: int):
+    """The model's own generation config (EOS ids, repetition penalty), made greedy."""
+    config = copy.deepcopy(model.generation_config)
+    config.do_sample = False
+    config.num_beams = 1
+    for name in ("temperature", "top_p", "top_k", "typical_p", "min_p"):
+        if hasattr(config, name):
+            setattr(config, name, None)
+    config.max_new_tokens = max_new_tokens
+    config.max_length = None
+    config.pad_token_id = tokenizer.pad_token_id
+    if config.eos_token_id is None:
+        config.eos_token_id = tokenizer.eos_token_id
+    return config
+
+
+def check_usage(cfg: InferConfig) -> None:
+    """Fail fast on option combinations the hf backend cannot run."""
+    if cfg.base_url or cfg.model_name:
+        raise UsageError("--base-url/--model-name are for --backend openai")
