@@ -1,5 +1,102 @@
-"""Placeholder: this command module is being written (see the open issues)."""
+"""`t2s train`: LoRA / QLoRA fine-tuning. Every option defaults to None here, meaning "not given",
+so that a config file, T2S_TRAIN_* variables and a preset can fill it (training/config.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+Opt = typer.Option
 
 
-def register(app) -> None:
-    pass
+def train(
+    base: Annotated[Optional[str], Opt("--base", help="Base model: hub id or local directory (e.g. beomi/Yi-Ko-6B).")] = None,
+    data: Annotated[Optional[Path], Opt("--data", help="Training rows, e.g. DIR/train.jsonl from `t2s data split`.")] = None,
+    out: Annotated[Optional[Path], Opt("--out", help="Run directory: adapter, tokenizer, template, run.json.")] = None,
+    config: Annotated[Optional[Path], Opt("--config", help="YAML file of options; flags override it.")] = None,
+    preset: Annotated[Optional[str], Opt("--preset", help="Named defaults: book = the chapter's autotrain run.")] = None,
+    r: Annotated[Optional[int], Opt("--r", help="LoRA rank [16].")] = None,
+    alpha: Annotated[Optional[int], Opt("--alpha", help="LoRA alpha [32].")] = None,
+    dropout: Annotated[Optional[float], Opt("--dropout", help="LoRA dropout [0.05].")] = None,
+    targets: Annotated[Optional[str], Opt("--targets", help="all-linear, or module names: q_proj,v_proj [all-linear].")] = None,
+    epochs: Annotated[Optional[float], Opt("--epochs", help="Passes over the data [1].")] = None,
+    max_steps: Annotated[Optional[int], Opt("--max-steps", help="Stop after N optimizer steps (-1: epochs decide).")] = None,
+    lr: Annotated[Optional[float], Opt("--lr", help="Peak learning rate [2e-4].")] = None,
+    batch_size: Annotated[Optional[int], Opt("--batch-size", help="Examples per device per micro-batch [8].")] = None,
+    grad_accum: Annotated[Optional[int], Opt("--grad-accum", help="Micro-batches per optimizer step [1].")] = None,
+    max_len: Annotated[Optional[int], Opt("--max-len", help="Longest prompt+SQL in tokens; longer rows are skipped [1024].")] = None,
+    warmup_ratio: Annotated[Optional[float], Opt("--warmup-ratio", help="Share of steps for warmup [0.1].")] = None,
+    weight_decay: Annotated[Optional[float], Opt("--weight-decay", help="AdamW weight decay [0.01].")] = None,
+    lr_scheduler: Annotated[Optional[str], Opt("--lr-scheduler", help="linear, cosine, constant, ... [linear].")] = None,
+    gradient_checkpointing: Annotated[Optional[bool], Opt("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations to save memory.")] = None,
+    packing: Annotated[Optional[bool], Opt("--packing/--no-packing", help="Padding-free packing; examples never attend to each other.")] = None,
+    loss: Annotated[Optional[str], Opt("--loss", help="completion (SQL+EOS only) or full (the book: prompt too) [completion].")] = None,
+    eval_file: Annotated[Optional[Path], Opt("--eval-file", help="Rows for validation loss.")] = None,
+    report_to: Annotated[Optional[str], Opt("--report-to", help="none, tensorboard or wandb [none].")] = None,
+    seed: Annotated[Optional[int], Opt("--seed", help="Seed [42].")] = None,
+    revision: Annotated[Optional[str], Opt("--revision", help="Hub revision of --base (branch, tag, commit).")] = None,
+    trust_remote_code: Annotated[Optional[bool], Opt("--trust-remote-code/--no-trust-remote-code", help="Run the base model's own code (off unless asked).")] = None,
+    template: Annotated[Optional[str], Opt("--template", help="Prompt template: ko-sql-bot, en-sql-bot, chat, or a file.")] = None,
+    quant: Annotated[Optional[str], Opt("--quant", help="4bit (QLoRA NF4), 8bit or none; 4bit/8bit need CUDA [none].")] = None,
+    log_every: Annotated[Optional[int], Opt("--log-every", help="Steps between loss log lines [10].")] = None,
+    save_every: Annotated[Optional[int], Opt("--save-every", help="Steps between checkpoints [200].")] = None,
+    resume: Annotated[Optional[bool], Opt("--resume/--no-resume", help="Continue from the last checkpoint in OUT/checkpoints.")] = None,
+    merge: Annotated[Optional[bool], Opt("--merge/--no-merge", help="Also save base+adapter merged in 16-bit to OUT/merged.")] = None,
+    push_to_hub: Annotated[Optional[str], Opt("--push-to-hub", help="Push the adapter (or the merged model) to this hub repo.")] = None,
+) -> None:
+    """Fine-tune a base model with LoRA (or QLoRA with --quant 4bit) on Text-to-SQL rows.
+
+    The loss is on the SQL and EOS only unless --loss full. Ctrl-C or SIGTERM saves a checkpoint;
+    rerun with --resume. Multi-GPU: `accelerate launch -m text2sql_cli train ...`.
+    """
+    from text2sql_cli.training import resolve_config
+    from text2sql_cli.training import train as run_training
+
+    flags = {k: v for k, v in locals().items() if k != "config"}
+    cfg = resolve_config(config, **flags)
+    result = run_training(cfg)
+    if not result.is_main:
+        return
+    from text2sql_cli.cli._console import err, out as console
+
+    if not result.completed:
+        err.print(f"interrupted at step {result.global_step}; checkpoint {result.checkpoint}; rerun with --resume")
+        raise typer.Exit(130)
+    target = result.out
+    if cfg.merge:
+        from text2sql_cli.export import merge_run
+
+        target = merge_run(result.out, result.out / "merged")
+    if cfg.push_to_hub:
+        from text2sql_cli.export import push_to_hub as push
+
+        console.print(f"pushed {target} to {push(target, cfg.push_to_hub)}")
+    console.print(_summary(result, cfg, target))
+
+
+def _summary(result, cfg, target):
+    from rich.table import Table
+
+    t = result.info["training"]
+    table = Table(title=f"t2s train: {result.out}", show_header=False)
+    fmt = lambda v: "-" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))  # noqa: E731
+    rows = [
+        ("base", cfg.base),
+        ("rows (skipped: too long)", f"{result.info['data']['train']['rows']} ({result.info['data']['train']['skipped_too_long']})"),
+        ("steps", t["global_step"]),
+        ("effective batch", t["effective_batch_size"]),
+        ("final / best loss", f"{fmt(t['final_loss'])} / {fmt(t['best_loss'])}"),
+        ("final / best eval loss", f"{fmt(t['final_eval_loss'])} / {fmt(t['best_eval_loss'])}"),
+        ("precision", t["precision"]),
+        ("runtime (s)", t["train_runtime_s"]),
+        ("model for t2s infer", str(target)),
+    ]
+    for key, value in rows:
+        table.add_row(key, fmt(value))
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)

@@ -1,0 +1,89 @@
+"""Trainer callbacks: the loss log and checkpoint-on-signal. Imported only inside `train()`
+(this module imports transformers)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from text2sql_cli.io import JsonlAppender
+
+LOG_FILE = "train_log.jsonl"
+
+
+class LossLog(TrainerCallback):
+    """One JSON line per Trainer log event with a loss: {step, epoch, loss, lr, grad_norm} or
+    {step, epoch, eval_loss}. Main process only; each line is flushed as it is written."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        row = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
+        if "loss" in logs:
+            row |= {"loss": logs["loss"], "lr": logs.get("learning_rate"), "grad_norm": logs.get("grad_norm")}
+        elif "eval_loss" in logs:
+            row["eval_loss"] = logs["eval_loss"]
+        else:
+            return
+        with JsonlAppender(self.path) as log:
+            log.write(row)
+
+
+class StopOnSignal(TrainerCallback):
+    """SIGINT/SIGTERM ask the Trainer to save a checkpoint at the end of the current optimizer step
+    and stop. A second signal restores the default handler's effect (stop at once).
+
+    Under DDP every rank must stop at the same step (checkpoint saving has collectives), so the flag
+    is max-reduced across ranks at each step end.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.stopped_at: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum, frame):
+        if self.requested:  # second signal: give up on the graceful stop
+            self.uninstall()
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def _any_rank_requested(self) -> bool:
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return self.requested
+        import torch
+
+        flag = torch.tensor([1 if self.requested else 0], dtype=torch.int32)
+        if dist.get_backend() == "nccl":
+            flag = flag.cuda()
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._any_rank_requested():
+            self.requested = True
+            self.stopped_at = state.global_step
+            control.should_save = True
+            control.should_training_stop = True
+        return control

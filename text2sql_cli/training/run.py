@@ -1,0 +1,288 @@
+"""`train(cfg)`: LoRA / QLoRA SFT with transformers' Trainer and t2s' own collators.
+
+The run directory (RUN = --out):
+    adapter_config.json, adapter_model.safetensors   standard PEFT adapter
+    tokenizer files                                   the base tokenizer (pad token set)
+    t2s_template.json                                 the prompt template (prompts.save_template)
+    train_log.jsonl                                   {step, epoch, loss, lr, grad_norm} / {step, eval_loss}
+    checkpoints/checkpoint-N/                         Trainer checkpoints (for --resume)
+    merged/                                           with --merge: standalone 16-bit model
+    run.json                                          written last: its existence means training completed
+
+Under DDP (`accelerate launch -m text2sql_cli train ...`) only the main process writes files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from text2sql_cli import __version__
+from text2sql_cli.errors import InputError, ModelLoadError, UsageError
+from text2sql_cli.training.config import TrainConfig
+from text2sql_cli.training.options import CHECKPOINT_DIR
+
+RUN_FILE = "run.json"
+LOG_FILE = "train_log.jsonl"
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    completed: bool
+    global_step: int
+    final_loss: float | None = None
+    best_loss: float | None = None
+    final_eval_loss: float | None = None
+    best_eval_loss: float | None = None
+    checkpoint: Path | None = None
+    is_main: bool = True
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {"python": platform.python_version(), "t2s": __version__}
+    for name in ("torch", "transformers", "peft", "accelerate", "trl", "bitsandbytes", "datasets"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def last_checkpoint(out: Path) -> Path | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = out / CHECKPOINT_DIR
+    found = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    return Path(found) if found else None
+
+
+def check_paths(cfg: TrainConfig) -> None:
+    """Report every problem with the required options and the run directory at once."""
+    problems = [f"{flag} is required" for flag in cfg.missing()]
+    for name in ("data", "eval_file"):
+        path = getattr(cfg, name)
+        if path is not None and not Path(path).is_file():
+            problems.append(f"--{name.replace('_', '-')} {path}: no such file")
+    base = cfg.base or ""
+    if base and (base.startswith((".", "/", "~")) or Path(base).exists()) and not Path(base).expanduser().is_dir():
+        problems.append(f"--base {base}: no such model directory")
+    if cfg.out is not None:
+        has_run = (cfg.out / RUN_FILE).exists() or (cfg.out / CHECKPOINT_DIR).is_dir()
+        if has_run and not cfg.resume:
+            problems.append(f"--out {cfg.out} already holds a run (use --resume to continue it, or another --out)")
+        if cfg.resume and last_checkpoint(cfg.out) is None:
+            problems.append(f"--resume: no checkpoint under {cfg.out / CHECKPOINT_DIR}")
+    if problems:
+        raise UsageError("; ".join(problems))
+
+
+def load_tokenizer(cfg: TrainConfig) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(cfg.base, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(
+            f"cannot load the tokenizer of {cfg.base!r}: {str(err).splitlines()[0]}",
+            hint="check the hub id or directory, the network (HF_HUB_OFFLINE=1 blocks downloads) and --revision",
+        ) from None
+    if tok.pad_token_id is None:  # labels mask padding, so reusing EOS as pad is harmless
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(cfg: TrainConfig, *, cuda: bool, bf16: bool) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from text2sql_cli.training.options import bnb_config, compute_dtype
+
+    kwargs: dict[str, Any] = {"revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code}
+    kwargs["dtype"] = compute_dtype(bf16) if cuda else torch.float32
+    quant = bnb_config(cfg, bf16)
+    if quant is not None:
+        from accelerate import PartialState
+
+        kwargs["quantization_config"] = quant
+        kwargs["device_map"] = {"": PartialState().local_process_index}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(cfg.base, **kwargs)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(
+            f"cannot load base model {cfg.base!r}: {str(err).splitlines()[0]}",
+            hint="check the hub id or directory, the network (HF_HUB_OFFLINE=1 blocks downloads) and --revision",
+        ) from None
+    if quant is not None:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=cfg.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    return model
+
+
+def _tokenize(cfg: TrainConfig, path: Path, template: Any, tokenizer: Any) -> tuple[Any, dict[str, Any]]:
+    from text2sql_cli.data import load_examples
+    from text2sql_cli.training.data import tokenize_examples
+
+    examples, _ = load_examples(path)
+    tok = tokenize_examples(examples, template, tokenizer, max_len=cfg.max_len, loss=cfg.loss)
+    if not tok.rows:
+        raise InputError(
+            path,
+            f"no row fits --max-len {cfg.max_len} ({tok.skipped_too_long} of {len(examples)} too long)",
+            hint="raise --max-len",
+        )
+    info = {
+        "path": str(path.resolve()),
+        "sha256": file_sha256(path),
+        "rows": len(tok.rows),
+        "skipped_too_long": tok.skipped_too_long,
+        "prompt_tokens": tok.prompt_tokens,
+        "completion_tokens": tok.completion_tokens,
+    }
+    return tok.rows, info
+
+
+def _trim_log(path: Path, max_step: int) -> None:
+    """On resume, drop log lines written after the checkpoint we continue from."""
+    from text2sql_cli.io import read_jsonl, write_jsonl
+
+    if path.exists():
+        write_jsonl(path, [r for r in read_jsonl(path, tolerate_torn_tail=True) if r.get("step", 0) <= max_step])
+
+
+def loss_summary(path: Path) -> dict[str, float | None]:
+    from text2sql_cli.io import read_jsonl
+
+    rows = read_jsonl(path, tolerate_torn_tail=True) if path.exists() else []
+    train = [r["loss"] for r in rows if r.get("loss") is not None]
+    evals = [r["eval_loss"] for r in rows if r.get("eval_loss") is not None]
+    return {
+        "final_loss": train[-1] if train else None,
+        "best_loss": min(train) if train else None,
+        "final_eval_loss": evals[-1] if evals else None,
+        "best_eval_loss": min(evals) if evals else None,
+    }
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Train a LoRA adapter as `cfg` says and write the run directory. Raises T2SError subclasses
+    for anything the user can fix; returns `completed=False` after a signal-triggered checkpoint."""
+    from text2sql_cli.prompts import get_template
+    from text2sql_cli.training.options import require_cuda_for_quant
+
+    check_paths(cfg)
+    if Path(cfg.base).expanduser().is_dir():  # run.json and adapter_config must work from any cwd
+        cfg = cfg.model_copy(update={"base": str(Path(cfg.base).expanduser().resolve())})
+    template = get_template(cfg.template)
+    require_cuda_for_quant(cfg)
+
+    import torch
+    from transformers import Trainer
+    from transformers.utils import logging as hf_logging
+
+    from text2sql_cli.training.callbacks import LossLog, StopOnSignal
+    from text2sql_cli.training.data import PadCollator, packing_collator
+    from text2sql_cli.training.options import lora_config, mixed_precision, training_arguments
+
+    hf_logging.set_verbosity_warning()
+    out = Path(cfg.out)
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    tokenizer = load_tokenizer(cfg)
+    train_rows, train_info = _tokenize(cfg, Path(cfg.data), template, tokenizer)
+    eval_rows, eval_info = _tokenize(cfg, Path(cfg.eval_file), template, tokenizer) if cfg.eval_file else (None, None)
+
+    from peft import get_peft_model
+
+    base_model = load_model(cfg, cuda=cuda, bf16=bf16)
+    # no KV cache in training: a cache also turns off masking_utils' packed-sequence detection,
+    # which is what keeps packed examples apart
+    base_model.config.use_cache = False
+    model = get_peft_model(base_model, lora_config(cfg))
+    precision = mixed_precision(cuda, bf16)
+    args = training_arguments(cfg, out, precision=precision, has_eval=eval_rows is not None, use_cpu=not cuda)
+    stopper = StopOnSignal()
+    trainer = Trainer(
+        model=model,
+        args=args,
+        data_collator=packing_collator() if cfg.packing else PadCollator(tokenizer.pad_token_id),
+        train_dataset=train_rows,
+        eval_dataset=eval_rows,
+        processing_class=tokenizer,
+        callbacks=[LossLog(out / LOG_FILE), stopper],
+    )
+    is_main = trainer.is_world_process_zero()
+    resume_from = last_checkpoint(out) if cfg.resume else None
+    if resume_from is not None and is_main:
+        _trim_log(out / LOG_FILE, int(resume_from.name.rsplit("-", 1)[-1]))
+    started = time.time()
+    stopper.install()
+    try:
+        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    finally:
+        stopper.uninstall()
+    step = trainer.state.global_step
+    if stopper.stopped_at is not None:
+        return TrainResult(out, False, step, checkpoint=last_checkpoint(out), is_main=is_main)
+
+    trainer.save_model(str(out))  # adapter (+ tokenizer via processing_class), main process only
+    losses = loss_summary(out / LOG_FILE)
+    world = trainer.args.world_size
+    info = {
+        "format": 1,
+        "kind": "lora-adapter",
+        "status": "completed",
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "base_model": cfg.base,
+        "revision": cfg.revision,
+        "trust_remote_code": cfg.trust_remote_code,
+        "template": template.name,
+        "quant": cfg.quant,
+        "config": cfg.public_dump(),
+        "data": {"train": train_info, "eval": eval_info},
+        "versions": library_versions(),
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "training": {
+            "global_step": step,
+            "epoch": trainer.state.epoch,
+            **losses,
+            "train_runtime_s": round(time.time() - started, 2),
+            "train_loss_mean": output.training_loss,
+            "resumed_from_step": int(resume_from.name.rsplit("-", 1)[-1]) if resume_from else None,
+            "world_size": world,
+            "effective_batch_size": cfg.batch_size * cfg.grad_accum * world,
+            "precision": precision if cfg.quant == "none" else f"{cfg.quant}+{precision}",
+            "device": "cuda" if cuda else "cpu",
+        },
+        "merged": None,
+    }
+    if is_main:
+        from text2sql_cli.io import write_json
+        from text2sql_cli.prompts import save_template
+
+        save_template(out, template)
+        write_json(out / RUN_FILE, info)  # last: its existence means the run completed
+    trainer.accelerator.wait_for_everyone()
+    return TrainResult(out, True, step, is_main=is_main, info=info, **losses)
