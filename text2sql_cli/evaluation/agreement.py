@@ -80,6 +80,12 @@ def agreement(ids: Sequence[Any], ex: Sequence[bool | None], judge: Sequence[str
     return out
 
 
+def agreement_from_rows(rows: list[dict[str, Any]]) -> Agreement:
+    """From results rows holding `ex` (True/False/None) and `judge_verdict` (see judge.py)."""
+    return agreement([r.get("id") for r in rows], [r.get("ex") for r in rows],
+                     [r.get("judge_verdict") for r in rows])
+
+
 def render(a: Agreement) -> Any:
     """A rich Table of the confusion matrix with kappa in the caption."""
     from rich.table import Table

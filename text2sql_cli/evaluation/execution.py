@@ -96,18 +96,14 @@ def crashed(task: ExTask, message: str) -> dict:
 
 
 def _score(task: ExTask) -> ExVerdict:
-    from text2sql_cli.sql.compare import has_top_level_order_by, rows_match, strip_distinct
-    from text2sql_cli.sql.dialect import to_sqlite
+    from text2sql_cli.sql.compare import rows_match
     from text2sql_cli.sql.sandbox import execute
     from text2sql_cli.sql.schema import SchemaError
 
     if not task.gold or not task.gold.strip():
         return ExVerdict("no_gold", reason="the example has no gold SQL")
-    gold = to_sqlite(task.gold, task.dialect).sql
-    pred = to_sqlite(task.pred, task.dialect).sql if task.pred else None
-    if task.mode == "spider":
-        gold = strip_distinct(gold)
-        pred = strip_distinct(pred) if pred else None
+    gold, gold_ordered = prepare_query(task.gold, task.dialect, task.mode)
+    pred = prepare_query(task.pred, task.dialect, task.mode)[0] if task.pred else None
     try:
         connections = _connections(task, gold)
     except SchemaError as err:
@@ -119,7 +115,7 @@ def _score(task: ExTask) -> ExVerdict:
     failed = next((r for r in gold_results if not r.ok), None)
     if failed is not None:
         return ExVerdict("gold_error", reason=failed.error, gold_error_kind=_error_kind(failed), databases=len(connections))
-    order = task.mode == "spider" and has_top_level_order_by(gold)
+    order = task.mode == "spider" and gold_ordered
     gold_empty = all(not r.rows for r in gold_results)
     same_everywhere = len(gold_results) > 1 and len({r.rows for r in gold_results}) == 1
     facts = dict(
@@ -139,6 +135,22 @@ def _score(task: ExTask) -> ExVerdict:
         if not rows_match(expected.rows, got.rows, mode=task.mode, order_matters=order, float_tol=task.float_tol):
             return ExVerdict("wrong_result", **facts)
     return ExVerdict("correct", **facts)
+
+
+@lru_cache(maxsize=8192)
+def prepare_query(sql: str, dialect: str, mode: str) -> tuple[str, bool]:
+    """SQLite text to run (transpiled; DISTINCT removed in spider mode) and whether the query
+    has a top-level ORDER BY. Parsed once; text sqlglot cannot parse runs unchanged."""
+    from text2sql_cli.sql.compare import strip_distinct_tree
+    from text2sql_cli.sql.dialect import sqlite_tree
+
+    tree = sqlite_tree(sql, dialect)
+    if tree is None:
+        return sql, "order by" in " ".join(sql.lower().split())
+    ordered = tree.args.get("order") is not None
+    if mode == "spider":
+        tree = strip_distinct_tree(tree)
+    return tree.sql(dialect="sqlite"), ordered
 
 
 def _error_kind(result) -> str:
@@ -214,4 +226,9 @@ def ex_column(predictions, settings: ExecutionSettings) -> list[dict]:
         for p in predictions
     ]
     workers = settings.eval_workers if len(tasks) >= 32 else 1  # a pool costs more than it saves
+    if workers > 1:  # import before forking, so that workers do not each pay for it
+        import sqlglot.dialects.mysql  # noqa: F401
+        import sqlglot.dialects.sqlite  # noqa: F401
+
+        import text2sql_cli.sql.synth  # noqa: F401
     return run_tasks(score_example, tasks, workers=workers, on_crash=crashed)

@@ -144,6 +144,11 @@ def parse_verdict(text: str) -> str:
     return answer
 
 
+def _gold(row: dict[str, Any]) -> str | None:
+    gold = row.get("gold")
+    return gold if isinstance(gold, str) and gold.strip() else None
+
+
 def _gen_sql(row: dict[str, Any], sees: str) -> str | None:
     value = row.get("sql") if sees == "sql" else row.get("raw")
     return value if isinstance(value, str) and value.strip() else None
@@ -160,18 +165,18 @@ def _check_rows(predictions: list[dict[str, Any]], sees: str) -> None:
 
 
 def build_requests(predictions: list[dict[str, Any]], cfg: JudgeConfig) -> list[Request | None]:
-    """One request per row, None where there is nothing to judge (no SQL extracted)."""
+    """One request per row, None where there is nothing to judge (no SQL extracted, no gold)."""
     from text2sql_cli.prompts import render_judge_prompt
 
     _check_rows(predictions, cfg.sees)
     out: list[Request | None] = []
     for row in predictions:
-        gen = _gen_sql(row, cfg.sees)
-        if gen is None:
+        gen, gold = _gen_sql(row, cfg.sees), _gold(row)
+        if gen is None or gold is None:
             out.append(None)
             continue
-        prompt = render_judge_prompt(cfg.template, context=str(row["context"]), question=str(row["question"]),
-                                     answer=str(row["gold"]), gen_sql=gen)
+        prompt = render_judge_prompt(cfg.template, context=str(row["context"] or ""),
+                                     question=str(row["question"] or ""), answer=gold, gen_sql=gen)
         fingerprint = hashlib.sha256(gen.encode()).hexdigest()[:16]
         out.append(Request(row["id"], [{"role": "system", "content": prompt}], fingerprint))
     return out
@@ -195,6 +200,9 @@ def run_judge(
     by_id = {str(r.id): r for r in report.results}
     verdicts = []
     for row, req in zip(predictions, built):
+        if req is None and _gold(row) is None:
+            verdicts.append(Verdict(row["id"], "skipped", "no gold SQL to compare with"))
+            continue
         if req is None:
             verdicts.append(Verdict(row["id"], "no", "no SQL was extracted from the generation; the judge was not asked"))
             continue
@@ -224,9 +232,19 @@ def summarize(verdicts: list[Verdict], cfg: JudgeConfig, report: BatchReport) ->
 
 
 def verdict_columns(v: Verdict) -> dict[str, Any]:
-    """The columns the judge adds to a results row."""
-    return {"judge": v.verdict, "judge_reason": v.reason}
+    """The columns the judge adds to a results row: `judge` is True/False for yes/no and None
+    for every failed verdict, so report.py scores it over judged rows only."""
+    score = {"yes": True, "no": False}.get(v.verdict)
+    return {"judge": score, "judge_verdict": v.verdict, "judge_reason": v.reason}
 
 
-def as_dict(v: Verdict) -> dict[str, Any]:
-    return asdict(v)
+def judge_column(predictions: list[Any], cfg: JudgeConfig, out_dir: Path, *, progress: bool = True):
+    """For `t2s eval`: (one column dict per prediction, JudgeReport). Accepts report.Prediction
+    objects or dicts."""
+    rows = [p if isinstance(p, dict) else asdict(p) for p in predictions]
+    report = run_judge(rows, cfg, out_dir, progress=progress)
+    return [verdict_columns(v) for v in report.verdicts], report
+
+
+def rows_for_estimate(predictions: list[Any]) -> list[dict[str, Any]]:
+    return [p if isinstance(p, dict) else asdict(p) for p in predictions]

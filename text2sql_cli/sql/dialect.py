@@ -59,6 +59,20 @@ def to_sqlite(sql: str, dialect: str = "auto") -> Transpiled:
     return Transpiled(out, source)
 
 
+def sqlite_tree(sql: str, dialect: str = "auto"):
+    """The single statement `sql` parsed in its dialect with the SQLite rewrites applied, or None
+    when it does not parse as exactly one statement (callers then run the text as it is)."""
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
+    source = resolve_dialect(sql, dialect)
+    try:
+        trees = [t for t in sqlglot.parse(sql, read=source) if t is not None]
+    except (SqlglotError, ValueError, RecursionError):
+        return None
+    return _rewrite(trees[0]) if len(trees) == 1 else None
+
+
 def _rewrite(tree):
     """Rewrites sqlglot leaves to SQLite-incompatible text (date arithmetic, NOW)."""
     from sqlglot import exp

@@ -1,0 +1,115 @@
+"""Execution-accuracy benchmarks (issue 3).
+
+1. EX on the 112-row ko_text2sql test split, database synthesis included (target < 3 s).
+2. EX on 1000 gold/prediction pairs over real SQLite databases made here at runtime
+   (target < 10 s with 2 workers).
+
+    python benchmarks/bench_ex.py [--test-split PATH] [--workers 2]
+
+Predictions are the gold queries, every third one replaced by a wrong rewrite, so both matching
+and mismatching paths are timed. Nothing is downloaded; the databases go to a temp folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from text2sql_cli.evaluation.execution import ExecutionSettings, ex_column
+from text2sql_cli.evaluation.report import Prediction
+
+SPLIT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ko_text2sql" / "origin_test.jsonl"
+
+
+def bench_test_split(path: Path, workers: int) -> tuple[float, float]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    preds = [
+        Prediction(str(i), str(r["db_id"]), r["question"], r["context"], r["answer"], None,
+                   r["answer"] if i % 3 else r["answer"].replace(">=", ">"), "given")
+        for i, r in enumerate(rows)
+    ]
+    start = time.perf_counter()
+    column = ex_column(preds, ExecutionSettings(eval_workers=workers))
+    elapsed = time.perf_counter() - start
+    scored = [c["ex"] for c in column if c["ex"] is not None]
+    return elapsed, sum(scored) / len(scored)
+
+
+def make_databases(root: Path, n_dbs: int = 10, rows: int = 2000, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    names = []
+    for d in range(n_dbs):
+        db_id = f"shop{d}"
+        (root / db_id).mkdir(parents=True)
+        conn = sqlite3.connect(root / db_id / f"{db_id}.sqlite")
+        conn.executescript(
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, city TEXT, age INT);"
+            "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INT REFERENCES customers(id),"
+            " amount REAL, status TEXT, created TEXT);"
+        )
+        conn.executemany(
+            "INSERT INTO customers VALUES (?, ?, ?, ?)",
+            [(i, f"c{i}", rng.choice(["Seoul", "Busan", "Incheon", "Daegu"]), rng.randint(18, 80)) for i in range(1, rows + 1)],
+        )
+        conn.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?, ?, ?)",
+            [(i, rng.randint(1, rows), round(rng.uniform(1, 500), 2), rng.choice(["paid", "open", "void"]),
+              f"2023-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}") for i in range(1, 2 * rows + 1)],
+        )
+        conn.commit()
+        conn.close()
+        names.append(db_id)
+    return names
+
+
+PAIRS = [
+    ("SELECT name FROM customers WHERE age >= {n}", "SELECT name FROM customers WHERE age > {n}"),
+    ("SELECT city, COUNT(*) FROM customers GROUP BY city", "SELECT COUNT(*), city FROM customers GROUP BY city"),
+    ("SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status = 'paid' GROUP BY c.id",
+     "SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id"),
+    ("SELECT id, amount FROM orders WHERE created BETWEEN '2023-0{m}-01' AND '2023-0{m}-28' ORDER BY amount DESC LIMIT 20",
+     "SELECT id, amount FROM orders WHERE created >= '2023-0{m}-01' AND created <= '2023-0{m}-28' ORDER BY amount DESC LIMIT 20"),
+    ("SELECT AVG(age) FROM customers WHERE city = 'Seoul'", "SELECT AVG(age) FROM customers WHERE city <> 'Seoul'"),
+]
+
+
+def bench_real(workers: int, n: int = 1000) -> tuple[float, float]:
+    rng = random.Random(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        db_ids = make_databases(root)
+        preds = []
+        for i in range(n):
+            gold, other = rng.choice(PAIRS)
+            values = {"n": rng.randint(20, 70), "m": rng.randint(1, 9)}
+            pred = other if i % 2 else gold
+            preds.append(Prediction(str(i), rng.choice(db_ids), None, None, gold.format(**values), None, pred.format(**values), "given"))
+        settings = ExecutionSettings(eval_workers=workers, db_dir=root)
+        start = time.perf_counter()
+        column = ex_column(preds, settings)
+        elapsed = time.perf_counter() - start
+    scored = [c["ex"] for c in column if c["ex"] is not None]
+    return elapsed, sum(scored) / len(scored)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--test-split", type=Path, default=SPLIT)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if args.test_split.exists():
+        seconds, ex = bench_test_split(args.test_split, args.workers)
+        print(f"EX, 112-row test split, synthesis included (K=5, {args.workers} workers): {seconds:.2f} s (EX {ex:.1%})")
+    else:
+        print(f"skipped the test-split benchmark: {args.test_split} is absent")
+    seconds, ex = bench_real(args.workers)
+    print(f"EX, 1000 pairs over 10 real SQLite databases ({args.workers} workers): {seconds:.2f} s (EX {ex:.1%})")
+
+
+if __name__ == "__main__":
+    main()
