@@ -80,25 +80,29 @@ def filter_command(
 
 
 def print_summary(console, summary: dict) -> None:
-    """Rows kept and dropped per db_id, one column per reason that occurred."""
+    """Rows kept and dropped per db_id, then dropped rows per reason (long format: fits any width)."""
     from rich.table import Table
 
-    reasons = list(summary["by_reason"])
-    held = summary["held"] or summary["llm_unverified"]
-    table = Table(title=f"t2s filter: {summary['rows']} rows", caption=f"checks: {', '.join(summary['checks'])}")
-    table.add_column("db_id")
-    for name in ("rows", "kept", "dropped", *(["held"] if held else []), *reasons):
-        table.add_column(name, justify="right")
-
-    def line(name: str, row: dict, **style) -> None:
-        counts = row["by_reason"]
-        cells = [str(row[k]) for k in ("rows", "kept", "dropped", *(["held"] if held else []))]
-        table.add_row(name, *cells, *(str(counts.get(r, 0) or "") for r in reasons), **style)
-
+    held = bool(summary["held"] or summary["llm_unverified"])
+    table = Table(title=f"t2s filter: {summary['rows']} rows")
+    for name in ("db_id", "rows", "kept", "dropped", *(["held"] if held else [])):
+        table.add_column(name, justify="left" if name == "db_id" else "right")
+    fields = ("rows", "kept", "dropped", *(["held"] if held else []))
     for db, row in summary["by_db"].items():
-        line(db, row)
-    line("all", summary, style="bold")
+        table.add_row(db, *(str(row[k]) for k in fields))
+    table.add_row("all", *(str(summary[k]) for k in fields), style="bold")
     console.print(table)
+    console.print(f"Checks: {', '.join(summary['checks'])}")
+    if summary["by_reason"]:
+        reasons = Table(title="dropped by reason")
+        reasons.add_column("reason")
+        reasons.add_column("rows", justify="right")
+        reasons.add_column("by db_id")
+        for reason, n in summary["by_reason"].items():
+            per_db = ", ".join(f"{db}: {row['by_reason'][reason]}" for db, row in summary["by_db"].items()
+                               if reason in row["by_reason"])
+            reasons.add_row(reason, str(n), per_db)
+        console.print(reasons)
     if summary["llm_unverified"]:
         statuses = ", ".join(f"{k} {v}" for k, v in summary["llm_unverified"].items())
         where = "held apart (held.jsonl)" if summary["settings"]["filter_on_llm_failure"] == "hold" else "kept unverified"

@@ -141,6 +141,8 @@ def check_schema(tree, context: str, dialect: str) -> Finding:
     for table in tree.find_all(exp.Table):
         if table.name and table.name not in tables and table.name not in ctes:
             return Finding("unknown_table", f"table {table.name!r} is not in the DDL (it has {_names(tables)})")
+    if not isinstance(tree, exp.Query):
+        return _check_statement_columns(tree, tables)
     try:
         qualify(tree, schema=tables, dialect=dialect, validate_qualify_columns=True,
                 quote_identifiers=False, identify=False)
@@ -148,6 +150,28 @@ def check_schema(tree, context: str, dialect: str) -> Finding:
         return _from_optimize_error(str(err), tables)
     except Exception as err:  # sqlglot's analysis has gaps; never drop a row on one of them
         return Finding(note=f"schema_unchecked: {type(err).__name__}")
+    return PASSED
+
+
+def _check_statement_columns(tree, tables: dict[str, dict[str, str]]) -> Finding:
+    """INSERT/UPDATE/DELETE (which sqlglot's qualify skips): every column must belong to a table
+    the statement names (a qualified one to that table or alias)."""
+    from sqlglot import exp
+
+    scope = {}
+    for table in tree.find_all(exp.Table):
+        if table.name in tables:
+            scope[table.alias_or_name] = tables[table.name]
+            scope[table.name] = tables[table.name]
+    names = [(c.table, c.name) for c in tree.find_all(exp.Column) if not isinstance(c.this, exp.Star)]
+    if isinstance(tree, exp.Insert) and isinstance(tree.this, exp.Schema):
+        target = tree.this.this.name
+        names += [(target, e.name) for e in tree.this.expressions if isinstance(e, exp.Identifier)]
+    for qualifier, name in names:
+        if qualifier and qualifier not in scope:
+            return Finding("unknown_table", f"{qualifier}.{name}: no table or alias {qualifier!r} in scope")
+        if name not in (scope[qualifier] if qualifier else {c for cols in scope.values() for c in cols}):
+            return Finding("unknown_column", f"column {name!r} is in no table of the statement ({_names(tables)} in the DDL)")
     return PASSED
 
 
