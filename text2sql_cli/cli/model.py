@@ -44,4 +44,7 @@ def tiny(
 
 
 def register(app: typer.Typer) -> None:
+    from text2sql_cli.cli import export
+
+    export.register(model_app)
     app.add_typer(model_app, name="model")

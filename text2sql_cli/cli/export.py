@@ -1,0 +1,36 @@
+"""`t2s model export RUN --out DIR`: merge a trained adapter into its base (16-bit) and/or push."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def export(
+    run: Annotated[Path, typer.Argument(help="A run directory written by `t2s train` (adapter + run.json).")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where to save the merged standalone model.")] = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="float16 (the book), bfloat16 or float32.")] = "float16",
+    device: Annotated[Optional[str], typer.Option("--device", help="cpu or cuda [cuda if available].")] = None,
+    push_to_hub: Annotated[Optional[str], typer.Option("--push-to-hub", help="Hub repo to push the merged model (or, without --out, the adapter) to.")] = None,
+    private: Annotated[bool, typer.Option("--private/--public", help="Visibility of a repo that push creates.")] = True,
+) -> None:
+    """Merge a LoRA run into its base model in 16-bit (never into a 4-bit model) and save a
+    standalone model with tokenizer, template and run.json; optionally push it to the hub."""
+    from text2sql_cli.cli._console import out as console
+    from text2sql_cli.errors import UsageError
+    from text2sql_cli.export import merge_run, push_to_hub as push
+
+    if out is None and push_to_hub is None:
+        raise UsageError("nothing to do", hint="give --out DIR to merge, --push-to-hub REPO to push, or both")
+    target = run
+    if out is not None:
+        target = merge_run(run, out, dtype=dtype, device=device)
+        console.print(f"merged model written to {target} ({dtype})")
+    if push_to_hub:
+        console.print(f"pushed {target} to {push(target, push_to_hub, private=private)}")
+
+
+def register(model_app: typer.Typer) -> None:
+    model_app.command("export")(export)
