@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -58,9 +57,7 @@ def split(
 
 
 def register(app: typer.Typer) -> None:
-    # Spider import lives in its own module; it registers itself on this sub-app.
-    if importlib.util.find_spec("text2sql_cli.cli.spider") is not None:
-        from text2sql_cli.cli import spider
+    from text2sql_cli.cli import spider  # Spider import lives in its own module
 
-        spider.register(data_app)
+    spider.register(data_app)
     app.add_typer(data_app, name="data")
