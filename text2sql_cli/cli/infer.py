@@ -92,7 +92,7 @@ def _batch(cfg, *, model, data, out, base, columns, overwrite) -> None:
     rate = summary.generated / summary.seconds if summary.seconds else 0.0
     for name, value in (
         ("rows", summary.total), ("already done (resumed)", summary.resumed),
-        ("generated now", summary.generated), ("SQL extracted", summary.extracted),
+        ("generated now", summary.generated), ("SQL extracted (all rows)", summary.extracted),
         ("extraction failed", summary.methods.get("failed", 0)), ("errors", summary.errors),
         ("batch size", summary.batch_size), ("processes", summary.world_size),
         ("seconds", f"{summary.seconds:.1f}"), ("rows/s", f"{rate:.2f}"),

@@ -50,9 +50,9 @@ class BatchSummary:
     out: Path
     total: int
     resumed: int  # rows already in OUT when the run started
-    generated: int = 0
-    errors: int = 0
-    methods: Counter = field(default_factory=Counter)
+    generated: int = 0  # rows written by this run (all processes)
+    errors: int = 0  # rows in OUT without a generation
+    methods: Counter = field(default_factory=Counter)  # extraction methods over all of OUT
     seconds: float = 0.0
     batch_size: int = 0
     world_size: int = 1
@@ -146,7 +146,11 @@ def run_batch_inference(
     summary.batch_size = backend.batch_size
     dist.barrier()
     if dist.rank == 0:
-        _merge(out, examples, dist.world > 1)
+        merged = _merge(out, examples, dist.world > 1)
+        # Report the whole file, every rank's rows included, not just this rank's share.
+        summary.methods = Counter(r.get("extraction") for r in merged)
+        summary.errors = sum("error" in r for r in merged)
+        summary.generated = len(merged) - summary.resumed
         _write_meta(out, provenance, fp, data, status="complete", summary=summary, batch_size=backend.batch_size)
     dist.barrier()
     return summary
@@ -237,7 +241,7 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
     return "; ".join(diffs) or "unknown provenance"
 
 
-def _merge(out: Path, examples: list[Example], has_parts: bool) -> None:
+def _merge(out: Path, examples: list[Example], has_parts: bool) -> list[dict[str, Any]]:
     """Rewrite OUT in input order, one row per id: a success beats an error, later beats earlier."""
     best: dict[str, dict[str, Any]] = {}
     for row in _existing_rows(out):
@@ -250,6 +254,7 @@ def _merge(out: Path, examples: list[Example], has_parts: bool) -> None:
     if has_parts:
         for part in out.parent.glob(f"{out.name}.rank*.part"):
             part.unlink()
+    return ordered
 
 
 def _write_meta(out: Path, provenance: dict[str, Any], fp: str, data: str | Path, *, status: str,
