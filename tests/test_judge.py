@@ -149,3 +149,61 @@ def test_judge_key_goes_to_judge_url_and_openai_key_does_not(fake_openai, tmp_pa
     assert fake_openai.seen[0].authorization == "Bearer judge-secret"
     dumped = json.dumps(report.summary) + (tmp_path / "judge_cache.jsonl").read_text()
     assert "secret" not in dumped
+
+
+def write_preds(path, n: int = 4) -> None:
+    path.write_text("".join(json.dumps({**r, "id": str(r["id"])}) + "\n" for r in rows(n)))
+
+
+def test_eval_cli_writes_judge_columns_and_agreement(fake_openai, tmp_path):
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    preds = tmp_path / "preds.jsonl"
+    write_preds(preds)
+    result = CliRunner().invoke(app, ["eval", str(preds), "--out", str(tmp_path / "ev"), "--judge", "gpt-4",
+                                      "--judge-base-url", fake_openai.url, "--rpm", "60000"])
+    assert result.exit_code == 0, result.output
+    results = [json.loads(line) for line in (tmp_path / "ev" / "results.jsonl").read_text().splitlines()]
+    assert [r["judge_verdict"] for r in results] == ["yes", "no", "yes", "no"]
+    assert [r["judge"] for r in results] == [True, False, True, False]
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert summary["judge"]["score"] == 0.5 and "agreement" in summary
+    assert "cohen_kappa" in summary["agreement"] and "Cohen's kappa" in result.output
+
+
+def test_eval_cli_dry_run_sends_nothing(fake_openai, tmp_path):
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    preds = tmp_path / "preds.jsonl"
+    write_preds(preds)
+    result = CliRunner().invoke(app, ["eval", str(preds), "--out", str(tmp_path / "ev"), "--judge", "gpt-4",
+                                      "--judge-base-url", fake_openai.url, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "4 of 4 requests" in result.output and fake_openai.count() == 0
+    assert not (tmp_path / "ev" / "results.jsonl").exists()
+
+
+def test_eval_cli_judge_flags_need_judge(tmp_path):
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    preds = tmp_path / "preds.jsonl"
+    write_preds(preds)
+    result = CliRunner().invoke(app, ["eval", str(preds), "--max-cost", "1"])
+    assert result.exit_code == 2 and "--judge MODEL" in result.output
+
+
+def test_eval_cli_missing_openai_key_is_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    preds = tmp_path / "preds.jsonl"
+    write_preds(preds)
+    result = CliRunner().invoke(app, ["eval", str(preds), "--judge", "gpt-4"])
+    assert result.exit_code == 2 and "OPENAI_API_KEY" in result.output
