@@ -191,3 +191,44 @@ def encode(
         raise UsageError("the tokenizer has no EOS token", hint="set tokenizer.eos_token in the base model")
     completion_ids = list(tokenizer(sql, add_special_tokens=False)["input_ids"]) + [tokenizer.eos_token_id]
     return prompt_ids, completion_ids
+
+
+# --- LLM data filter (filtering/llm.py) ----------------------------------------------------------
+# `t2s filter --judge MODEL` asks whether a training row's gold SQL answers its question over its
+# DDL (the book's origin -> clean step). Sent as one user message with the JSON response format.
+# A custom template (--judge-prompt FILE) uses {context}, {question} and {answer} and must ask for
+# {"verdict": "yes"|"no", "reason": "..."} (the book's {"resolve_yn": ...} key is read too). The
+# JSON example's braces are not placeholders: filling is one pass over exactly these three names.
+FILTER_PROMPT = """You are reviewing one example of a Text-to-SQL training set. Decide whether the SQL query correctly answers the question, using only the tables and columns defined in the DDL.
+
+Say "no" if the SQL answers a different question, misses a condition the question asks for, returns the wrong columns or aggregation, or uses a table or column that is not in the DDL. Say "yes" if it answers the question, even if you would have written it differently.
+
+DDL:
+{context}
+
+Question:
+{question}
+
+SQL:
+{answer}
+
+Reply with only a JSON object: {"verdict": "yes" or "no", "reason": "one short sentence"}"""
+
+FILTER_PLACEHOLDERS = ("context", "question", "answer")
+_FILTER_PLACEHOLDER = re.compile(r"\{(context|question|answer)\}")
+
+
+def render_filter_prompt(template: str, *, context: str, question: str, answer: str) -> str:
+    values = {"context": context, "question": question, "answer": answer}
+    return _FILTER_PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def validate_filter_template(text: str) -> str:
+    """'' if usable as an LLM filter template, else what is wrong with it."""
+    unknown = sorted(set(re.findall(r"\{(\w+)\}", text)) - set(FILTER_PLACEHOLDERS))
+    if unknown:
+        return "unknown placeholder(s) " + ", ".join("{" + u + "}" for u in unknown)
+    missing = [p for p in ("question", "answer") if "{" + p + "}" not in text]
+    if missing:
+        return "missing placeholder(s) " + ", ".join("{" + m + "}" for m in missing)
+    return ""
