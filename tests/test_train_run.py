@@ -111,3 +111,16 @@ def test_hub_base_offline_is_a_one_line_model_load_error(rows):
 def test_missing_base_directory_is_a_usage_error(rows):
     result = CliRunner().invoke(app, ["train", "--base", "./nowhere", "--data", str(rows), "--out", "run"])
     assert result.exit_code == 2 and "no such model directory" in result.output
+
+
+def test_merge_flag_writes_a_standalone_model_after_training(rows):
+    result = _train("--data", str(rows), "--out", "run", "--max-steps", "1", "--merge", *FAST)
+    assert result.exit_code == 0, result.output
+    assert os.path.exists("run/merged/model.safetensors") and os.path.exists("run/merged/t2s_template.json")
+    assert json.loads(open("run/run.json", encoding="utf-8").read())["merged"] == "merged"
+
+
+def test_push_to_hub_offline_fails_after_saving_the_run(rows):
+    result = _train("--data", str(rows), "--out", "run", "--max-steps", "1", "--push-to-hub", "me/m", *FAST)
+    assert result.exit_code == 1 and "HF_HUB_OFFLINE" in result.output
+    assert os.path.exists("run/run.json")
