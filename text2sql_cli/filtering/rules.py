@@ -136,7 +136,7 @@ def check_schema(tree, context: str, dialect: str) -> Finding:
         tables = _name_map(context, dialect)
     except SchemaError as err:
         return Finding("ddl_error", f"the context DDL does not load: {err}")
-    tree = tree.copy().transform(_lower_identifier)
+    tree = tree.transform(_lower_identifier)  # a lower-cased copy; the caller's tree is unchanged
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         if table.name and table.name not in tables and table.name not in ctes:
