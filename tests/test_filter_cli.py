@@ -183,3 +183,17 @@ def test_llm_options_without_judge_are_exit_2(tmp_path):
 def test_help_describes_the_command():
     result = runner.invoke(app, ["filter", "--help"])
     assert result.exit_code == 0 and "--checks" in result.output and "--judge" in result.output
+
+
+def test_out_that_is_a_file_is_exit_2(tmp_path):
+    write_jsonl(tmp_path / "rows.jsonl", [row(0, "q", "SELECT 1")])
+    (tmp_path / "out").write_text("")
+    _one_line_error(invoke("rows.jsonl", "--out", "out"), "--out")
+
+
+def test_importing_the_package_loads_no_sql_engine_or_client():
+    import subprocess
+    import sys
+
+    code = "import sys, text2sql_cli.filtering\nprint([m for m in ('sqlglot', 'openai', 'torch') if m in sys.modules])"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"

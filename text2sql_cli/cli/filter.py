@@ -54,6 +54,8 @@ def filter_command(
     llm_only = {"--judge-base-url": judge_base_url, "--judge-api-key-env": judge_api_key_env,
                 "--judge-prompt": judge_prompt, "--rpm": rpm, "--tpm": tpm, "--max-cost": max_cost,
                 "--dry-run": dry_run or None}
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file", hint="give a directory (it is created if missing)")
     stray = [name for name, value in llm_only.items() if value is not None]
     if judge is None and stray:
         raise UsageError(f"{', '.join(stray)} only apply to the LLM check", hint="add --judge MODEL")
