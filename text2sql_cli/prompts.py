@@ -193,6 +193,37 @@ def encode(
     return prompt_ids, completion_ids
 
 
+# --- LLM judge (evaluation/judge.py) -------------------------------------------------------------
+# The book's GPT-4 judge prompt, character for character (BOOK.md, "Judge prompt"). It is sent as a
+# single system message. A custom judge template uses the same four placeholders and must ask for
+# {"resolve_yn": "yes"|"no"}. The JSON example's braces are not placeholders: filling is one pass
+# over exactly these four names.
+BOOK_JUDGE_PROMPT = """Based on below DDL and Question, evaluate gen_sql can resolve Question. If gen_sql and gt_sql do equal job, return "yes" else return "no". Output JSON Format: {"resolve_yn": ""}
+
+DDL: {context}
+Question: {question}
+gt_sql: {answer}
+gen_sql: {gen_sql}"""
+
+JUDGE_PLACEHOLDERS = ("context", "question", "answer", "gen_sql")
+_JUDGE_PLACEHOLDER = re.compile(r"\{(context|question|answer|gen_sql)\}")
+
+
+def render_judge_prompt(template: str, *, context: str, question: str, answer: str, gen_sql: str) -> str:
+    values = {"context": context, "question": question, "answer": answer, "gen_sql": gen_sql}
+    return _JUDGE_PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def validate_judge_template(text: str) -> str:
+    """'' if usable as a judge template, else what is wrong with it."""
+    unknown = sorted(set(re.findall(r"\{(\w+)\}", text)) - set(JUDGE_PLACEHOLDERS))
+    if unknown:
+        return "unknown placeholder(s) " + ", ".join("{" + u + "}" for u in unknown)
+    if "{gen_sql}" not in text:
+        return "missing placeholder {gen_sql}"
+    return ""
+
+
 # --- LLM data filter (filtering/llm.py) ----------------------------------------------------------
 # `t2s filter --judge MODEL` asks whether a training row's gold SQL answers its question over its
 # DDL (the book's origin -> clean step). Sent as one user message with the JSON response format.

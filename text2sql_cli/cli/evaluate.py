@@ -31,6 +31,15 @@ def evaluate(
     k: Annotated[Optional[int], typer.Option("--k", "--instances", help="Synthesized databases per example.")] = None,
     float_tol: Annotated[Optional[float], typer.Option(help="Absolute tolerance for comparing numbers.")] = None,
     max_rows: Annotated[Optional[int], typer.Option(help="A query returning more rows fails.")] = None,
+    judge: Annotated[Optional[str], typer.Option("--judge", help="Also judge with this chat model, e.g. gpt-4-turbo-preview (the book's judge).", rich_help_panel="LLM judge")] = None,
+    judge_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible base URL (vLLM, Ollama, Azure...); default OpenAI. The OpenAI key is never sent elsewhere.", rich_help_panel="LLM judge")] = None,
+    judge_api_key_env: Annotated[Optional[str], typer.Option(help="Name of the environment variable holding the key for --judge-base-url (or set T2S_JUDGE_API_KEY).", rich_help_panel="LLM judge")] = None,
+    judge_sees: Annotated[Optional[str], typer.Option(help="What the judge is shown: sql (extracted, default) or raw (the book's way).", rich_help_panel="LLM judge")] = None,
+    judge_prompt: Annotated[Optional[Path], typer.Option(help="Custom judge template with {context} {question} {answer} {gen_sql}.", rich_help_panel="LLM judge")] = None,
+    rpm: Annotated[Optional[int], typer.Option(help="Judge requests per minute.", rich_help_panel="LLM judge")] = None,
+    tpm: Annotated[Optional[int], typer.Option(help="Judge tokens per minute.", rich_help_panel="LLM judge")] = None,
+    max_cost: Annotated[Optional[float], typer.Option(help="Stop judging before this many USD; what is done is kept, rerun to resume.", rich_help_panel="LLM judge")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the judge's request count and estimated cost; send nothing.", rich_help_panel="LLM judge")] = False,
 ) -> None:
     """Score predictions: EX runs gold and predicted SQL read-only on real or synthesized
     databases; EM compares normalized SQL. Writes OUT/results.jsonl and OUT/summary.json."""
@@ -49,9 +58,31 @@ def evaluate(
         eval_mode=mode, eval_dialect=dialect, eval_timeout=timeout, eval_workers=workers, eval_seed=seed,
         eval_instances=k, float_tol=float_tol, max_rows=max_rows, db_dir=db_dir,
     )
-    report = run(predictions, metrics, settings)
+    judge_cfg = _judge_config(judge, judge_base_url, judge_api_key_env, judge_sees, judge_prompt, rpm, tpm, max_cost, dry_run)
+    if dry_run:
+        from text2sql_cli.evaluation.judge import estimate_judge, rows_for_estimate
+        from text2sql_cli.evaluation.report import load_predictions
+
+        estimate = estimate_judge(rows_for_estimate(load_predictions(predictions)), judge_cfg, out)
+        console.print(f"Dry run, nothing sent: {estimate.line()}")
+        return
+    judged = {}
+    if judge_cfg is not None:
+        from text2sql_cli.evaluation.judge import judge_column
+
+        def _judge(preds):
+            column, judged["report"] = judge_column(preds, judge_cfg, out)
+            return column
+
+        out.mkdir(parents=True, exist_ok=True)
+        extra = {"judge": _judge}
+    report = run(predictions, metrics, settings, extra_columns=extra if judge_cfg is not None else None)
+    if judged:
+        _add_judge_summary(report, judged["report"])
     write_report(report, out)
     print_summary(console, report.summary)
+    if judged:
+        _print_judge(console, report.summary)
     console.print(f"Wrote {out / 'results.jsonl'} and {out / 'summary.json'}")
 
 
@@ -93,6 +124,58 @@ def print_summary(console, summary: dict) -> None:
         share = facts["low_information_share"]
         if share is not None:
             console.print(f"Low-information examples (gold empty or identical on every database): {facts['low_information']} ({share:.1%})")
+
+
+def _judge_config(judge, base_url, api_key_env, sees, prompt, rpm, tpm, max_cost, dry_run):
+    """The judge's config, or None without --judge (then the judge-only flags are an error)."""
+    from text2sql_cli.errors import UsageError
+
+    if judge is None:
+        given = [name for name, value in (("--judge-base-url", base_url), ("--judge-api-key-env", api_key_env),
+                 ("--judge-sees", sees), ("--judge-prompt", prompt), ("--rpm", rpm), ("--tpm", tpm),
+                 ("--max-cost", max_cost), ("--dry-run", dry_run or None)) if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to the LLM judge", hint="add --judge MODEL")
+        return None
+    if sees is not None and sees not in ("sql", "raw"):
+        raise UsageError(f"--judge-sees {sees!r} is not sql or raw")
+    from text2sql_cli.evaluation.judge import JudgeConfig
+
+    return JudgeConfig.build(judge, base_url=base_url, api_key_env=api_key_env, sees=sees,
+                             prompt_file=prompt, max_cost=max_cost, rpm=rpm, tpm=tpm)
+
+
+def _add_judge_summary(report, judge_report) -> None:
+    """Judge details (counts, cost, settings without secrets) and, with EX, the agreement."""
+    from text2sql_cli.evaluation.agreement import agreement_from_rows
+
+    report.summary["judge"] = judge_report.summary
+    if "ex" in report.metrics:
+        report.summary["agreement"] = agreement_from_rows(report.rows).to_dict()
+
+
+def _print_judge(console, summary: dict) -> None:
+    from text2sql_cli.evaluation.agreement import Agreement, render
+
+    j = summary["judge"]
+    score = "n/a" if j["score"] is None else f"{j['score']:.1%}"
+    console.print(
+        f"Judge {j['model']} (sees {j['sees']}, prompt {j['prompt']}): {score} = {j['yes']} yes / {j['judged']} judged; "
+        f"not counted: {j['unparseable']} unparseable, {j['error']} error, {j['skipped']} skipped. "
+        f"Cost ${j['cost_usd_this_run']:.4f} this run (${j['cost_usd_total']:.4f} in all)."
+    )
+    if j.get("stopped"):
+        console.print(f"Judge {j['stopped']}: rerun the same command to finish (done rows are cached).")
+    if "agreement" in summary:
+        a = summary["agreement"]
+        c = a["confusion"]
+        agreement = Agreement(c["ex_correct_judge_yes"], c["ex_correct_judge_no"], c["ex_wrong_judge_yes"],
+                              c["ex_wrong_judge_no"], a["excluded"], a["disagreements"])
+        console.print(render(agreement))
+        shown = ", ".join(f"{d['id']} (EX {'ok' if d['ex'] else 'wrong'}, judge {d['judge']})" for d in a["disagreements"][:10])
+        if shown:
+            more = f" and {len(a['disagreements']) - 10} more in summary.json" if len(a["disagreements"]) > 10 else ""
+            console.print(f"Disagreements: {shown}{more}")
 
 
 def _cell(score, counts: dict | None = None) -> str:
