@@ -120,7 +120,7 @@ def test_merge_flag_writes_a_standalone_model_after_training(rows):
     assert json.loads(open("run/run.json", encoding="utf-8").read())["merged"] == "merged"
 
 
-def test_push_to_hub_offline_fails_after_saving_the_run(rows):
+def test_push_to_hub_offline_is_refused_before_training(rows):
     result = _train("--data", str(rows), "--out", "run", "--max-steps", "1", "--push-to-hub", "me/m", *FAST)
-    assert result.exit_code == 1 and "HF_HUB_OFFLINE" in result.output
-    assert os.path.exists("run/run.json")
+    assert result.exit_code == 2 and "HF_HUB_OFFLINE" in result.output
+    assert not os.path.exists("run")

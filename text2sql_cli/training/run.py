@@ -15,6 +15,7 @@ Under DDP (`accelerate launch -m text2sql_cli train ...`) only the main process 
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import sys
 import time
@@ -90,6 +91,9 @@ def check_paths(cfg: TrainConfig) -> None:
             problems.append(f"--out {cfg.out} already holds a run (use --resume to continue it, or another --out)")
         if cfg.resume and last_checkpoint(cfg.out) is None:
             problems.append(f"--resume: no checkpoint under {cfg.out / CHECKPOINT_DIR}")
+    if cfg.push_to_hub and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        # found out now, not after hours of training
+        problems.append(f"--push-to-hub {cfg.push_to_hub}: HF_HUB_OFFLINE is set (unset it, or push later with t2s model export)")
     if problems:
         raise UsageError("; ".join(problems))
 
@@ -186,9 +190,10 @@ def loss_summary(path: Path) -> dict[str, float | None]:
     }
 
 
-def train(cfg: TrainConfig) -> TrainResult:
+def train(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     """Train a LoRA adapter as `cfg` says and write the run directory. Raises T2SError subclasses
-    for anything the user can fix; returns `completed=False` after a signal-triggered checkpoint."""
+    for anything the user can fix; returns `completed=False` after a signal-triggered checkpoint.
+    `callbacks` are extra TrainerCallbacks (benchmarks time steps with one)."""
     from text2sql_cli.prompts import get_template
     from text2sql_cli.training.options import require_cuda_for_quant
 
@@ -231,7 +236,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         train_dataset=train_rows,
         eval_dataset=eval_rows,
         processing_class=tokenizer,
-        callbacks=[LossLog(out / LOG_FILE), stopper],
+        callbacks=[LossLog(out / LOG_FILE), stopper, *callbacks],
     )
     is_main = trainer.is_world_process_zero()
     resume_from = last_checkpoint(out) if cfg.resume else None
