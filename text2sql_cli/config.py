@@ -77,17 +77,7 @@ class T2SSettings(BaseSettings):
 
 def env_names(cls: type[T2SSettings]) -> list[str]:
     """The environment variable names a settings class reads (aliases included)."""
-    names = []
-    for name, field in cls.model_fields.items():
-        alias = field.validation_alias
-        choices = getattr(alias, "choices", None)
-        if choices:
-            names.extend(str(c) for c in choices)
-        elif isinstance(alias, str):
-            names.append(alias)
-        else:
-            names.append(f"{ENV_PREFIX}{name}".upper())
-    return names
+    return [env for name in cls.model_fields for env in env_names_of_field(cls, name)]
 
 
 def settings_classes() -> list[type[T2SSettings]]:
@@ -106,3 +96,45 @@ def settings_classes() -> list[type[T2SSettings]]:
             found.append(cls)
         stack.extend(cls.__subclasses__())
     return sorted(found, key=lambda c: (c.__module__, c.__name__))
+
+
+def env_example_text() -> str:
+    """The text of `.env.example`: every variable of every settings class, commented out, with its
+    default and help. Regenerate with `python -m text2sql_cli.config > .env.example`."""
+    lines = [
+        "# t2s configuration. Copy to .env and uncomment what you need.",
+        "# Precedence: command-line flag > T2S_* environment variable > .env > default.",
+        "# Keys: OPENAI_API_KEY is sent only to api.openai.com; other base URLs get only the key given for them.",
+        "",
+    ]
+    for cls in settings_classes():
+        title = " ".join((cls.__doc__ or cls.__name__).strip().split("\n\n")[0].split())
+        lines.append(f"# --- {title}")
+        for name, field in cls.model_fields.items():
+            names = env_names_of_field(cls, name)
+            default = field.default
+            shown = "" if default is None or repr(default) == "PydanticUndefined" else default
+            if isinstance(shown, bool):
+                shown = str(shown).lower()
+            help_text = f"  # {field.description}" if field.description else ""
+            for env in names:
+                lines.append(f"# {env}={shown}{help_text}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def env_names_of_field(cls: type[T2SSettings], name: str) -> list[str]:
+    field = cls.model_fields[name]
+    choices = getattr(field.validation_alias, "choices", None)
+    if choices:
+        return [str(c) for c in choices]
+    if isinstance(field.validation_alias, str):
+        return [field.validation_alias]
+    return [f"{ENV_PREFIX}{name}".upper()]
+
+
+if __name__ == "__main__":
+    # Import through the package: subclasses register on text2sql_cli.config, not on __main__.
+    from text2sql_cli import config
+
+    print(config.env_example_text(), end="")
