@@ -124,3 +124,18 @@ def test_push_to_hub_offline_is_refused_before_training(rows):
     result = _train("--data", str(rows), "--out", "run", "--max-steps", "1", "--push-to-hub", "me/m", *FAST)
     assert result.exit_code == 2 and "HF_HUB_OFFLINE" in result.output
     assert not os.path.exists("run")
+
+
+def test_report_to_a_missing_tracker_is_a_usage_error(rows, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.startswith("tensorboard") else real(name, *a))
+    result = _train("--data", str(rows), "--out", "run", "--report-to", "tensorboard")
+    assert result.exit_code == 2 and "pip install tensorboard" in result.output
+
+
+def test_chat_template_is_trained_and_saved(rows):
+    result = _train("--data", str(rows), "--out", "run", "--max-steps", "1", "--template", "chat", *FAST)
+    assert result.exit_code == 0, result.output
+    assert json.loads(open("run/t2s_template.json", encoding="utf-8").read())["chat"] is True

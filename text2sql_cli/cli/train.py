@@ -90,7 +90,7 @@ def _summary(result, cfg, target):
         ("final / best loss", f"{fmt(t['final_loss'])} / {fmt(t['best_loss'])}"),
         ("final / best eval loss", f"{fmt(t['final_eval_loss'])} / {fmt(t['best_eval_loss'])}"),
         ("precision", t["precision"]),
-        ("runtime (s)", t["train_runtime_s"]),
+        ("runtime (s)", f"{t['train_runtime_s']:.1f}"),
         ("model for t2s infer", str(target)),
     ]
     for key, value in rows:

@@ -15,6 +15,7 @@ Under DDP (`accelerate launch -m text2sql_cli train ...`) only the main process 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import platform
 import sys
@@ -91,6 +92,9 @@ def check_paths(cfg: TrainConfig) -> None:
             problems.append(f"--out {cfg.out} already holds a run (use --resume to continue it, or another --out)")
         if cfg.resume and last_checkpoint(cfg.out) is None:
             problems.append(f"--resume: no checkpoint under {cfg.out / CHECKPOINT_DIR}")
+    tracker = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}.get(cfg.report_to, ())
+    if tracker and not any(importlib.util.find_spec(m) for m in tracker):
+        problems.append(f"--report-to {cfg.report_to}: the {tracker[0]} package is not installed (pip install {tracker[0]})")
     if cfg.push_to_hub and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         # found out now, not after hours of training
         problems.append(f"--push-to-hub {cfg.push_to_hub}: HF_HUB_OFFLINE is set (unset it, or push later with t2s model export)")
