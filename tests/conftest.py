@@ -6,7 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+# Before anything imports huggingface_hub: it reads these once, at import time, so setting them
+# later in a fixture would not stop a hub lookup (which then hangs on its network timeout here).
+for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ[_var] = "1"
+
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
