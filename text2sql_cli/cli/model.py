@@ -19,6 +19,12 @@ def tiny(
     heads: Annotated[int, typer.Option(help="Attention heads.")] = 4,
     vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size.")] = 1024,
     seed: Annotated[int, typer.Option(help="Seed for the random weights.")] = 0,
+    pretrain_steps: Annotated[
+        int,
+        typer.Option(
+            help="Full-weight steps on --data's text so the model writes SQL-shaped text (give it training rows only)."
+        ),
+    ] = 0,
 ) -> None:
     """Build a tiny random Llama model + locally trained tokenizer: a SMOKE model.
 
@@ -39,6 +45,7 @@ def tiny(
         layers=layers,
         heads=heads,
         seed=seed,
+        pretrain_steps=pretrain_steps,
     )
     console.print(f"tiny smoke model written to {path} (random weights; for trying the pipeline only)")
 

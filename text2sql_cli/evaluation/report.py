@@ -100,7 +100,15 @@ def build_report(predictions: list[Prediction], columns: dict[str, list[dict]], 
             raise ValueError(f"metric {name!r} gave {len(column)} rows for {len(predictions)} predictions")
     rows = []
     for i, pred in enumerate(predictions):
-        row = {"id": pred.id, "db_id": pred.db_id, "extraction": pred.extraction}
+        # The texts travel with the verdicts, so results.jsonl reads on its own (in pandas too).
+        row = {
+            "id": pred.id,
+            "db_id": pred.db_id,
+            "question": pred.question,
+            "gold": pred.gold,
+            "sql": pred.sql,
+            "extraction": pred.extraction,
+        }
         for column in columns.values():
             row.update(column[i])
         rows.append(row)
