@@ -209,3 +209,18 @@ def test_openai_backend_sends_the_template_as_a_user_message(fake_openai, rows, 
     assert first["messages"][0]["role"] == "user" and first["temperature"] == 0
     assert first["messages"][0]["content"].startswith(TEMPLATES["ko-sql-bot"].text[:20])
     assert json.loads(meta_path(out).read_text())["provenance"]["backend"] == "openai"
+
+
+def test_importing_inference_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, text2sql_cli.inference; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == [
+        "False", "False"]
+
+
+def test_api_flags_with_the_hf_backend_are_a_usage_error(rows):
+    result = runner.invoke(app, ["infer", "--model", str(shared_tiny()), "--data", str(rows), "--out", "p.jsonl",
+                                 "--base-url", "http://127.0.0.1:1/v1"])
+    assert result.exit_code == 2 and "--backend openai" in result.stderr

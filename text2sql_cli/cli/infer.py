@@ -29,7 +29,7 @@ def infer(
     model_name: Annotated[Optional[str], typer.Option(help="Model name on the server (--backend openai).")] = None,
     max_new_tokens: Annotated[Optional[int], typer.Option(help="Most tokens to generate per question (default 256).")] = None,
     batch_size: Annotated[Optional[str], typer.Option(
-        help="Micro-batch size, or auto (GPU: largest that fits, halving on out-of-memory; CPU: 16).")] = None,
+        help="Micro-batch size, or auto (GPU: largest that fits, halving on out-of-memory; CPU: 32).")] = None,
     precision: Annotated[Optional[str], typer.Option(help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")] = None,
     quant: Annotated[Optional[str], typer.Option(help="none or 4bit (NF4, CUDA only).")] = None,
     ddl: Annotated[Optional[Path], typer.Option(help="Pipe mode: a file of CREATE TABLE statements.")] = None,

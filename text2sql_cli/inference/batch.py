@@ -208,6 +208,9 @@ def _done_ids(out: Path) -> set[str]:
 
 
 def _check_compatible(out: Path, provenance: dict[str, Any], fp: str) -> None:
+    rows = _existing_rows(out)
+    if not rows:
+        return  # nothing to mix with (a left-over sidecar is rewritten)
     meta = meta_path(out)
     if meta.exists():
         try:
@@ -220,8 +223,8 @@ def _check_compatible(out: Path, provenance: dict[str, Any], fp: str) -> None:
                 hint="use another --out, or --overwrite to start it again",
             )
         return
-    found = {r.get("fingerprint") for r in _existing_rows(out)}
-    if found and found != {fp}:
+    found = {r.get("fingerprint") for r in rows}
+    if found != {fp}:
         raise UsageError(
             f"{out} holds rows from another run or tool (fingerprint {', '.join(map(str, found))}, now {fp})",
             hint="use another --out, or --overwrite to start it again",

@@ -26,7 +26,7 @@ from text2sql_cli.prompts import PromptTemplate, encode
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
-CPU_AUTO_BATCH = 16  # CPU throughput flattens out around here for small models; memory is no issue
+CPU_AUTO_BATCH = 32  # measured on 2 cores with the tiny model: 32 beat 8, 16 and 64
 CUDA_AUTO_START = 128  # first try on a GPU; halved on every out-of-memory
 
 
@@ -171,6 +171,8 @@ class HFBackend:
 
     @classmethod
     def load(cls, cfg: InferConfig, *, model: str, base: str | None = None, device: Any = None) -> HFBackend:
+        if cfg.base_url or cfg.model_name:
+            raise UsageError("--base-url/--model-name are for --backend openai", hint="or drop them for a local model")
         check_quant(cfg.quant)
         import torch
 
@@ -358,8 +360,3 @@ def _greedy_config(model, tokenizer, max_new_tokens: int):
         config.eos_token_id = tokenizer.eos_token_id
     return config
 
-
-def check_usage(cfg: InferConfig) -> None:
-    """Fail fast on option combinations the hf backend cannot run."""
-    if cfg.base_url or cfg.model_name:
-        raise UsageError("--base-url/--model-name are for --backend openai")
