@@ -224,3 +224,9 @@ def test_api_flags_with_the_hf_backend_are_a_usage_error(rows):
     result = runner.invoke(app, ["infer", "--model", str(shared_tiny()), "--data", str(rows), "--out", "p.jsonl",
                                  "--base-url", "http://127.0.0.1:1/v1"])
     assert result.exit_code == 2 and "--backend openai" in result.stderr
+
+
+def test_base_with_a_plain_model_is_a_usage_error(rows):
+    result = runner.invoke(app, ["infer", "--model", str(shared_tiny()), "--base", "other", "--data", str(rows),
+                                 "--out", "p.jsonl"])
+    assert result.exit_code == 2 and "--base is for adapter run dirs" in result.stderr

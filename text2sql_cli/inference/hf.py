@@ -67,6 +67,9 @@ def resolve_model(model: str, base: str | None = None) -> ModelSpec:
             f"{path}: not a model directory (no config.json or {ADAPTER_CONFIG})",
             hint="give a t2s run dir, a merged model dir or a hub model id",
         )
+    if base is not None:
+        raise UsageError(f"--base is for adapter run dirs, and {model} has no {ADAPTER_CONFIG}",
+                         hint="drop --base to run this model as it is")
     weights = _local(model)
     return ModelSpec(
         given=model, weights=weights, tokenizer_from=weights,
