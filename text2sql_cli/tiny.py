@@ -124,7 +124,7 @@ def pretrain(model, tokenizer, texts: list[str], *, steps: int, lr: float, seed:
         optimizer.step()
         optimizer.zero_grad()
     model.eval()
-    return float(loss)
+    return loss.item()
 
 
 def corpus_for(examples, templates) -> list[str]:
