@@ -1,0 +1,166 @@
+"""Client settings: LLMSettings (T2S_RPM, T2S_TPM, ... and the OpenAI key), ClientConfig built from
+them, safe key resolution per base URL, the price table and the pre-call token estimate.
+
+Keys: the OpenAI key is sent only to api.openai.com; another base URL gets only a key given for it
+(`url_key` or the variable named by `key_env`), else none. Keys are SecretStr throughout.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import AliasChoices, Field, SecretStr
+
+from text2sql_cli.config import T2SSettings
+from text2sql_cli.errors import ConfigError
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+# USD per 1M tokens (input, output), public list prices. A model matches its exact name or the
+# longest entry followed by "-" (gpt-4-0613 -> gpt-4). Override or extend with T2S_LLM_PRICES.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4": (30.0, 60.0),
+    "gpt-4-32k": (60.0, 120.0),
+    "gpt-4-turbo": (10.0, 30.0),
+    "gpt-4-turbo-preview": (10.0, 30.0),
+    "gpt-4-0125-preview": (10.0, 30.0),
+    "gpt-4-1106-preview": (10.0, 30.0),
+    "gpt-4o": (2.5, 10.0),
+    "gpt-4o-mini": (0.15, 0.6),
+    "gpt-4.1": (2.0, 8.0),
+    "gpt-4.1-mini": (0.4, 1.6),
+    "gpt-4.1-nano": (0.1, 0.4),
+    "gpt-3.5-turbo": (0.5, 1.5),
+}
+
+
+
+class LLMSettings(T2SSettings):
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("T2S_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    rpm: int = Field(500, gt=0, description="requests per minute")
+    tpm: int | None = Field(150_000, gt=0, description="tokens per minute (None: no limit)")
+    llm_timeout_s: float = Field(60.0, gt=0, description="per-request timeout")
+    llm_max_attempts: int = Field(6, ge=1, description="attempts per request before 'error'")
+    llm_concurrency: int = Field(64, ge=1, description="requests in flight at most")
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description='JSON {"model": [usd_per_1m_in, usd_per_1m_out]}'
+    )
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    model: str
+    base_url: str = OPENAI_BASE_URL
+    api_key: SecretStr | None = field(default=None, repr=False)
+    rpm: int = 500
+    tpm: int | None = 150_000
+    timeout_s: float = 60.0
+    max_attempts: int = 6
+    concurrency: int = 64
+    max_cost: float | None = None
+    prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(PRICES))
+    backoff_s: float = 0.5  # first retry waits 0.25-0.5 s, doubling each time (the SDK's start)
+    backoff_max_s: float = 30.0
+
+    @classmethod
+    def build(
+        cls,
+        model: str,
+        *,
+        base_url: str | None = None,
+        url_key: SecretStr | None = None,
+        key_env: str | None = None,
+        max_cost: float | None = None,
+        **flags: Any,
+    ) -> ClientConfig:
+        """Config from flags (None = not given) > T2S_* env > .env > defaults, key resolved safely."""
+        settings = LLMSettings.from_flags(**flags)
+        url = (base_url or OPENAI_BASE_URL).rstrip("/")
+        if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
+            raise ConfigError(f"base URL {url!r} is not an http(s) URL", hint="e.g. http://localhost:8000/v1")
+        if max_cost is not None and max_cost <= 0:
+            raise ConfigError("--max-cost must be positive (USD)")
+        prices = {**PRICES, **settings.llm_prices}
+        if max_cost is not None and price_of(model, prices) is None:
+            raise ConfigError(
+                f"--max-cost needs a price for model {model!r}",
+                hint='set T2S_LLM_PRICES=\'{"%s": [usd_per_1m_in, usd_per_1m_out]}\'' % model,
+            )
+        return cls(
+            model=model,
+            base_url=url,
+            api_key=resolve_key(url, url_key=url_key, key_env=key_env, openai_key=settings.openai_api_key),
+            rpm=settings.rpm,
+            tpm=settings.tpm,
+            timeout_s=settings.llm_timeout_s,
+            max_attempts=settings.llm_max_attempts,
+            concurrency=settings.llm_concurrency,
+            max_cost=max_cost,
+            prices=prices,
+        )
+
+    def public_dump(self) -> dict[str, Any]:
+        """For run metadata: everything but the key (only whether one is set)."""
+        return {
+            "model": self.model, "base_url": self.base_url, "api_key_set": self.api_key is not None,
+            "rpm": self.rpm, "tpm": self.tpm, "timeout_s": self.timeout_s,
+            "max_attempts": self.max_attempts, "max_cost": self.max_cost,
+        }
+
+
+def is_openai_url(url: str) -> bool:
+    return urlparse(url).hostname == "api.openai.com"
+
+
+def resolve_key(
+    base_url: str,
+    *,
+    url_key: SecretStr | None = None,
+    key_env: str | None = None,
+    openai_key: SecretStr | None = None,
+) -> SecretStr | None:
+    """The key to send to `base_url`, or None to send none. Never the OpenAI key to another host."""
+    if key_env:
+        value = os.environ.get(key_env) or _dotenv_value(key_env)
+        if not value:
+            raise ConfigError(
+                f"the environment variable {key_env} named for the key is not set",
+                hint=f"export {key_env}=... or add it to .env",
+            )
+        return SecretStr(value)
+    if url_key is not None:
+        return url_key
+    if is_openai_url(base_url):
+        if openai_key is None:
+            raise ConfigError(
+                "no OpenAI API key",
+                hint="export OPENAI_API_KEY=sk-... (or put it in .env), or use a local server with --judge-base-url",
+            )
+        return openai_key
+    return None  # a local or third-party server: no key unless one was given for it
+
+
+def _dotenv_value(name: str) -> str | None:
+    from dotenv import dotenv_values
+
+    return dotenv_values(".env").get(name) if Path(".env").is_file() else None
+
+
+def price_of(model: str, prices: Mapping[str, tuple[float, float]]) -> tuple[float, float] | None:
+    if model in prices:
+        return prices[model]
+    matches = [name for name in prices if model.startswith(name + "-")]
+    return prices[max(matches, key=len)] if matches else None
+
+
+def approx_tokens(text: str) -> int:
+    """A deliberately high token count: UTF-8 bytes / 3 (about right for Korean, high for English)."""
+    return math.ceil(len(text.encode("utf-8")) / 3)
