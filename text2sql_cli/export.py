@@ -46,6 +46,13 @@ def check_vocab(model: Any, tokenizer: Any) -> None:
 
 def merge_run(run_dir: str | Path, out: str | Path, *, dtype: str = "float16", device: str | None = None) -> Path:
     """Base (16-bit) + adapter -> merged standalone model in `out`. Returns `out`."""
+    from text2sql_cli.training.quiet import quiet_known_noise
+
+    with quiet_known_noise():  # before peft (and so bitsandbytes) is first imported
+        return _merge(run_dir, out, dtype=dtype, device=device)
+
+
+def _merge(run_dir: str | Path, out: str | Path, *, dtype: str, device: str | None) -> Path:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -79,22 +79,26 @@ def train(
 def _summary(result, cfg, target):
     from rich.table import Table
 
-    t = result.info["training"]
+    from text2sql_cli.training.run import LOG_FILE
+
+    t, data = result.info["training"], result.info["data"]["train"]
     table = Table(title=f"t2s train: {result.out}", show_header=False)
-    fmt = lambda v: "-" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))  # noqa: E731
+    loss = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    world = f" ({t['world_size']} processes)" if t["world_size"] > 1 else ""
     rows = [
-        ("base", cfg.base),
-        ("rows (skipped: too long)", f"{result.info['data']['train']['rows']} ({result.info['data']['train']['skipped_too_long']})"),
-        ("steps", t["global_step"]),
-        ("effective batch", t["effective_batch_size"]),
-        ("final / best loss", f"{fmt(t['final_loss'])} / {fmt(t['best_loss'])}"),
-        ("final / best eval loss", f"{fmt(t['final_eval_loss'])} / {fmt(t['best_eval_loss'])}"),
-        ("precision", t["precision"]),
-        ("runtime (s)", f"{t['train_runtime_s']:.1f}"),
+        ("base model", cfg.base),
+        ("training rows", f"{data['rows']} ({data['skipped_too_long']} skipped: longer than --max-len {cfg.max_len})"),
+        ("optimizer steps", f"{t['global_step']} (epoch {t['epoch'] or 0:.2f})"),
+        ("examples per step", f"{t['effective_batch_size']}{world}"),
+        ("train loss, final / best", f"{loss(t['final_loss'])} / {loss(t['best_loss'])}"),
+        ("eval loss, final / best", f"{loss(t['final_eval_loss'])} / {loss(t['best_eval_loss'])}" if cfg.eval_file else "- (no --eval-file)"),
+        ("precision", f"{t['precision']} on {t['device']}"),
+        ("training time", f"{t['train_runtime_s']:.1f} s"),
+        ("loss log", str(result.out / LOG_FILE)),
         ("model for t2s infer", str(target)),
     ]
     for key, value in rows:
-        table.add_row(key, fmt(value))
+        table.add_row(key, value)
     return table
 
 

@@ -4,7 +4,8 @@
 - `options`: TrainConfig -> LoraConfig / BitsAndBytesConfig / TrainingArguments.
 - `data`: rows -> token ids through prompts.encode, completion-only labels, pad and packing collators.
 - `run`: `train(cfg)`, the run directory and run.json.
-- `callbacks`: the loss log and checkpoint-on-signal (imports transformers; loaded lazily).
+- `callbacks`: the rich progress bar, the loss log and checkpoint-on-signal (imports transformers; loaded lazily).
+- `quiet`: silences named, known-harmless library messages during t2s' own model work.
 
 Importing this package loads no torch, transformers or peft.
 """

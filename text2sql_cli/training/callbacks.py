@@ -1,17 +1,76 @@
-"""Trainer callbacks: the loss log and checkpoint-on-signal. Imported only inside `train()`
-(this module imports transformers)."""
+"""Trainer callbacks: the rich progress bar, the loss log and checkpoint-on-signal. Imported only
+inside `train()` (this module imports transformers)."""
 
 from __future__ import annotations
 
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 from transformers import TrainerCallback
 
 from text2sql_cli.io import JsonlAppender
 
 LOG_FILE = "train_log.jsonl"
+
+
+class RichProgress(TrainerCallback):
+    """One rich bar on stderr in place of the Trainer's tqdm bar and printed log dicts: optimizer
+    steps done/total, epoch, latest train (and eval) loss, learning rate, elapsed and remaining time.
+    Main process only (rank 0 under accelerate). Call `close()` in a finally: the Trainer does not
+    call on_train_end when training raises, and a live display left running hides the cursor."""
+
+    def __init__(self, console: Any = None):
+        self.console = console
+        self.progress: Any = None
+        self.task: Any = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("epoch {task.fields[epoch]}  loss {task.fields[loss]}{task.fields[eval_loss]}  lr {task.fields[lr]}"),
+            TimeElapsedColumn(),
+            TextColumn("<"),
+            TimeRemainingColumn(),
+            console=self.console or Console(stderr=True),
+        )
+        # a resumed run starts part-way; the remaining-time estimate counts only steps done now
+        self.task = self.progress.add_task(
+            "train", total=state.max_steps, completed=state.global_step, epoch=f"{state.epoch or 0:.2f}", loss="-", eval_loss="", lr="-"
+        )
+        self.progress.start()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.global_step, epoch=f"{state.epoch or 0:.2f}")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.progress is None or not logs:
+            return
+        fields = {}
+        if logs.get("loss") is not None:
+            fields["loss"] = f"{logs['loss']:.4f}"
+        if logs.get("learning_rate") is not None:
+            fields["lr"] = f"{logs['learning_rate']:.2e}"
+        if logs.get("eval_loss") is not None:
+            fields["eval_loss"] = f" (eval {logs['eval_loss']:.4f})"
+        self.progress.update(self.task, **fields)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.close()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
 
 class LossLog(TrainerCallback):

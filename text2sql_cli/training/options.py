@@ -111,5 +111,6 @@ def training_arguments(
         ddp_find_unused_parameters=False,
         dataloader_pin_memory=not use_cpu,
         use_cpu=use_cpu,
-        disable_tqdm=False,
+        # t2s.training.callbacks.RichProgress shows progress; tqdm would draw a second bar
+        disable_tqdm=True,
     )

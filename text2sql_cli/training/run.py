@@ -194,6 +194,11 @@ def loss_summary(path: Path) -> dict[str, float | None]:
     }
 
 
+def _precision_label(mixed_precision: str) -> str:
+    """TrainingArguments' "no" (no autocast) means plain fp32; bf16/fp16 are autocast."""
+    return "fp32" if mixed_precision == "no" else mixed_precision
+
+
 def train(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     """Train a LoRA adapter as `cfg` says and write the run directory. Raises T2SError subclasses
     for anything the user can fix; returns `completed=False` after a signal-triggered checkpoint.
@@ -207,11 +212,18 @@ def train(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     template = get_template(cfg.template)
     require_cuda_for_quant(cfg)
 
+    from text2sql_cli.training.quiet import quiet_known_noise
+
+    with quiet_known_noise():  # before the first peft/bitsandbytes import
+        return _run(cfg, template, callbacks)
+
+
+def _run(cfg: TrainConfig, template: Any, callbacks: tuple[Any, ...]) -> TrainResult:
     import torch
-    from transformers import Trainer
+    from transformers import PrinterCallback, ProgressCallback, Trainer
     from transformers.utils import logging as hf_logging
 
-    from text2sql_cli.training.callbacks import LossLog, StopOnSignal
+    from text2sql_cli.training.callbacks import LossLog, RichProgress, StopOnSignal
     from text2sql_cli.training.data import PadCollator, packing_collator
     from text2sql_cli.training.options import lora_config, mixed_precision, training_arguments
 
@@ -233,6 +245,7 @@ def train(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     precision = mixed_precision(cuda, bf16)
     args = training_arguments(cfg, out, precision=precision, has_eval=eval_rows is not None, use_cpu=not cuda)
     stopper = StopOnSignal()
+    progress = RichProgress()
     trainer = Trainer(
         model=model,
         args=args,
@@ -240,8 +253,12 @@ def train(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
         train_dataset=train_rows,
         eval_dataset=eval_rows,
         processing_class=tokenizer,
-        callbacks=[LossLog(out / LOG_FILE), stopper, *callbacks],
+        callbacks=[LossLog(out / LOG_FILE), stopper, progress, *callbacks],
     )
+    # Trainer adds PrinterCallback (print(logs) dicts) under disable_tqdm=True, ProgressCallback
+    # (tqdm) otherwise; RichProgress shows the same on stderr and train_log.jsonl keeps the numbers
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
     is_main = trainer.is_world_process_zero()
     resume_from = last_checkpoint(out) if cfg.resume else None
     if resume_from is not None and is_main:
@@ -251,6 +268,7 @@ def train(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     try:
         output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally:
+        progress.close()
         stopper.uninstall()
     step = trainer.state.global_step
     if stopper.stopped_at is not None:
@@ -282,7 +300,8 @@ def train(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
             "resumed_from_step": int(resume_from.name.rsplit("-", 1)[-1]) if resume_from else None,
             "world_size": world,
             "effective_batch_size": cfg.batch_size * cfg.grad_accum * world,
-            "precision": precision if cfg.quant == "none" else f"{cfg.quant}+{precision}",
+            # the numeric format of the trainable weights and the forward pass, in t2s infer's words
+            "precision": _precision_label(precision) if cfg.quant == "none" else f"{cfg.quant}+{_precision_label(precision)}",
             "device": "cuda" if cuda else "cpu",
         },
         "merged": None,
