@@ -35,18 +35,20 @@ def tiny(
     from text2sql_cli.data import load_examples
     from text2sql_cli.prompts import TEMPLATES
     from text2sql_cli.tiny import build_tiny_model, corpus_for
+    from text2sql_cli.training.quiet import quiet_known_noise
 
     examples, _ = load_examples(data, drop_na=True)
-    path = build_tiny_model(
+    with quiet_known_noise():  # no "Writing model shards" bar for a sub-second save
+        path = build_tiny_model(
         out,
-        corpus_for(examples, TEMPLATES.values()),
-        vocab_size=vocab_size,
-        hidden_size=hidden_size,
-        layers=layers,
-        heads=heads,
-        seed=seed,
-        pretrain_steps=pretrain_steps,
-    )
+            corpus_for(examples, TEMPLATES.values()),
+            vocab_size=vocab_size,
+            hidden_size=hidden_size,
+            layers=layers,
+            heads=heads,
+            seed=seed,
+            pretrain_steps=pretrain_steps,
+        )
     console.print(f"tiny smoke model written to {path} (random weights; for trying the pipeline only)")
 
 
