@@ -16,7 +16,7 @@ something to adapt. Give it training rows only: rows it pretrains on are not hel
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
@@ -67,6 +67,7 @@ def build_tiny_model(
     seed: int = 0,
     pretrain_steps: int = 0,
     pretrain_lr: float = 3e-3,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> Path:
     """Train a tokenizer on `texts`, build a random LlamaForCausalLM (optionally pretrained on
     `texts` for `pretrain_steps`), save both to `out_dir`."""
@@ -92,7 +93,7 @@ def build_tiny_model(
     model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     if pretrain_steps > 0:
-        pretrain(model, tokenizer, texts, steps=pretrain_steps, lr=pretrain_lr, seed=seed)
+        pretrain(model, tokenizer, texts, steps=pretrain_steps, lr=pretrain_lr, seed=seed, on_step=on_step)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -100,8 +101,19 @@ def build_tiny_model(
     return out
 
 
-def pretrain(model, tokenizer, texts: list[str], *, steps: int, lr: float, seed: int, batch_size: int = 8) -> float:
-    """Full-weight causal-LM training on `texts` (each followed by EOS); returns the last loss."""
+def pretrain(
+    model,
+    tokenizer,
+    texts: list[str],
+    *,
+    steps: int,
+    lr: float,
+    seed: int,
+    batch_size: int = 8,
+    on_step: Callable[[int, float], None] | None = None,
+) -> float:
+    """Full-weight causal-LM training on `texts` (each followed by EOS); returns the last loss.
+    `on_step(step, loss)` is called after each step (for a progress bar)."""
     import random
 
     import torch
@@ -111,7 +123,7 @@ def pretrain(model, tokenizer, texts: list[str], *, steps: int, lr: float, seed:
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     loss = torch.tensor(float("nan"))
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         batch = rng.sample(sequences, min(batch_size, len(sequences)))
         width = max(map(len, batch))
         ids = torch.full((len(batch), width), tokenizer.pad_token_id)
@@ -123,6 +135,8 @@ def pretrain(model, tokenizer, texts: list[str], *, steps: int, lr: float, seed:
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
+        if on_step is not None:
+            on_step(step, loss.item())
     model.eval()
     return loss.item()
 

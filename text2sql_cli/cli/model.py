@@ -31,14 +31,21 @@ def tiny(
     It lets you try split -> train -> infer -> eval without a GPU or a hub; its SQL is noise.
     The saved directory is a normal Hugging Face model that `t2s train --base` accepts.
     """
-    from text2sql_cli.cli._console import out as console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from text2sql_cli.cli._console import err, out as console
     from text2sql_cli.data import load_examples
     from text2sql_cli.prompts import TEMPLATES
     from text2sql_cli.tiny import build_tiny_model, corpus_for
     from text2sql_cli.training.quiet import quiet_known_noise
 
     examples, _ = load_examples(data, drop_na=True)
-    with quiet_known_noise():  # no "Writing model shards" bar for a sub-second save
+    progress = Progress(
+        TextColumn("warm-up"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
+        TimeElapsedColumn(), console=err, disable=pretrain_steps == 0,
+    )
+    task = progress.add_task("warm-up", total=pretrain_steps, loss=float("nan"))
+    with progress, quiet_known_noise():  # no "Writing model shards" bar for a sub-second save
         path = build_tiny_model(
         out,
             corpus_for(examples, TEMPLATES.values()),
@@ -48,8 +55,10 @@ def tiny(
             heads=heads,
             seed=seed,
             pretrain_steps=pretrain_steps,
+            on_step=lambda step, loss: progress.update(task, completed=step, loss=loss),
         )
-    console.print(f"tiny smoke model written to {path} (random weights; for trying the pipeline only)")
+    weights = f"warmed up for {pretrain_steps} steps" if pretrain_steps else "random weights"
+    console.print(f"tiny smoke model written to {path} ({weights}; for trying the pipeline only)")
 
 
 def register(app: typer.Typer) -> None:
