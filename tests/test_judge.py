@@ -207,3 +207,15 @@ def test_eval_cli_missing_openai_key_is_exit_2(tmp_path):
     write_preds(preds)
     result = CliRunner().invoke(app, ["eval", str(preds), "--judge", "gpt-4"])
     assert result.exit_code == 2 and "OPENAI_API_KEY" in result.output
+
+
+def test_eval_cli_dry_run_needs_no_key(tmp_path):
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    preds = tmp_path / "preds.jsonl"
+    write_preds(preds)
+    result = CliRunner().invoke(app, ["eval", str(preds), "--judge", "gpt-4", "--dry-run", "--out", str(tmp_path / "ev")])
+    assert result.exit_code == 0, result.output
+    assert "Dry run" in result.output and not (tmp_path / "ev" / "judge_cache.jsonl").exists()

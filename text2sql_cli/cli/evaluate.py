@@ -142,7 +142,8 @@ def _judge_config(judge, base_url, api_key_env, sees, prompt, rpm, tpm, max_cost
     from text2sql_cli.evaluation.judge import JudgeConfig
 
     return JudgeConfig.build(judge, base_url=base_url, api_key_env=api_key_env, sees=sees,
-                             prompt_file=prompt, max_cost=max_cost, rpm=rpm, tpm=tpm)
+                             prompt_file=prompt, max_cost=max_cost, rpm=rpm, tpm=tpm,
+                             require_key=not dry_run)  # a dry run sends nothing, so needs no key
 
 
 def _add_judge_summary(report, judge_report) -> None:

@@ -68,7 +68,8 @@ def filter_command(
         from text2sql_cli.filtering.llm import LLMFilterConfig
 
         llm = LLMFilterConfig.build(judge, base_url=judge_base_url, api_key_env=judge_api_key_env,
-                                    prompt_file=cfg.filter_judge_prompt, max_cost=max_cost, rpm=rpm, tpm=tpm)
+                                    prompt_file=cfg.filter_judge_prompt, max_cost=max_cost, rpm=rpm, tpm=tpm,
+                                    require_key=not dry_run)  # a dry run sends nothing, so needs no key
     report = run_filter(data, out, cfg, columns=parse_columns(columns), config=config, split=split_name,
                         llm=llm, dry_run=dry_run)
     print_summary(console, report.summary)

@@ -74,6 +74,7 @@ class JudgeConfig:
         sees: str | None = None,
         prompt_file: Path | None = None,
         max_cost: float | None = None,
+        require_key: bool = True,
         **client_flags: Any,
     ) -> JudgeConfig:
         """From flags (None = not given) > T2S_JUDGE_* / T2S_* env > .env > defaults.
@@ -88,7 +89,7 @@ class JudgeConfig:
             raise ConfigError("no judge model", hint="pass --judge MODEL (e.g. gpt-4-turbo-preview) or set T2S_JUDGE_MODEL")
         client = ClientConfig.build(
             settings.judge_model, base_url=settings.judge_base_url, url_key=settings.judge_api_key,
-            key_env=settings.judge_api_key_env, max_cost=max_cost, **client_flags,
+            key_env=settings.judge_api_key_env, max_cost=max_cost, require_key=require_key, **client_flags,
         )
         template, name = load_judge_template(settings.judge_prompt)
         return cls(client, settings.judge_sees, template, name, settings.judge_parse_attempts)

@@ -50,6 +50,7 @@ class LLMFilterConfig:
         api_key_env: str | None = None,
         prompt_file: Path | None = None,
         max_cost: float | None = None,
+        require_key: bool = True,
         **client_flags: Any,
     ) -> LLMFilterConfig:
         """The endpoint and its key are the judge's (--judge-base-url, T2S_JUDGE_BASE_URL,
@@ -59,7 +60,7 @@ class LLMFilterConfig:
         endpoint = JudgeSettings.from_flags(judge_base_url=base_url, judge_api_key_env=api_key_env)
         client = ClientConfig.build(
             model, base_url=endpoint.judge_base_url, url_key=endpoint.judge_api_key,
-            key_env=endpoint.judge_api_key_env, max_cost=max_cost, **client_flags,
+            key_env=endpoint.judge_api_key_env, max_cost=max_cost, require_key=require_key, **client_flags,
         )
         template, name = load_filter_template(prompt_file)
         return cls(client, template, name, endpoint.judge_parse_attempts)

@@ -79,9 +79,11 @@ class ClientConfig:
         url_key: SecretStr | None = None,
         key_env: str | None = None,
         max_cost: float | None = None,
+        require_key: bool = True,
         **flags: Any,
     ) -> ClientConfig:
-        """Config from flags (None = not given) > T2S_* env > .env > defaults, key resolved safely."""
+        """Config from flags (None = not given) > T2S_* env > .env > defaults, key resolved safely.
+        `require_key=False` (dry runs, which send nothing) lets OpenAI's URL go without a key."""
         settings = LLMSettings.from_flags(**flags)
         url = (base_url or OPENAI_BASE_URL).rstrip("/")
         if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
@@ -97,7 +99,9 @@ class ClientConfig:
         return cls(
             model=model,
             base_url=url,
-            api_key=resolve_key(url, url_key=url_key, key_env=key_env, openai_key=settings.openai_api_key),
+            api_key=resolve_key(
+                url, url_key=url_key, key_env=key_env, openai_key=settings.openai_api_key, required=require_key
+            ),
             rpm=settings.rpm,
             tpm=settings.tpm,
             timeout_s=settings.llm_timeout_s,
@@ -126,6 +130,7 @@ def resolve_key(
     url_key: SecretStr | None = None,
     key_env: str | None = None,
     openai_key: SecretStr | None = None,
+    required: bool = True,
 ) -> SecretStr | None:
     """The key to send to `base_url`, or None to send none. Never the OpenAI key to another host."""
     if key_env:
@@ -139,7 +144,7 @@ def resolve_key(
     if url_key is not None:
         return url_key
     if is_openai_url(base_url):
-        if openai_key is None:
+        if openai_key is None and required:
             raise ConfigError(
                 "no OpenAI API key",
                 hint="export OPENAI_API_KEY=sk-... (or put it in .env), or use a local server with --judge-base-url",
