@@ -59,3 +59,24 @@ def test_split_needs_exactly_one_holdout_rule(tmp_path):
     _write_rows(tmp_path / "rows.jsonl", [1, 2])
     result = runner.invoke(app, ["data", "split", "rows.jsonl", "--out", "split"])
     assert result.exit_code == 2 and "--test-db" in result.output
+
+
+def test_split_out_that_is_a_file_is_exit_2(tmp_path):
+    _write_rows(tmp_path / "rows.jsonl", [1, 2])
+    (tmp_path / "taken").write_text("x")
+    result = runner.invoke(app, ["data", "split", "rows.jsonl", "--test-db", "1", "--out", "taken"])
+    assert result.exit_code == 2 and "is a file" in result.output and (tmp_path / "taken").read_text() == "x"
+
+
+def test_written_results_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    from text2sql_cli.io import write_json
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "summary.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "summary.json").stat().st_mode) == 0o644

@@ -48,3 +48,17 @@ def test_env_example_lists_every_variable():
     wanted = {name for cls in settings_classes() if not cls.__name__.startswith("_") for name in env_names(cls)}
     assert wanted, "no settings classes found"
     assert wanted - listed == set(), f".env.example misses {sorted(wanted - listed)}"
+
+
+def test_unparseable_dotenv_line_is_an_error_naming_file_and_line(tmp_path):
+    (tmp_path / ".env").write_text("T2S_SEED=2\nthis is not valid\n")
+    with pytest.raises(ConfigError, match=r"\.env:2: cannot parse"):
+        _Demo.from_flags()
+
+
+def test_misspelled_dotenv_variable_warns_once(tmp_path, capsys):
+    (tmp_path / ".env").write_text("T2S_EVAL_WORKRS=2\n")
+    _Demo.from_flags()
+    _Demo.from_flags()
+    err = capsys.readouterr().err
+    assert err.count("T2S_EVAL_WORKRS is not a t2s setting") == 1 and ".env:1" in err

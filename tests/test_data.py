@@ -101,3 +101,39 @@ def test_unknown_test_db_lists_present_ones(tmp_path):
 def test_real_test_split_loads_clean(ko_test_split):
     examples, report = load_examples(ko_test_split)
     assert len(examples) == 112 and {e.db_id for e in examples} == {"1"} and not report.dropped
+
+
+def test_empty_file_says_it_has_no_rows(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(InputError, match="has no rows"):
+        load_examples(tmp_path / "empty.jsonl")
+
+
+def test_directory_is_not_a_data_file(tmp_path):
+    (tmp_path / "d.jsonl").mkdir()
+    with pytest.raises(InputError, match="is a directory"):
+        load_examples(tmp_path / "d.jsonl")
+
+
+def test_non_utf8_file_is_an_input_error(tmp_path):
+    (tmp_path / "bin.jsonl").write_bytes(b'{"db_id": "\xff\xfe"}\n')
+    with pytest.raises(InputError, match="UTF-8"):
+        load_examples(tmp_path / "bin.jsonl")
+
+
+def test_broken_parquet_is_an_input_error(tmp_path):
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1xx")
+    with pytest.raises(InputError, match="Parquet"):
+        load_examples(tmp_path / "bad.parquet")
+
+
+def test_json_array_of_non_objects_names_the_row(tmp_path):
+    (tmp_path / "arr.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="row 0: expected a row object"):
+        load_examples(tmp_path / "arr.json")
+
+
+def test_duplicate_id_names_both_lines(tmp_path):
+    rows = [dict(ROWS[0], id="a"), dict(ROWS[1], id="b"), dict(ROWS[2], id="a")]
+    with pytest.raises(InputError, match=r"d\.jsonl:3: duplicate id 'a' \(first at line 1\)"):
+        load_examples(_jsonl(tmp_path / "d.jsonl", rows))

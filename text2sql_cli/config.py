@@ -52,6 +52,7 @@ class T2SSettings(BaseSettings):
     @classmethod
     def from_flags(cls, **flags: Any):
         """Build from CLI flags; `None` means "not given", so env, .env and defaults apply."""
+        check_dotenv()
         given = {k: v for k, v in flags.items() if v is not None}
         try:
             return cls(**given)
@@ -73,6 +74,40 @@ class T2SSettings(BaseSettings):
                 continue
             out[name] = value
         return out
+
+
+_WARNED: set[tuple[str, str]] = set()  # warn once per process, however many settings load
+
+
+def check_dotenv(path: str | Path = ".env") -> None:
+    """A `.env` line that cannot be parsed is an error naming the file and line (python-dotenv
+    would only warn and skip it, so a setting the user wrote would silently not apply). A `T2S_*`
+    name that no setting reads (a typo) gets a one-line warning on stderr."""
+    import sys
+
+    from dotenv.parser import parse_stream
+
+    path = Path(path)
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8") as fh:
+        bindings = list(parse_stream(fh))
+    for binding in bindings:
+        if binding.error:
+            text = binding.original.string.strip()
+            raise ConfigError(
+                f"{path}:{binding.original.line}: cannot parse {text[:60]!r}",
+                hint="write NAME=value (quote values with spaces, close every quote) or comment it out with #",
+            )
+    known = {name for cls in settings_classes() for name in env_names(cls)}
+    for binding in bindings:
+        if binding.key and binding.key.startswith(ENV_PREFIX) and binding.key not in known:
+            if (str(path), binding.key) in _WARNED:
+                continue
+            _WARNED.add((str(path), binding.key))
+            line = binding.original.line + binding.original.string[: binding.original.string.find(binding.key)].count("\n")
+            print(f"warning: {path}:{line}: {binding.key} is not a t2s setting (see .env.example); it is ignored",
+                  file=sys.stderr)
 
 
 def env_names(cls: type[T2SSettings]) -> list[str]:

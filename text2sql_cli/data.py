@@ -77,6 +77,21 @@ def _is_missing(value: Any) -> bool:
 
 def _read_local(path: Path) -> tuple[list[dict[str, Any]], list[int], str]:
     """Rows, the line/row number of each for messages, and the unit ('line' or 'row')."""
+    try:
+        rows, where, unit = _read_rows(path)
+    except UnicodeDecodeError as err:
+        raise InputError(path, f"not UTF-8 text (byte {err.start})", hint="save the file as UTF-8") from None
+    for row, at in zip(rows, where):
+        if not isinstance(row, dict):
+            raise InputError(
+                path,
+                f"{unit} {at}: expected a row object with db_id, context, question, answer; got {type(row).__name__}",
+                line=at if unit == "line" else None,
+            )
+    return rows, where, unit
+
+
+def _read_rows(path: Path) -> tuple[list[Any], list[int], str]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         from text2sql_cli.io import iter_jsonl
@@ -106,7 +121,12 @@ def _read_local(path: Path) -> tuple[list[dict[str, Any]], list[int], str]:
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        rows = pq.read_table(path).to_pylist()
+        import pyarrow
+
+        try:
+            rows = pq.read_table(path).to_pylist()
+        except (pyarrow.ArrowException, OSError) as err:
+            raise InputError(path, f"not a readable Parquet file ({err})", hint="check the file") from None
         return rows, list(range(len(rows))), "row"
     raise InputError(path, f"unsupported file type {suffix!r}", hint=f"use one of {', '.join(LOCAL_SUFFIXES)}")
 
@@ -138,6 +158,8 @@ def load_examples(
     source_str = str(source)
     path = Path(source_str)
     if path.suffix.lower() in LOCAL_SUFFIXES or path.exists():
+        if path.is_dir():
+            raise InputError(path, "is a directory, not a data file", hint=f"give a {'/'.join(LOCAL_SUFFIXES)} file")
         if not path.is_file():
             raise InputError(path, "no such file", hint="check the path")
         rows, where, unit = _read_local(path)
@@ -148,18 +170,20 @@ def load_examples(
     mapping = {f: f for f in (*FIELDS, "id")} | (columns or {})
     needed = [f for f in FIELDS if require_answer or f != "answer"]
     report = LoadReport(source=source_str, read=len(rows), dropped=Counter())
-    if rows:
-        present = set().union(*(r.keys() for r in rows[:50]))
-        absent = [f"{f} (column {mapping[f]!r})" if mapping[f] != f else f for f in needed if mapping[f] not in present]
-        if absent:
-            raise InputError(
-                source_str,
-                f"missing column(s): {', '.join(absent)}; found {', '.join(sorted(map(str, present)))}",
-                hint="map them with --columns, e.g. --columns answer=query",
-            )
+    if not rows:
+        raise InputError(source_str, "has no rows", hint="give a file with at least one row")
+    present = set().union(*(r.keys() for r in rows[:50]))
+    absent = [f"{f} (column {mapping[f]!r})" if mapping[f] != f else f for f in needed if mapping[f] not in present]
+    if absent:
+        raise InputError(
+            source_str,
+            f"missing column(s): {', '.join(absent)}; found {', '.join(sorted(map(str, present)))}",
+            hint="map them with --columns, e.g. --columns answer=query",
+        )
 
     examples: list[Example] = []
     problems: list[tuple[int, str]] = []
+    first_seen: dict[str, int] = {}
     for index, (row, at) in enumerate(zip(rows, where)):
         bad = [f for f in needed if _is_missing(row.get(mapping[f]))]
         if bad:
@@ -168,9 +192,18 @@ def load_examples(
             continue
         raw_id = row.get(mapping["id"])
         answer = row.get(mapping["answer"])
+        row_id = str(index) if _is_missing(raw_id) else str(raw_id)
+        if row_id in first_seen:
+            raise InputError(
+                source_str,
+                f"{'' if unit == 'line' else f'row {at}: '}duplicate id {row_id!r} (first at {unit} {first_seen[row_id]})",
+                line=at if unit == "line" else None,
+                hint="ids must be unique",
+            )
+        first_seen[row_id] = at
         examples.append(
             Example(
-                id=str(index) if _is_missing(raw_id) else str(raw_id),
+                id=row_id,
                 db_id=_db_id(row[mapping["db_id"]]),
                 context=str(row[mapping["context"]]),
                 question=str(row[mapping["question"]]).strip(),
@@ -187,9 +220,6 @@ def load_examples(
             line=at if unit == "line" else None,
             hint="fill the field, or pass --drop-na to drop such rows",
         )
-    duplicates = [i for i, n in Counter(e.id for e in examples).items() if n > 1]
-    if duplicates:
-        raise InputError(source_str, f"duplicate id {duplicates[0]!r}", hint="ids must be unique")
     return examples, report
 
 

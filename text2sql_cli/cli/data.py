@@ -35,6 +35,10 @@ def split(
     from text2sql_cli.data import counts_by_db, load_examples, parse_columns, split_by_db
     from text2sql_cli.io import write_jsonl
 
+    from text2sql_cli.errors import UsageError
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file", hint="give a directory for train.jsonl and test.jsonl")
     examples, report = load_examples(
         data, config=config, split=split_name, columns=parse_columns(columns), drop_na=drop_na
     )
