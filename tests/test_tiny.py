@@ -43,3 +43,15 @@ def test_pretraining_lowers_the_loss_on_its_texts(texts):
     first = pretrain(model, tok, texts, steps=1, lr=3e-3, seed=0)
     last = pretrain(model, tok, texts, steps=40, lr=3e-3, seed=0)
     assert last < first - 1.0
+
+
+def test_tiny_cli_refuses_to_overwrite_a_directory(tmp_path):
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    result = CliRunner().invoke(app, ["model", "tiny", "--data", str(EXAMPLES / "sample.jsonl"), "--out", "model"])
+    assert result.exit_code == 2 and "already exists" in result.output
+    assert (tmp_path / "model" / "config.json").read_text() == "{}"

@@ -39,6 +39,10 @@ def tiny(
     from text2sql_cli.tiny import build_tiny_model, corpus_for
     from text2sql_cli.training.quiet import quiet_known_noise
 
+    from text2sql_cli.errors import UsageError
+
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"--out {out} already exists and is not an empty directory", hint="remove it or pick another --out")
     examples, _ = load_examples(data, drop_na=True)
     progress = Progress(
         TextColumn("warm-up"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
