@@ -40,14 +40,16 @@ def evaluate(
     tpm: Annotated[Optional[int], typer.Option(help="Judge tokens per minute.", rich_help_panel="LLM judge")] = None,
     max_cost: Annotated[Optional[float], typer.Option(help="Stop judging before this many USD; what is done is kept, rerun to resume.", rich_help_panel="LLM judge")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the judge's request count and estimated cost; send nothing.", rich_help_panel="LLM judge")] = False,
+    partial: Annotated[bool, typer.Option("--partial", help="Score a predictions file `t2s infer` has not finished (its .meta.json says running).")] = False,
 ) -> None:
     """Score predictions: EX runs gold and predicted SQL read-only on real or synthesized
     databases; EM compares normalized SQL. Writes OUT/results.jsonl and OUT/summary.json."""
     from text2sql_cli.cli._console import out as console
     from text2sql_cli.errors import UsageError
     from text2sql_cli.evaluation.execution import ExecutionSettings
-    from text2sql_cli.evaluation.report import KNOWN_METRICS, evaluate as run, write_report
+    from text2sql_cli.evaluation.report import KNOWN_METRICS, evaluate as run, no_generation_line, write_report
 
+    _check_out_dir(out)
     metrics = tuple(dict.fromkeys(m.strip().lower() for m in metric.split(",") if m.strip()))
     unknown = [m for m in metrics if m not in KNOWN_METRICS]
     if unknown or not metrics:
@@ -63,7 +65,7 @@ def evaluate(
         from text2sql_cli.evaluation.judge import estimate_judge, rows_for_estimate
         from text2sql_cli.evaluation.report import load_predictions
 
-        estimate = estimate_judge(rows_for_estimate(load_predictions(predictions)), judge_cfg, out)
+        estimate = estimate_judge(rows_for_estimate(load_predictions(predictions, partial=partial)), judge_cfg, out)
         console.print(f"Dry run, nothing sent: {estimate.line()}")
         return
     judged = {}
@@ -76,13 +78,14 @@ def evaluate(
 
         out.mkdir(parents=True, exist_ok=True)
         extra = {"judge": _judge}
-    report = run(predictions, metrics, settings, extra_columns=extra if judge_cfg is not None else None)
+    report = run(predictions, metrics, settings, extra_columns=extra if judge_cfg is not None else None, partial=partial)
     if judged:
         _add_judge_summary(report, judged["report"])
     write_report(report, out)
     print_summary(console, report.summary)
     if judged:
         _print_judge(console, report.summary)
+    _print_warnings(console, report.summary, no_generation_line(report.summary))
     console.print(f"Wrote {out / 'results.jsonl'} and {out / 'summary.json'}")
 
 
@@ -126,6 +129,27 @@ def print_summary(console, summary: dict) -> None:
             console.print(f"Low-information examples (gold empty or identical on every database): {facts['low_information']} ({share:.1%})")
 
 
+def _check_out_dir(out: Path) -> None:
+    """--out must be (or become) a directory; checked before any work, so no traceback at mkdir."""
+    from text2sql_cli.errors import UsageError
+
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        what = "is a file" if existing == out else f"is inside {existing}, which is a file"
+        raise UsageError(f"--out {out} {what}", hint="pass a directory for results.jsonl and summary.json")
+
+
+def _print_warnings(console, summary: dict, no_generation: str | None) -> None:
+    """What qualifies every score, last so it is seen: missing generations, a partial file, no gold."""
+    if no_generation:
+        console.print(f"[bold yellow]Warning:[/] {no_generation}")
+    part = summary.get("partial")
+    if part:
+        console.print(f"[bold yellow]Partial:[/] scored {part['rows']} of {part['of']} rows; t2s infer has not finished this file.")
+    if summary.get("no_gold"):
+        console.print(f"{summary['no_gold']} examples have no gold SQL (excluded from EX, EM and the judge).")
+
+
 def _judge_config(judge, base_url, api_key_env, sees, prompt, rpm, tpm, max_cost, dry_run):
     """The judge's config, or None without --judge (then the judge-only flags are an error)."""
     from text2sql_cli.errors import UsageError
@@ -162,7 +186,8 @@ def _print_judge(console, summary: dict) -> None:
     score = "n/a" if j["score"] is None else f"{j['score']:.1%}"
     console.print(
         f"Judge {j['model']} (sees {j['sees']}, prompt {j['prompt']}): {score} = {j['yes']} yes / {j['judged']} judged; "
-        f"not counted: {j['unparseable']} unparseable, {j['error']} error, {j['skipped']} skipped. "
+        f"not counted: {j['unparseable']} unparseable, {j['error']} error, {j['skipped']} skipped, "
+        f"{j.get('no_generation', 0)} no generation. "
         f"Cost ${j['cost_usd_this_run']:.4f} this run (${j['cost_usd_total']:.4f} in all)."
     )
     if j.get("stopped"):

@@ -1,6 +1,7 @@
 """Exact match (EM): gold and predicted SQL are equal after `sql.normalize.normalize_sql`.
 
-`em` is None when the example has no gold (excluded), False when no SQL was extracted.
+`em` is None when the example has no gold or `t2s infer` produced no generation (excluded), False
+when no SQL was extracted from a generation.
 """
 
 from __future__ import annotations
@@ -19,4 +20,5 @@ def exact_match(gold: str | None, pred: str | None, dialect: str = "auto") -> bo
 
 
 def em_column(predictions, dialect: str = "auto") -> list[dict]:
-    return [{"em": exact_match(p.gold, p.sql, dialect)} for p in predictions]
+    return [{"em": None if getattr(p, "error", None) is not None else exact_match(p.gold, p.sql, dialect)}
+            for p in predictions]

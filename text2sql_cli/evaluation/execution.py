@@ -12,7 +12,7 @@ database.
 Statuses: correct, wrong_result, pred_error, timeout (the prediction ran out of time),
 extraction_failed (no SQL in the generation), gold_error (the gold query or its DDL does not run:
 excluded from the denominator, never a match), no_gold, crashed (the worker died: excluded, never
-recorded as 0). `ex` is True/False for scored examples and None for excluded ones.
+recorded as 0), generation_error (`t2s infer` produced no generation: excluded, not run). `ex` is True/False for scored examples and None for excluded ones.
 
 This module imports only pydantic and the standard library at load time (config.py imports it to
 list settings classes); sqlglot loads when evaluation starts.
@@ -29,7 +29,7 @@ from pydantic import Field
 
 from text2sql_cli.config import T2SSettings
 
-EXCLUDED = ("gold_error", "no_gold", "crashed")
+EXCLUDED = ("gold_error", "no_gold", "crashed", "generation_error")
 
 
 class ExecutionSettings(T2SSettings):
@@ -208,6 +208,8 @@ def ex_column(predictions, settings: ExecutionSettings) -> list[dict]:
     """Score every prediction (objects with db_id, context, gold, sql); results in input order."""
     from text2sql_cli.sql.pool import run_tasks
 
+    # A row t2s infer could not generate has nothing to run: excluded, never scored as wrong.
+    scored = [p for p in predictions if getattr(p, "error", None) is None]
     tasks = [
         ExTask(
             db_id=p.db_id,
@@ -223,7 +225,7 @@ def ex_column(predictions, settings: ExecutionSettings) -> list[dict]:
             seed=settings.eval_seed,
             db_dir=str(settings.db_dir) if settings.db_dir else None,
         )
-        for p in predictions
+        for p in scored
     ]
     workers = settings.eval_workers if len(tasks) >= 32 else 1  # a pool costs more than it saves
     if workers > 1:  # import before forking, so that workers do not each pay for it
@@ -231,4 +233,9 @@ def ex_column(predictions, settings: ExecutionSettings) -> list[dict]:
         import sqlglot.dialects.sqlite  # noqa: F401
 
         import text2sql_cli.sql.synth  # noqa: F401
-    return run_tasks(score_example, tasks, workers=workers, on_crash=crashed)
+    verdicts = iter(run_tasks(score_example, tasks, workers=workers, on_crash=crashed))
+    return [
+        next(verdicts) if getattr(p, "error", None) is None
+        else ExVerdict("generation_error", reason=f"t2s infer produced no generation: {p.error}").as_row()
+        for p in predictions
+    ]

@@ -8,7 +8,8 @@ placeholders {context} {question} {answer} {gen_sql} and must ask for {"resolve_
 Parsing is strict: the reply must be a JSON object whose "resolve_yn" is "yes" or "no" (case and
 surrounding spaces ignored). Anything else is re-asked, then recorded as `unparseable`. A request
 that keeps failing is `error`; one not sent because --max-cost was reached is `skipped`. None of
-these is ever a "no": the score is yes / (yes + no), and they are reported beside it.
+these is ever a "no": the score is yes / (yes + no), and they are reported beside it. A row that
+`t2s infer` could not generate (it carries `error`) is `no_generation`: not asked, not counted.
 
 With `sees="sql"`, a row whose SQL could not be extracted is a "no" without asking (there is
 nothing to judge); its reason says so.
@@ -42,8 +43,8 @@ from text2sql_cli.llm_client import (
 CACHE_FILE = "judge_cache.jsonl"
 JUDGE_PARAMS = {"response_format": {"type": "json_object"}, "temperature": 0}
 JUDGE_OUTPUT_TOKENS = 12  # {"resolve_yn": "yes"} is about 8 tokens; used for --dry-run only
-VERDICTS = ("yes", "no", "unparseable", "error", "skipped")
-SCORE_NOTE = "yes / (yes + no); unparseable, error and skipped rows are excluded from the denominator"
+VERDICTS = ("yes", "no", "unparseable", "error", "skipped", "no_generation")
+SCORE_NOTE = "yes / (yes + no); unparseable, error, skipped and no_generation rows are excluded from the denominator"
 
 
 class JudgeSettings(T2SSettings):
@@ -155,6 +156,11 @@ def _gen_sql(row: dict[str, Any], sees: str) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+def _no_generation(row: dict[str, Any]) -> bool:
+    """`t2s infer` failed on this row (it wrote `error` and no `raw`): nothing to judge."""
+    return row.get("error") is not None
+
+
 def _check_rows(predictions: list[dict[str, Any]], sees: str) -> None:
     needed = ("id", "question", "context", "gold", "sql" if sees == "sql" else "raw")
     problems = [f"row {i + 1} lacks {', '.join(k for k in needed if k not in row)}"
@@ -166,14 +172,14 @@ def _check_rows(predictions: list[dict[str, Any]], sees: str) -> None:
 
 
 def build_requests(predictions: list[dict[str, Any]], cfg: JudgeConfig) -> list[Request | None]:
-    """One request per row, None where there is nothing to judge (no SQL extracted, no gold)."""
+    """One request per row, None where there is nothing to judge (no generation, no SQL, no gold)."""
     from text2sql_cli.prompts import render_judge_prompt
 
     _check_rows(predictions, cfg.sees)
     out: list[Request | None] = []
     for row in predictions:
         gen, gold = _gen_sql(row, cfg.sees), _gold(row)
-        if gen is None or gold is None:
+        if gen is None or gold is None or _no_generation(row):
             out.append(None)
             continue
         prompt = render_judge_prompt(cfg.template, context=str(row["context"] or ""),
@@ -201,6 +207,9 @@ def run_judge(
     by_id = {str(r.id): r for r in report.results}
     verdicts = []
     for row, req in zip(predictions, built):
+        if _no_generation(row):
+            verdicts.append(Verdict(row["id"], "no_generation", "t2s infer produced no generation; the judge was not asked"))
+            continue
         if req is None and _gold(row) is None:
             verdicts.append(Verdict(row["id"], "skipped", "no gold SQL to compare with"))
             continue

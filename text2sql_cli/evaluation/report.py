@@ -1,6 +1,7 @@
 """Load predictions, join per-example metric columns, summarize, write results atomically.
 
-    load_predictions(path) -> list[Prediction]
+    load_predictions(path, partial=) -> list[Prediction]   refuses an unfinished `t2s infer` file
+    check_inputs(path, predictions, metrics, settings)   columns and databases the metrics need
     build_report(predictions, columns, settings=) -> Report
     write_report(report, out_dir)            results.jsonl + summary.json, each atomically
     evaluate(path, metrics, settings, extra_columns=) -> Report   (what `t2s eval` runs)
@@ -11,6 +12,10 @@ value is True/False when scored and None when the example is excluded (no gold, 
 does not run, a crashed worker): a metric that could not be computed is never recorded as 0, and
 the summary's denominator counts only scored examples. New metrics add columns: pass them to
 `build_report(..., columns={"judge": [...]})` and they appear in results.jsonl and summary.json.
+
+A row that `t2s infer` could not generate (`"raw": null, "error": ...`) has no prediction to
+score: every metric leaves it out of its denominator (status `generation_error`), and the summary
+counts such rows under `no_generation` so a failed API run never reads as a weak model.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from text2sql_cli.errors import InputError
+from text2sql_cli.errors import InputError, UsageError
 
 KNOWN_METRICS = ("ex", "em")
 
@@ -38,6 +43,7 @@ class Prediction:
     raw: str | None
     sql: str | None
     extraction: str  # how `sql` was found: "given" (from the file) or an `Extraction.method`
+    error: str | None = None  # why `t2s infer` produced no generation; such a row is not scored
 
 
 @dataclass
@@ -47,50 +53,138 @@ class Report:
     metrics: tuple[str, ...] = field(default=())
 
 
-def load_predictions(path: str | Path, stop: tuple[str, ...] = ("###",)) -> list[Prediction]:
-    """Read a `t2s infer` JSONL file; bad lines raise InputError naming the file and line."""
+def load_predictions(path: str | Path, stop: tuple[str, ...] = ("###",), *, partial: bool = False) -> list[Prediction]:
+    """Read a `t2s infer` JSONL file; bad lines raise InputError naming the file and line.
+
+    A file whose `t2s infer` sidecar says it is unfinished is refused unless `partial`; then a torn
+    last line is skipped and, where a resumed run appended an id again, the generation wins.
+    """
+    from text2sql_cli.io import iter_jsonl
     from text2sql_cli.sql.extract import extract_sql
 
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such file", hint="pass the predictions JSONL written by `t2s infer`")
-    out: list[Prediction] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(path, f"not valid JSON ({err.msg})", line=number) from None
-            if not isinstance(obj, dict):
-                raise InputError(path, "each line must be a JSON object", line=number)
-            missing = [k for k in ("db_id",) if obj.get(k) is None]
-            if "sql" not in obj and "raw" not in obj:
-                missing.append("sql or raw")
-            if missing:
-                raise InputError(path, f"missing {', '.join(missing)}", line=number)
-            sql, method = obj.get("sql"), "given"
-            if "sql" not in obj:
-                found = extract_sql(obj.get("raw") or "", stop)
-                sql, method = found.sql, found.method
-            elif sql is None:
-                method = "failed"
-            out.append(
-                Prediction(
-                    id=str(obj.get("id", number)),
-                    db_id=str(obj["db_id"]),
-                    question=obj.get("question"),
-                    context=obj.get("context"),
-                    gold=obj.get("gold", obj.get("answer")),
-                    raw=obj.get("raw"),
-                    sql=sql,
-                    extraction=method,
-                )
-            )
+    check_finished(path, partial)
+    out: dict[str, Prediction] = {}
+    for number, obj in iter_jsonl(path, tolerate_torn_tail=partial):
+        missing = [k for k in ("db_id",) if obj.get(k) is None]
+        if "sql" not in obj and "raw" not in obj and obj.get("error") is None:
+            missing.append("sql or raw")
+        if missing:
+            raise InputError(path, f"missing {', '.join(missing)}", line=number)
+        error = obj.get("error")
+        sql, method = obj.get("sql"), "given"
+        if error is not None:
+            sql, method, error = None, "error", str(error)
+        elif "sql" not in obj:
+            found = extract_sql(obj.get("raw") or "", stop)
+            sql, method = found.sql, found.method
+        elif sql is None:
+            method = "failed"
+        pred = Prediction(
+            id=str(obj.get("id", number)),
+            db_id=str(obj["db_id"]),
+            question=obj.get("question"),
+            context=obj.get("context"),
+            gold=obj.get("gold", obj.get("answer")),
+            raw=obj.get("raw"),
+            sql=sql,
+            extraction=method,
+            error=error,
+        )
+        # Without `partial` every row counts, as written. In a partial file a resumed run may
+        # have appended an id again: a generation beats an error, a later row an earlier one.
+        key = pred.id if partial else f"{number}"
+        if key not in out or out[key].error is not None or pred.error is None:
+            out[key] = pred
     if not out:
         raise InputError(path, "the file has no predictions")
-    return out
+    return list(out.values())
+
+
+def sidecar(path: Path) -> Path:
+    """`t2s infer`'s metadata file beside OUT (inference.batch.meta_path, without importing it)."""
+    return path.with_name(path.name + ".meta.json")
+
+
+def check_finished(path: Path, partial: bool) -> dict[str, Any] | None:
+    """Refuse a file `t2s infer` has not finished (its sidecar's status is not "complete").
+
+    Returns {"rows": present, "of": expected} for an unfinished file scored with `partial`, None
+    otherwise. No sidecar (a file from another tool) is scored as it is."""
+    meta_file = sidecar(path)
+    if not meta_file.is_file():
+        return None
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(meta_file, "not valid JSON", hint="rerun the same t2s infer command to rewrite it") from None
+    status = meta.get("status") if isinstance(meta, dict) else None
+    if status == "complete":
+        return None
+    expected = (meta.get("counts") or {}).get("rows") if isinstance(meta, dict) else None
+    present = _count_ids(path)
+    if not partial:
+        raise InputError(
+            path,
+            f"t2s infer has not finished this file: it has {present} of {expected if expected is not None else '?'} "
+            f"rows ({meta_file.name} says status {status!r})",
+            hint="rerun the same t2s infer command to finish it, or pass --partial to score what is there",
+        )
+    return {"rows": present, "of": expected, "status": status}
+
+
+def _count_ids(path: Path) -> int:
+    from text2sql_cli.io import iter_jsonl
+
+    try:
+        return len({str(obj.get("id", n)) for n, obj in iter_jsonl(path, tolerate_torn_tail=True)})
+    except InputError:
+        return sum(1 for line in path.open(encoding="utf-8") if line.strip())
+
+
+def check_inputs(path: str | Path, predictions: list[Prediction], metrics: tuple[str, ...], settings) -> None:
+    """Fail before any query runs when a metric cannot score any row: no gold at all for EX/EM,
+    no DDL to synthesize from, or --db-dir without the predictions' databases. Rows that lack
+    gold while others have it stay per-row `no_gold` (excluded and counted in the summary)."""
+    from text2sql_cli.evaluation.execution import database_files
+
+    problems = []
+    if {"ex", "em"} & set(metrics) and not any(_text(p.gold) for p in predictions):
+        problems.append("no 'gold' in any row; EX and EM need the gold SQL (add it as 'gold' or 'answer')")
+    db_dir = getattr(settings, "db_dir", None)
+    if "ex" in metrics and db_dir is None and not any(_text(p.context) for p in predictions):
+        problems.append(
+            "no 'context' in any row; EX builds its databases from that DDL "
+            "(add the CREATE TABLE statements as 'context', or pass --db-dir with real databases)"
+        )
+    if problems:
+        raise InputError(path, "; ".join(problems))
+    if "ex" in metrics and db_dir is not None:
+        db_dir = Path(db_dir)
+        if not db_dir.is_dir():
+            raise UsageError(f"--db-dir {db_dir} is not a directory", hint=DB_DIR_HINT)
+        needed = sorted({p.db_id for p in predictions if p.error is None and _text(p.gold)})
+        missing = []
+        for db_id in needed:
+            try:
+                database_files(db_dir, db_id)
+            except FileNotFoundError:
+                missing.append(db_id)
+        if missing:
+            raise UsageError(
+                f"--db-dir {db_dir} has no database for {len(missing)} of {len(needed)} db_ids; "
+                f"first missing: {db_dir / missing[0] / (missing[0] + '.sqlite')}",
+                hint=DB_DIR_HINT,
+            )
+
+
+DB_DIR_HINT = "lay it out as <dir>/<db_id>/<db_id>.sqlite (Spider layout), or leave out --db-dir to synthesize from the DDL"
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def build_report(predictions: list[Prediction], columns: dict[str, list[dict]], settings: dict | None = None) -> Report:
@@ -109,13 +203,31 @@ def build_report(predictions: list[Prediction], columns: dict[str, list[dict]], 
             "sql": pred.sql,
             "extraction": pred.extraction,
         }
+        if pred.error is not None:
+            row["error"] = pred.error
         for column in columns.values():
             row.update(column[i])
         rows.append(row)
     metrics = tuple(columns)
     summary = summarize(rows, metrics)
     summary["settings"] = settings or {}
+    no_generation = [p.id for p in predictions if p.error is not None]
+    summary["no_generation"] = {"count": len(no_generation), "ids": no_generation, "note": NO_GENERATION_NOTE}
+    summary["no_gold"] = sum(1 for p in predictions if p.error is None and not _text(p.gold))
     return Report(rows, summary, metrics)
+
+
+NO_GENERATION_NOTE = "t2s infer failed on these rows; they are left out of every metric; rerun t2s infer to retry them"
+
+
+def no_generation_line(summary: dict[str, Any]) -> str | None:
+    """The terminal's warning about rows t2s infer could not generate, or None."""
+    n = (summary.get("no_generation") or {}).get("count", 0)
+    if not n:
+        return None
+    return (f"{n} prediction{'s have' if n != 1 else ' has'} no generation (t2s infer failed on "
+            f"{'them' if n != 1 else 'it'}); rerun t2s infer to retry {'them' if n != 1 else 'it'}. "
+            f"Not counted in any metric.")
 
 
 def summarize(rows: list[dict], metrics: tuple[str, ...]) -> dict[str, Any]:
@@ -187,15 +299,21 @@ def evaluate(
     metrics: tuple[str, ...],
     settings,
     extra_columns: dict[str, Any] | None = None,
+    *,
+    partial: bool = False,
 ) -> Report:
     """Run the built-in metrics (`ex`, `em`) on a predictions file and build the report.
 
     `extra_columns` maps a metric name to a function `(predictions) -> list[dict]` (the judge).
+    `partial` scores a file `t2s infer` has not finished; the summary says how much of it there is.
     """
     from text2sql_cli.evaluation.exact import em_column
     from text2sql_cli.evaluation.execution import ex_column
 
-    predictions = load_predictions(path)
+    path = Path(path)
+    predictions = load_predictions(path, partial=partial)
+    unfinished = check_finished(path, partial=True) if partial else None
+    check_inputs(path, predictions, metrics, settings)
     columns: dict[str, list[dict]] = {}
     for name in metrics:
         if name == "ex":
@@ -204,4 +322,7 @@ def evaluate(
             columns["em"] = em_column(predictions, settings.eval_dialect)
     for name, compute in (extra_columns or {}).items():
         columns[name] = compute(predictions)
-    return build_report(predictions, columns, settings.public_dump())
+    report = build_report(predictions, columns, settings.public_dump())
+    if unfinished is not None:
+        report.summary["partial"] = unfinished
+    return report
