@@ -106,6 +106,13 @@ def test_complete_sidecar_is_scored_without_partial(tmp_path):
     assert _eval(preds, "--out", tmp_path / "ev").exit_code == 0
 
 
+def test_finished_file_with_failed_rows_is_scored_with_a_warning(tmp_path):
+    preds = _write(tmp_path / "preds.jsonl", [_ok_row(1), _failed_row(2)])
+    _sidecar(preds, "incomplete", 2)  # t2s infer finished; one row kept failing
+    result = _eval(preds, "--out", tmp_path / "ev")
+    assert result.exit_code == 0 and "1 prediction has no generation" in " ".join(result.output.split())
+
+
 # 3. --out that is a file
 
 

@@ -108,8 +108,13 @@ def sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".meta.json")
 
 
+# "incomplete": t2s infer finished but some rows have `error` (no generation); those rows are
+# scored as generation_error, so the file is usable. "running" (or anything else) is unfinished.
+FINISHED = ("complete", "incomplete")
+
+
 def check_finished(path: Path, partial: bool) -> dict[str, Any] | None:
-    """Refuse a file `t2s infer` has not finished (its sidecar's status is not "complete").
+    """Refuse a file `t2s infer` has not finished (its sidecar's status is not in FINISHED).
 
     Returns {"rows": present, "of": expected} for an unfinished file scored with `partial`, None
     otherwise. No sidecar (a file from another tool) is scored as it is."""
@@ -121,7 +126,7 @@ def check_finished(path: Path, partial: bool) -> dict[str, Any] | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(meta_file, "not valid JSON", hint="rerun the same t2s infer command to rewrite it") from None
     status = meta.get("status") if isinstance(meta, dict) else None
-    if status == "complete":
+    if status in FINISHED:
         return None
     expected = (meta.get("counts") or {}).get("rows") if isinstance(meta, dict) else None
     present = _count_ids(path)
