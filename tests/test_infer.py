@@ -155,13 +155,13 @@ def test_plain_model_without_template_uses_default_and_says_so(rows, tmp_path):
     assert "no saved template" in result.stderr and "ko-sql-bot" in result.stderr
 
 
-def test_pipe_text_questions_give_one_line_each(run_dir, tmp_path):
+def test_pipe_text_gives_one_output_line_per_input_line_blank_included(run_dir, tmp_path):
     ddl = tmp_path / "schema.sql"
     ddl.write_text("CREATE TABLE heroes (hero_id INT, hero_name TEXT);", encoding="utf-8")
     result = runner.invoke(app, ["infer", "--model", str(run_dir), "--ddl", str(ddl), *FAST],
                            input="영웅 이름을 알려줘\n\n영웅 수를 세줘\n")
     assert result.exit_code == 0, result.output
-    assert len(result.stdout.splitlines()) == 2
+    assert len(result.stdout.splitlines()) == 3
 
 
 def test_pipe_db_schema_is_dumped_as_ddl(tmp_path):
@@ -230,3 +230,135 @@ def test_base_with_a_plain_model_is_a_usage_error(rows):
     result = runner.invoke(app, ["infer", "--model", str(shared_tiny()), "--base", "other", "--data", str(rows),
                                  "--out", "p.jsonl"])
     assert result.exit_code == 2 and "--base is for adapter run dirs" in result.stderr
+
+
+# --- resume must not mix data sets ------------------------------------------------------------
+
+
+def _edit_question(path: Path, index: int) -> None:
+    rows = _read(path)
+    rows[index]["question"] += " (고침)"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_resume_from_other_data_is_refused_before_the_model_loads(run_dir, tmp_path):
+    big, small = write_rows(tmp_path / "big.jsonl", 20), tmp_path / "small.jsonl"
+    small.write_text("".join(big.read_text(encoding="utf-8").splitlines(keepends=True)[15:]), encoding="utf-8")
+    out = tmp_path / "k.jsonl"
+    assert runner.invoke(app, ["infer", "--model", str(run_dir), "--data", str(big), "--out", str(out), *FAST]).exit_code == 0
+    before = out.read_bytes()
+    # A model dir that cannot load: the refusal must come first.
+    result = runner.invoke(app, ["infer", "--model", str(tmp_path), "--data", str(small), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert str(out) in result.stderr and "15 row(s) with ids not in" in result.stderr and "--overwrite" in result.stderr
+    assert out.read_bytes() == before
+
+
+def test_resume_with_an_edited_question_is_refused(run_dir, rows, tmp_path):
+    out = tmp_path / "preds.jsonl"
+    args = ["infer", "--model", str(run_dir), "--data", str(rows), "--out", str(out), *FAST]
+    assert runner.invoke(app, args).exit_code == 0
+    _edit_question(rows, 4)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "1 row(s) whose question or context differs" in result.stderr and _read(rows)[4]["id"] in result.stderr
+
+
+def test_overwrite_on_other_data_keeps_exactly_its_rows_and_records_the_data_hash(run_dir, tmp_path):
+    big = write_rows(tmp_path / "big.jsonl", 20)
+    small = write_rows(tmp_path / "small.jsonl", 5)
+    out = tmp_path / "k.jsonl"
+    assert runner.invoke(app, ["infer", "--model", str(run_dir), "--data", str(big), "--out", str(out), *FAST]).exit_code == 0
+    result = runner.invoke(app, ["infer", "--model", str(run_dir), "--data", str(small), "--out", str(out),
+                                 "--overwrite", *FAST])
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in _read(out)] == [r["id"] for r in _read(small)]
+    meta = json.loads(meta_path(out).read_text())
+    assert meta["counts"]["rows"] == 5 and meta["data_sha256"]
+
+
+# --- failed rows ------------------------------------------------------------------------------
+
+
+def test_rows_that_failed_are_errors_exit_1_and_a_rerun_retries_them(fake_openai, rows, tmp_path, monkeypatch):
+    monkeypatch.setenv("T2S_LLM_MAX_ATTEMPTS", "1")
+    fake_openai.answer = lambda prompt: "SELECT COUNT(*) FROM heroes;"
+    failing = _read(rows)[3]["question"]
+    fake_openai.script(failing, ["500"])  # fails once, answers on the retry
+    out = tmp_path / "api.jsonl"
+    args = ["infer", "--backend", "openai", "--base-url", fake_openai.url, "--model-name", "served",
+            "--data", str(rows), "--out", str(out)]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 1, first.output
+    assert "1 of 20 rows failed" in first.stderr and "rerun the same command" in first.stderr
+    meta = json.loads(meta_path(out).read_text())
+    assert meta["status"] == "incomplete"
+    assert (meta["counts"]["generated"], meta["counts"]["errors"]) == (19, 1)
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    meta = json.loads(meta_path(out).read_text())
+    assert meta["status"] == "complete"
+    assert (meta["counts"]["resumed"], meta["counts"]["generated"], meta["counts"]["errors"]) == (19, 1, 0)
+    assert all("error" not in r and r["sql"] for r in _read(out))
+
+
+# --- bad paths --------------------------------------------------------------------------------
+
+
+def test_out_that_is_a_directory_is_a_one_line_exit_2_before_the_model_loads(rows, tmp_path):
+    result = runner.invoke(app, ["infer", "--model", str(tmp_path), "--data", str(rows), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "is a directory" in result.stderr
+
+
+@pytest.mark.parametrize("model", ["/no/such/dir", "./nope", "~/no-such-t2s-model", "runs/r17", "a/b/c"])
+def test_missing_local_model_dir_is_exit_2(model, rows, tmp_path, monkeypatch):
+    (tmp_path / "runs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["infer", "--model", model, "--data", str(rows), "--out", "p.jsonl"])
+    assert result.exit_code == 2
+    assert f"no such model directory {model}; give a t2s run dir, a model dir or a hub id" in result.stderr
+
+
+def test_hub_ids_do_not_look_local():
+    from text2sql_cli.inference.backend import looks_local
+
+    assert not any(looks_local(m) for m in ("gpt2", "beomi/Yi-Ko-6B", "Qwen/Qwen2.5-0.5B-Instruct"))
+
+
+# --- pipe mode line correspondence (a stub backend, so answers are predictable) ---------------
+
+
+class _EchoBackend:
+    name = "stub"
+    template = TEMPLATES["en-sql-bot"]
+    batch_size = 8
+    notes: list = []
+
+    def prepare(self, item):
+        return item
+
+    def generate(self, prepared):
+        from text2sql_cli.inference.backend import Generation
+
+        return [Generation(f"SELECT '{item.question}';") for item in prepared]
+
+
+def _stream(text: str, ddl: str | None = "CREATE TABLE t (a INT);") -> list[str]:
+    import io
+
+    from text2sql_cli.inference.stream import run_stream
+
+    out, errors = io.StringIO(), io.StringIO()
+    run_stream(_EchoBackend(), io.StringIO(text), out, errors, ddl=ddl)
+    return out.getvalue().split("\n")[:-1]
+
+
+def test_pipe_text_blank_lines_give_empty_lines_in_place():
+    assert _stream("\nq1\n\n  \nq2\n") == ["", "SELECT 'q1'", "", "", "SELECT 'q2'"]
+
+
+def test_pipe_jsonl_skips_blank_lines():
+    lines = _stream('\n{"id": "a", "question": "q1"}\n\n{"id": "b", "question": "q2"}\n')
+    assert [json.loads(line)["id"] for line in lines] == ["a", "b"]

@@ -2,6 +2,9 @@
 
 Two modes: `--data FILE --out preds.jsonl` (batch, resumable, shardable with accelerate launch)
 and a pipe (questions on stdin, SQL on stdout; everything for humans on stderr).
+
+Batch mode exits 1 when any row got no generation (e.g. the API kept failing): OUT keeps the
+rows that did, and rerunning the same command retries only the failed ones.
 """
 
 from __future__ import annotations
@@ -46,16 +49,22 @@ def infer(
     """
     from text2sql_cli.errors import UsageError
     from text2sql_cli.inference import InferConfig
+    from text2sql_cli.inference.backend import check_model_path
 
     cfg = InferConfig.from_flags(
         backend=backend, template=template, max_new_tokens=max_new_tokens, batch_size=batch_size,
         precision=precision, quant=quant, base_url=base_url, model_name=model_name,
     )
+    check_model_path(model)
+    check_model_path(base)
     if data is not None:
+        from text2sql_cli.inference.batch import check_out_path
+
         if out is None:
             raise UsageError("--data needs --out", hint="e.g. --out preds.jsonl")
         if ddl is not None or db is not None:
             raise UsageError("--ddl/--db are for pipe mode; --data rows carry their own context")
+        check_out_path(out)
         _batch(cfg, model=model, data=data, out=out, base=base, columns=columns, overwrite=overwrite)
         return
     if out is not None:
@@ -93,12 +102,18 @@ def _batch(cfg, *, model, data, out, base, columns, overwrite) -> None:
     for name, value in (
         ("rows", summary.total), ("already done (resumed)", summary.resumed),
         ("generated now", summary.generated), ("SQL extracted (all rows)", summary.extracted),
-        ("extraction failed", summary.methods.get("failed", 0)), ("errors", summary.errors),
+        ("extraction failed", summary.methods.get("failed", 0)), ("errors (no generation)", summary.errors),
         ("batch size", summary.batch_size), ("processes", summary.world_size),
         ("seconds", f"{summary.seconds:.1f}"), ("rows/s", f"{rate:.2f}"),
     ):
         table.add_row(name, str(value))
     console.print(table)
+    if summary.errors:
+        # One line, not wrapped by rich, so scripts and logs see it whole.
+        reason = " ".join(str(summary.first_error).split())[:200]
+        typer.echo(f"Error: {summary.errors} of {summary.total} rows failed (e.g. {reason}); "
+                   f"{out} keeps the rest: rerun the same command to retry them", err=True)
+        raise typer.Exit(1)
 
 
 def _stream(cfg, *, model, base, ddl, db) -> None:

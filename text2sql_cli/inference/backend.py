@@ -7,6 +7,7 @@ in `batch.py`/`stream.py` never sees prompt text and cannot drift from training.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,8 +73,31 @@ def resolve_template(model_dir: str | Path | None, flag: str | None, notes: list
     return get_template(DEFAULT_TEMPLATE)
 
 
+# The shape of a hub id: `name` or `owner/name`, letters, digits, `_`, `-`, `.`.
+_HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
+
+
+def looks_local(model: str) -> bool:
+    """Whether `model` is meant as a local path rather than a hub id.
+
+    Yes when it starts with `.`, `/` or `~`, is not shaped like `owner/name` (more slashes, a
+    backslash, a drive letter, `..`), or its first part exists here (`runs/r17` with `runs/`).
+    """
+    if model.startswith((".", "/", "~", "-")) or ".." in model or not _HUB_ID.fullmatch(model):
+        return True
+    return "/" in model and Path(model.split("/", 1)[0]).exists()
+
+
+def check_model_path(model: str | None) -> None:
+    """A local-looking `--model`/`--base` that does not exist is a typo, not a hub id to look up."""
+    if model and looks_local(model) and not Path(model).expanduser().exists():
+        raise UsageError(f"no such model directory {model}", hint="give a t2s run dir, a model dir or a hub id")
+
+
 def load_backend(cfg: InferConfig, *, model: str | None, base: str | None = None, device: Any = None) -> Backend:
     """Build the backend `cfg.backend` names. Heavy libraries load here, not at import."""
+    check_model_path(model)
+    check_model_path(base)
     if cfg.backend == "hf":
         if not model:
             raise UsageError("--model is required for the hf backend", hint="give a t2s run dir or a model id")

@@ -6,9 +6,16 @@ Output `OUT` (JSONL), one row per input row:
     (+ error, only when the backend gave no generation, e.g. an API request that kept failing)
 and a sidecar `OUT.meta.json`: the format tag, the fingerprint, the full provenance (backend,
 model, weights, adapter and its sha256, template name and text, precision, quant, generation
-settings, device, library versions), the data file, the batch size used and the counts.
+settings, device, library versions), the data file and its sha256, the batch size used and the
+counts. `status` is "complete" only when every row has a generation; "incomplete" when some rows
+failed (counted under `errors`; the next run retries them).
 
-Resume: ids already in OUT (rows without `error`) are skipped. While running, rows are appended
+Resume: ids already in OUT (rows without `error`) are skipped; rows with `error` are generated
+again. Each row carries its inputs (id, question, context), and a resume is refused, before the
+model loads, when OUT holds an id the data lacks or a row whose question or context differs from
+the data's: a finished OUT holds exactly the data's rows, in its order, and no stale prediction
+for an edited question. (db_id and gold, which do not change the generation, are refreshed from
+the data when OUT is rewritten.) While running, rows are appended
 per finished micro-batch (length-sorted, so out of order); a kill -9 leaves at most a torn last
 line, which the next run cuts off. When all rows are done, OUT is rewritten in input order
 (atomically), so a finished file is always ordered. A run whose fingerprint (backend, weights,
@@ -50,8 +57,9 @@ class BatchSummary:
     out: Path
     total: int
     resumed: int  # rows already in OUT when the run started
-    generated: int = 0  # rows written by this run (all processes)
-    errors: int = 0  # rows in OUT without a generation
+    generated: int = 0  # rows given a generation by this run (all processes)
+    errors: int = 0  # rows in OUT without a generation (failed; a rerun retries them)
+    first_error: str | None = None  # one failure's message, to show the user
     methods: Counter = field(default_factory=Counter)  # extraction methods over all of OUT
     seconds: float = 0.0
     batch_size: int = 0
@@ -113,6 +121,7 @@ def run_batch_inference(
     `console`, a rich Console, shows a progress bar (rank 0 only).
     """
     out = Path(out)
+    check_out_path(out)
     examples, _ = load_examples(data, require_answer=False, columns=columns)
     if not examples:
         raise InputError(data, "no rows to predict", hint="check the file")
@@ -121,6 +130,7 @@ def run_batch_inference(
         for path in (out, meta_path(out), *out.parent.glob(f"{out.name}.rank*.part")):
             path.unlink(missing_ok=True)
     dist.barrier()
+    _check_same_data(out, examples, data)  # before the model loads: a refusal should be instant
     backend = load_backend(cfg, model=model, base=base, device=dist.device)
     if backend.name == "openai":
         backend.cache_path = out.with_name(out.name + ".llm_cache.jsonl")  # the client's resume record
@@ -137,7 +147,7 @@ def run_batch_inference(
     pending = [e for e in examples if e.id not in done]
     mine = pending[dist.rank::dist.world]
     if on_start is not None and dist.rank == 0:
-        on_start(backend, len(examples), len(done))
+        on_start(backend, len(examples), summary.resumed)
     start = time.perf_counter()
     target = out if dist.world == 1 else part_path(out, dist.rank)
     with JsonlAppender(target) as sink:
@@ -149,9 +159,12 @@ def run_batch_inference(
         merged = _merge(out, examples, dist.world > 1)
         # Report the whole file, every rank's rows included, not just this rank's share.
         summary.methods = Counter(r.get("extraction") for r in merged)
-        summary.errors = sum("error" in r for r in merged)
-        summary.generated = len(merged) - summary.resumed
-        _write_meta(out, provenance, fp, data, status="complete", summary=summary, batch_size=backend.batch_size)
+        failed = [r for r in merged if "error" in r]
+        summary.errors = len(failed)
+        summary.first_error = summary.first_error or (failed[0]["error"] if failed else None)
+        summary.generated = len(merged) - summary.errors - summary.resumed
+        _write_meta(out, provenance, fp, data, status="incomplete" if failed else "complete",
+                    summary=summary, batch_size=backend.batch_size)
     dist.barrier()
     return summary
 
@@ -170,8 +183,11 @@ def _generate_into(backend: Backend, examples: list[Example], sink: JsonlAppende
             for i, gen in zip(chunk, generations):
                 row = prediction_row(examples[i], gen, backend.template.stop, fp)
                 sink.write(row)
-                summary.generated += 1
-                summary.errors += "error" in row
+                if "error" in row:
+                    summary.errors += 1
+                    summary.first_error = summary.first_error or row["error"]
+                else:
+                    summary.generated += 1
                 summary.methods[row["extraction"]] += 1
             pos += len(chunk)
             advance(len(chunk))
@@ -205,6 +221,38 @@ def _existing_rows(out: Path) -> list[dict[str, Any]]:
 
 def _done_ids(out: Path) -> set[str]:
     return {str(r["id"]) for r in _existing_rows(out) if "id" in r and "error" not in r}
+
+
+def check_out_path(out: Path) -> None:
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory", hint=f"give a file name, e.g. --out {out / 'preds.jsonl'}")
+
+
+def _check_same_data(out: Path, examples: list[Example], data: str | Path) -> None:
+    """Refuse to resume OUT from other data: ids the data lacks, or questions/contexts edited since."""
+    inputs = {e.id: e for e in examples}
+    foreign: dict[str, None] = {}  # ordered sets
+    changed: dict[str, None] = {}
+    for row in _existing_rows(out):
+        key = str(row.get("id"))
+        example = inputs.get(key)
+        if example is None:
+            foreign[key] = None
+        elif (row.get("question"), row.get("context")) != (example.question, example.context):
+            changed[key] = None
+    problems = []
+    if foreign:
+        problems.append(f"{len(foreign)} row(s) with ids not in {data} ({_some(foreign)})")
+    if changed:
+        problems.append(f"{len(changed)} row(s) whose question or context differs from {data} ({_some(changed)})")
+    if problems:
+        raise UsageError(f"{out} was made from other data: {'; '.join(problems)}",
+                         hint="use another --out, or --overwrite to start it again")
+
+
+def _some(ids: dict[str, None], n: int = 3) -> str:
+    shown = ", ".join(list(ids)[:n])
+    return f"e.g. {shown}" + (", ..." if len(ids) > n else "")
 
 
 def _check_compatible(out: Path, provenance: dict[str, Any], fp: str) -> None:
@@ -245,14 +293,17 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 
 def _merge(out: Path, examples: list[Example], has_parts: bool) -> list[dict[str, Any]]:
-    """Rewrite OUT in input order, one row per id: a success beats an error, later beats earlier."""
+    """Rewrite OUT in input order, one row per input id: a success beats an error, later beats earlier.
+
+    Only the data's ids are kept (`_check_same_data` has refused any other), and db_id/gold come
+    from the data, so OUT describes exactly the rows it was asked for.
+    """
     best: dict[str, dict[str, Any]] = {}
     for row in _existing_rows(out):
         key = str(row.get("id"))
         if key not in best or "error" in best[key] or "error" not in row:
             best[key] = row
-    position = {e.id: i for i, e in enumerate(examples)}
-    ordered = sorted(best.values(), key=lambda r: (position.get(str(r.get("id")), len(position)), str(r.get("id"))))
+    ordered = [dict(best[e.id], db_id=e.db_id, gold=e.answer) for e in examples if e.id in best]
     write_jsonl(out, ordered)
     if has_parts:
         for part in out.parent.glob(f"{out.name}.rank*.part"):
@@ -267,6 +318,7 @@ def _write_meta(out: Path, provenance: dict[str, Any], fp: str, data: str | Path
         "fingerprint": fp,
         "status": status,
         "data": str(data),
+        "data_sha256": _sha256(data),
         "provenance": provenance,
         "batch_size": batch_size,
         "world_size": summary.world_size,
@@ -274,6 +326,18 @@ def _write_meta(out: Path, provenance: dict[str, Any], fp: str, data: str | Path
                    "errors": summary.errors, "extraction": dict(summary.methods)},
         "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
+
+
+def _sha256(data: str | Path) -> str | None:
+    """The data file's sha256 (None for a hub data set), to tell later which file made OUT."""
+    path = Path(data)
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class _progress:

@@ -1,13 +1,14 @@
 """Pipe mode: questions on stdin, answers on stdout as soon as each is generated.
 
-Text in (one question per line, schema from --ddl or --db) -> one SQL per line out: newlines in
-the SQL are folded to spaces, and a generation with no SQL gives an empty line, so output line n
-always answers input question n. Blank input lines are skipped.
+Text in (one question per line, schema from --ddl or --db) -> one line out per line in, so
+output line n always answers input line n: newlines in the SQL are folded to spaces, and a
+generation with no SQL, or a blank input line, gives an empty output line.
 
 JSONL in (the first non-blank line starts with `{`): each line an object with `question` and
 optionally `context` (else the --ddl/--db schema) -> the object back with `raw`, `sql` and
-`extraction` added. A line that is not such an object gets an error record on stderr
-(`{"line": n, "error": ...}`) and the stream goes on.
+`extraction` added. Here lines do not correspond: blank lines are skipped, and a line that is not
+such an object gets an error record on stderr (`{"line": n, "error": ...}`) and no output line,
+so match answers to questions by their fields (e.g. an `id`), not by line number.
 
 Micro-batching: a reader thread queues lines as they arrive; each step takes every line already
 waiting (up to the batch size), so a file piped in is batched while an interactive user gets an
@@ -90,9 +91,11 @@ def run_stream(backend: Backend, lines: Iterable[str], out: TextIO, errors: Text
     threading.Thread(target=_read_all, args=(lines, inbox), daemon=True).start()
     summary = StreamSummary()
     jsonl: bool | None = None
+    leading_blanks = 0  # blank lines before the mode is known: empty answers if it is text
     finished = False
     while not finished:
         batch: list[_Job] = []
+        slots: list[_Job | None] = []  # text mode: answers in input order, None for a blank line
         waiting = [inbox.get()]  # block for the first line, then take whatever else has arrived
         while len(waiting) < backend.batch_size:
             try:
@@ -105,21 +108,34 @@ def run_stream(backend: Backend, lines: Iterable[str], out: TextIO, errors: Text
                 break
             number, text = entry
             if not text.strip():
+                if jsonl is None:
+                    leading_blanks += 1
+                elif not jsonl:
+                    slots.append(None)
                 continue
             if jsonl is None:
                 jsonl = text.lstrip().startswith("{")
                 if not jsonl and ddl is None:
                     raise UsageError("questions on stdin need a schema", hint="pass --ddl FILE or --db FILE.sqlite")
+                if not jsonl:
+                    slots.extend([None] * leading_blanks)
             job = _parse(number, text, jsonl, ddl)
             if isinstance(job, str):
                 summary.bad_lines += 1
                 _emit(errors, json.dumps({"line": number, "error": job}, ensure_ascii=False))
             else:
                 batch.append(job)
-        if batch:
-            generations = backend.generate([backend.prepare(j.item) for j in batch])
-            for job, gen in zip(batch, generations):
-                _answer(job, gen, backend, out, errors, summary)
+                slots.append(job)
+        generations = backend.generate([backend.prepare(j.item) for j in batch]) if batch else []
+        answers = {job.line: gen for job, gen in zip(batch, generations)}
+        for job in batch if jsonl else slots:
+            if job is None:
+                _emit(out, "")
+            else:
+                _answer(job, answers[job.line], backend, out, errors, summary)
+    if jsonl is None:  # only blank lines came: text mode by default, one empty answer each
+        for _ in range(leading_blanks):
+            _emit(out, "")
     return summary
 
 
