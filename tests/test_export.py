@@ -123,3 +123,30 @@ def test_push_failure_is_one_line(tmp_path, monkeypatch):
 def test_export_cli_needs_something_to_do(run_dir):
     result = CliRunner().invoke(app, ["model", "export", str(run_dir)])
     assert result.exit_code == 2 and "nothing to do" in result.output
+
+
+def test_export_out_that_is_a_file_is_a_usage_error_before_loading(run_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("text2sql_cli.export._merge", lambda *a, **kw: pytest.fail("loaded a model"))
+    (tmp_path / "file.txt").write_text("x")
+    result = CliRunner().invoke(app, ["model", "export", str(run_dir), "--out", str(tmp_path / "file.txt")])
+    assert result.exit_code == 2, result.output
+    assert "is a file, not a directory" in result.output and "Traceback" not in result.output
+
+
+def test_export_of_a_run_without_adapter_weights_says_training_was_interrupted(run_dir, tmp_path):
+    import shutil
+
+    broken = tmp_path / "interrupted"
+    shutil.copytree(run_dir, broken, ignore=shutil.ignore_patterns("adapter_model.*", "merged*"))
+    assert (broken / "adapter_config.json").exists()
+    result = CliRunner().invoke(app, ["model", "export", str(broken), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2, result.output
+    assert f"no adapter weights in {broken}" in result.output and "--resume" in result.output
+    assert "Repo id" not in result.output and not (tmp_path / "m").exists()
+
+
+def test_export_of_a_missing_run_is_no_such_run_directory(tmp_path):
+    for extra in (["--out", str(tmp_path / "m")], ["--push-to-hub", "me/m"]):
+        result = CliRunner().invoke(app, ["model", "export", str(tmp_path / "nope"), *extra])
+        assert result.exit_code == 2, result.output
+        assert "no such run directory" in result.output

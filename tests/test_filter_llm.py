@@ -157,6 +157,23 @@ def test_bad_prompt_file_is_exit_2(llm, tmp_path):
     assert result.exit_code == 2 and "gen_sql" in result.output and llm.count() == 0
 
 
+def test_unreachable_endpoint_is_exit_1_and_writes_no_outputs(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("T2S_LLM_MAX_ATTEMPTS", "1")
+    write(tmp_path, rows("yes", "no", "yes"))
+    result = runner.invoke(app, ["filter", "rows.jsonl", "--out", "out", "--judge", "gpt-4o-mini",
+                                 "--judge-base-url", f"http://127.0.0.1:{port}/v1"])
+    assert result.exit_code == 1, result.output
+    assert f"cannot reach http://127.0.0.1:{port}/v1: connection refused" in result.output
+    assert "Traceback" not in result.output
+    for name in ("kept.jsonl", "dropped.jsonl", "held.jsonl", "summary.json"):
+        assert not (tmp_path / "out" / name).exists()
+
+
 def test_parse_is_strict():
     assert parse_filter_verdict('{"verdict": " YES ", "reason": "ok"}') == {"verdict": "yes", "reason": "ok"}
     assert parse_filter_verdict('{"resolve_yn": "no"}') == {"verdict": "no", "reason": None}

@@ -224,3 +224,40 @@ def test_estimate_sends_nothing(fake_openai, tmp_path):
 def test_max_cost_needs_a_price(fake_openai):
     with pytest.raises(ConfigError, match="price"):
         ClientConfig.build("my-local-model", base_url=fake_openai.url, max_cost=1.0)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_endpoint_stops_the_batch_with_one_line(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    cfg = ClientConfig(model="gpt-4", base_url=url, rpm=60_000, tpm=None, timeout_s=2.0, backoff_s=0.02,
+                       max_attempts=3, concurrency=2)
+    with pytest.raises(ApiError) as err:
+        run_batch(reqs(50), cfg, cache_path=tmp_path / "cache.jsonl", progress=False)
+    message = str(err.value)
+    assert message.startswith(f"cannot reach {url}: connection refused")
+    assert "--base-url" in message and "\n" not in message
+
+
+def test_refused_connection_after_an_answer_is_a_row_error_not_fatal(tmp_path, monkeypatch):
+    from text2sql_cli.llm_client import runner
+    from text2sql_cli.llm_client.limits import _Unreachable
+
+    async def send(self, job, result):  # the server answers q0, then goes away
+        if job.req.id == "q0":
+            self.answered = True
+            return "SELECT 1"
+        raise _Unreachable("connection refused")
+
+    monkeypatch.setattr(runner._BatchRunner, "_send", send)
+    cfg = ClientConfig(model="gpt-4", base_url=f"http://127.0.0.1:{free_port()}/v1", rpm=60_000, tpm=None,
+                       backoff_s=0.02, max_attempts=2, concurrency=1)
+    report = run_batch(reqs(3), cfg, cache_path=tmp_path / "cache.jsonl", progress=False)
+    assert [r.status for r in report.results] == ["ok", "error", "error"]
+    assert report.results[1].reason == "connection refused"

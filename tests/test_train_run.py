@@ -108,6 +108,29 @@ def test_hub_base_offline_is_a_one_line_model_load_error(rows):
     assert not os.path.exists("run/run.json")
 
 
+def test_out_that_is_a_file_is_a_usage_error_before_any_model_loads(rows, monkeypatch):
+    from text2sql_cli.training import run as training_run
+
+    def no_loading(*a, **kw):
+        raise AssertionError("loaded a model before checking --out")
+
+    monkeypatch.setattr(training_run, "load_tokenizer", no_loading)
+    monkeypatch.setattr(training_run, "load_model", no_loading)
+    os.makedirs("some")
+    open("some/file.txt", "w").close()
+    for out in ("some/file.txt", "some/file.txt/run"):
+        result = _train("--data", str(rows), "--out", out)
+        assert result.exit_code == 2, result.output
+        assert "some/file.txt is a file, not a directory" in result.output and "Traceback" not in result.output
+
+
+def test_data_file_without_rows_says_so_not_max_len(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
+    result = _train("--data", str(tmp_path / "empty.jsonl"), "--out", "run")
+    assert result.exit_code == 2, result.output
+    assert "has no rows" in result.output and "max-len" not in result.output
+
+
 def test_missing_base_directory_is_a_usage_error(rows):
     result = CliRunner().invoke(app, ["train", "--base", "./nowhere", "--data", str(rows), "--out", "run"])
     assert result.exit_code == 2 and "no such model directory" in result.output

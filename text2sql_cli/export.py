@@ -23,6 +23,8 @@ DTYPES = ("float16", "bfloat16", "float32")
 
 
 def read_run(run_dir: Path) -> dict[str, Any]:
+    if not Path(run_dir).is_dir():
+        raise UsageError(f"{run_dir}: no such run directory", hint="give the --out directory of a `t2s train` run")
     path = Path(run_dir) / "run.json"
     if not path.is_file():
         raise UsageError(
@@ -30,6 +32,28 @@ def read_run(run_dir: Path) -> dict[str, Any]:
             hint="train one with `t2s train`, or finish it with `t2s train --resume`",
         )
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_export(run_dir: str | Path, out: str | Path | None) -> dict[str, Any]:
+    """Everything about RUN and --out that can be wrong, found before any model loads. Returns
+    the run's run.json."""
+    from text2sql_cli.inference.hf import ADAPTER_WEIGHTS
+
+    run_dir = Path(run_dir)
+    info = read_run(run_dir)
+    if info.get("kind") != "lora-adapter":
+        raise UsageError(f"{run_dir} holds a {info.get('kind')!r} model, not an adapter to merge")
+    if not any((run_dir / name).is_file() for name in ADAPTER_WEIGHTS):
+        raise UsageError(f"no adapter weights in {run_dir} ({' or '.join(ADAPTER_WEIGHTS)})",
+                         hint="was training interrupted? rerun t2s train with --resume")
+    if out is not None:
+        out = Path(out)
+        blocker = next((p for p in (out, *out.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise UsageError(f"--out {out}: {blocker} is a file, not a directory", hint="give a directory path")
+        if out.is_dir() and any(out.iterdir()):
+            raise UsageError(f"{out} already exists and is not empty", hint="choose another --out or remove it")
+    return info
 
 
 def check_vocab(model: Any, tokenizer: Any) -> None:
@@ -48,6 +72,9 @@ def merge_run(run_dir: str | Path, out: str | Path, *, dtype: str = "float16", d
     """Base (16-bit) + adapter -> merged standalone model in `out`. Returns `out`."""
     from text2sql_cli.training.quiet import quiet_known_noise
 
+    if dtype not in DTYPES:
+        raise UsageError(f"unknown --dtype {dtype!r}", hint=f"use one of {', '.join(DTYPES)}")
+    check_export(run_dir, out)
     with quiet_known_noise():  # before peft (and so bitsandbytes) is first imported
         return _merge(run_dir, out, dtype=dtype, device=device)
 
@@ -61,13 +88,7 @@ def _merge(run_dir: str | Path, out: str | Path, *, dtype: str, device: str | No
     from text2sql_cli.prompts import load_template, save_template
 
     run_dir, out = Path(run_dir), Path(out)
-    if dtype not in DTYPES:
-        raise UsageError(f"unknown --dtype {dtype!r}", hint=f"use one of {', '.join(DTYPES)}")
-    if out.exists() and any(out.iterdir()):
-        raise UsageError(f"{out} already exists and is not empty", hint="choose another --out or remove it")
-    info = read_run(run_dir)
-    if info.get("kind") != "lora-adapter":
-        raise UsageError(f"{run_dir} holds a {info.get('kind')!r} model, not an adapter to merge")
+    info = read_run(run_dir)  # checked by merge_run (check_export)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         base = AutoModelForCausalLM.from_pretrained(

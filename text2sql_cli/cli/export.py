@@ -20,10 +20,14 @@ def export(
     standalone model with tokenizer, template and run.json; optionally push it to the hub."""
     from text2sql_cli.cli._console import out as console
     from text2sql_cli.errors import UsageError
-    from text2sql_cli.export import merge_run, push_to_hub as push
+    from text2sql_cli.export import check_export, merge_run, push_to_hub as push, read_run
 
     if out is None and push_to_hub is None:
         raise UsageError("nothing to do", hint="give --out DIR to merge, --push-to-hub REPO to push, or both")
+    if out is not None:
+        check_export(run, out)
+    else:
+        read_run(run)  # pushing needs a run directory too
     target = run
     if out is not None:
         target = merge_run(run, out, dtype=dtype, device=device)

@@ -2,7 +2,8 @@
 
 `_Pacer` spaces requests (or tokens) evenly per minute. `_classify` maps an HTTP error to
 `_Retry` (408/409/429/5xx, honouring Retry-After), `_Fatal` (401/403/404: stop the batch) or
-`_NoRetry` (other 4xx).
+`_NoRetry` (other 4xx). `_unreachable` tells a refused connection or unknown host (the server is
+not there: `_Unreachable`) from a dropped one (a server that is there: retried per row).
 """
 
 from __future__ import annotations
@@ -41,6 +42,31 @@ class _NoRetry(Exception):
 
 class _Fatal(Exception):
     """401/403/404: every request would fail the same way, so the batch stops."""
+
+
+class _Unreachable(_Retry):
+    """The connection could not be opened (refused, unknown host). Retried like any drop; once a
+    request has used up its attempts and no request of the batch has been answered, the endpoint
+    is taken to be down and the batch stops (see _BatchRunner._attempt)."""
+
+
+def _unreachable(err: BaseException) -> str | None:
+    """Why a connection error means no server at all ("connection refused", "unknown host"), or
+    None for one that can hit a live server (a dropped connection, a timeout)."""
+    import socket
+
+    seen: list[BaseException] = []
+    cause: BaseException | None = err
+    while cause is not None and cause not in seen and len(seen) < 16:
+        seen.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(e, ConnectionRefusedError) for e in seen):
+        return "connection refused"
+    if any(isinstance(e, socket.gaierror) for e in seen):
+        return "unknown host"
+    if any(type(e).__name__ == "ConnectError" for e in seen):  # httpx: could not open a connection
+        return f"could not connect ({seen[-1]})"
+    return None
 
 
 def _classify(err: Any) -> Exception:

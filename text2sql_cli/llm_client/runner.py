@@ -16,7 +16,7 @@ from typing import Any
 from text2sql_cli.errors import ApiError, InputError
 from text2sql_cli.llm_client.cache import REUSED_STATUSES, _reusable, _text, cache_key, load_cache, prompt_hash
 from text2sql_cli.llm_client.datatypes import BatchReport, Estimate, Request, Result
-from text2sql_cli.llm_client.limits import _classify, _Fatal, _NoRetry, _Pacer, _Retry
+from text2sql_cli.llm_client.limits import _classify, _Fatal, _NoRetry, _Pacer, _Retry, _Unreachable, _unreachable
 from text2sql_cli.llm_client.progress import _Progress
 from text2sql_cli.llm_client.settings import ClientConfig, approx_tokens, is_openai_url, price_of
 
@@ -100,6 +100,8 @@ class _BatchRunner:
         self.in_flight_cost = 0.0
         self.stopped: str | None = None
         self.fatal: str | None = None
+        self.fatal_hint = "check the base URL, the model name and the key for that URL"
+        self.answered = False  # has the endpoint sent any HTTP response in this batch?
 
     async def run(self, requests: list[Request], *, progress: bool, label: str) -> BatchReport:
         import openai
@@ -140,7 +142,7 @@ class _BatchRunner:
             if self.cache_writer is not None:
                 self.cache_writer.close()
         if self.fatal:
-            raise ApiError(self.fatal, hint="check the base URL, the model name and the key for that URL")
+            raise ApiError(self.fatal, hint=self.fatal_hint)
         done = [r for r in self.results if r is not None]
         return BatchReport(done, self.sent, self.spent, sum(r.cost for r in done), self.stopped)
 
@@ -207,6 +209,11 @@ class _BatchRunner:
             if result.attempts < self.cfg.max_attempts:
                 return self._backoff(result.attempts, retry.wait_s)
             result.status = "error"
+            if isinstance(retry, _Unreachable) and not self.answered:
+                # Nothing has ever answered: every other row would fail the same way, so stop
+                # rather than mark each row failed and report success.
+                self.fatal = self.fatal or f"cannot reach {self.cfg.base_url}: {retry.reason}"
+                self.fatal_hint = "check --judge-base-url/--base-url and that the server is running"
         except _NoRetry as err:
             result.status, result.reason = "error", str(err)
         except _Fatal as fatal:
@@ -256,13 +263,19 @@ class _BatchRunner:
                 model=self.cfg.model, messages=job.req.messages, extra_headers=self.auth, **self.params
             )
         except openai.APIStatusError as err:
+            self.answered = True
             raise _classify(err) from None
         except openai.APIConnectionError as err:  # includes APITimeoutError
+            why = None if isinstance(err, openai.APITimeoutError) else _unreachable(err)
+            if why is not None:
+                raise _Unreachable(why) from None
             raise _Retry(f"{type(err).__name__}: {err}") from None
         except (ValueError, openai.APIResponseValidationError) as err:  # a body that is not JSON
+            self.answered = True
             raise _Retry(f"malformed response body: {str(err)[:120]}") from None
         finally:
             self.in_flight_cost -= est_cost
+        self.answered = True
         usage = resp.usage
         p_tok = usage.prompt_tokens if usage else job.prompt_tokens
         c_tok = usage.completion_tokens if usage else 0

@@ -86,7 +86,9 @@ def check_paths(cfg: TrainConfig) -> None:
     base = cfg.base or ""
     if base and (base.startswith((".", "/", "~")) or Path(base).exists()) and not Path(base).expanduser().is_dir():
         problems.append(f"--base {base}: no such model directory")
-    if cfg.out is not None:
+    if cfg.out is not None and _blocking_file(cfg.out) is not None:
+        problems.append(f"--out {cfg.out}: {_blocking_file(cfg.out)} is a file, not a directory (give a directory path)")
+    elif cfg.out is not None:
         has_run = (cfg.out / RUN_FILE).exists() or (cfg.out / CHECKPOINT_DIR).is_dir()
         if has_run and not cfg.resume:
             problems.append(f"--out {cfg.out} already holds a run (use --resume to continue it, or another --out)")
@@ -100,6 +102,15 @@ def check_paths(cfg: TrainConfig) -> None:
         problems.append(f"--push-to-hub {cfg.push_to_hub}: HF_HUB_OFFLINE is set (unset it, or push later with t2s model export)")
     if problems:
         raise UsageError("; ".join(problems))
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The existing non-directory at `path` or above it, which would stop the run directory from
+    being created (found before any model loads, not when the first file is saved)."""
+    for part in (path, *path.parents):
+        if part.exists():
+            return None if part.is_dir() else part
+    return None
 
 
 def load_tokenizer(cfg: TrainConfig) -> Any:
@@ -154,6 +165,8 @@ def _tokenize(cfg: TrainConfig, path: Path, template: Any, tokenizer: Any) -> tu
     from text2sql_cli.training.data import tokenize_examples
 
     examples, _ = load_examples(path)
+    if not examples:  # else the max-len message below would blame the length of rows that do not exist
+        raise InputError(path, "has no rows", hint="give a file with at least one row")
     tok = tokenize_examples(examples, template, tokenizer, max_len=cfg.max_len, loss=cfg.loss)
     if not tok.rows:
         raise InputError(
