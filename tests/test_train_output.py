@@ -30,7 +30,7 @@ def test_train_prints_no_raw_log_dicts_and_logs_every_logged_step(tmp_path):
 
 
 def test_quiet_known_noise_drops_only_the_named_messages_and_only_inside(caplog):
-    from text2sql_cli.training.quiet import BNB_KERNEL_MESSAGE, BNB_LOGGER, quiet_known_noise
+    from text2sql_cli.quiet import BNB_KERNEL_MESSAGE, BNB_LOGGER, quiet_known_noise
 
     bnb = logging.getLogger(BNB_LOGGER)
     with warnings.catch_warnings(record=True) as seen:
@@ -52,7 +52,7 @@ def test_quiet_known_noise_restores_progress_bars():
     from huggingface_hub import utils as hub_utils
     from transformers.utils import logging as hf_logging
 
-    from text2sql_cli.training.quiet import quiet_known_noise
+    from text2sql_cli.quiet import quiet_known_noise
 
     hub_before = hub_utils.are_progress_bars_disabled()
     assert hf_logging.is_progress_bar_enabled()

@@ -70,7 +70,7 @@ def check_vocab(model: Any, tokenizer: Any) -> None:
 
 def merge_run(run_dir: str | Path, out: str | Path, *, dtype: str = "float16", device: str | None = None) -> Path:
     """Base (16-bit) + adapter -> merged standalone model in `out`. Returns `out`."""
-    from text2sql_cli.training.quiet import quiet_known_noise
+    from text2sql_cli.quiet import quiet_known_noise
 
     if dtype not in DTYPES:
         raise UsageError(f"unknown --dtype {dtype!r}", hint=f"use one of {', '.join(DTYPES)}")

@@ -37,7 +37,7 @@ def tiny(
     from text2sql_cli.data import load_examples
     from text2sql_cli.prompts import TEMPLATES
     from text2sql_cli.tiny import build_tiny_model, corpus_for
-    from text2sql_cli.training.quiet import quiet_known_noise
+    from text2sql_cli.quiet import quiet_known_noise
 
     from text2sql_cli.errors import UsageError
 

@@ -185,8 +185,11 @@ class HFBackend:
         if device is None:
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         dtype, precision = _dtype_for(cfg.precision, device)
-        tokenizer = _load_tokenizer(spec, notes)
-        lm = _load_model(spec, cfg.quant, dtype, device)
+        from text2sql_cli.quiet import quiet_known_noise
+
+        with quiet_known_noise():  # our progress goes to stderr; per-file loading bars would bury it
+            tokenizer = _load_tokenizer(spec, notes)
+            lm = _load_model(spec, cfg.quant, dtype, device)
         fixed = cfg.fixed_batch_size()
         if fixed is None:
             size = CUDA_AUTO_START if device.type == "cuda" else CPU_AUTO_BATCH
@@ -285,21 +288,9 @@ def _load_tokenizer(spec: ModelSpec, notes: list[str]):
     return tokenizer
 
 
-def _quiet_loading() -> None:
-    """Our progress and notes go to stderr; transformers' per-file bars and bitsandbytes' CPU
-    kernel warning (peft imports it) would bury them."""
-    import logging
-
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-
-
 def _load_model(spec: ModelSpec, quant: str, dtype, device):
     from transformers import AutoModelForCausalLM
 
-    _quiet_loading()
     kwargs: dict[str, Any] = {"dtype": dtype}
     if quant == "4bit":
         from transformers import BitsAndBytesConfig

@@ -225,7 +225,7 @@ def train(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     template = get_template(cfg.template)
     require_cuda_for_quant(cfg)
 
-    from text2sql_cli.training.quiet import quiet_known_noise
+    from text2sql_cli.quiet import quiet_known_noise
 
     with quiet_known_noise():  # before the first peft/bitsandbytes import
         return _run(cfg, template, callbacks)
