@@ -32,9 +32,9 @@ def test_flag_beats_env(tmp_path, monkeypatch):
     assert _Demo.from_flags(seed=4).seed == 4
 
 
-def test_invalid_value_is_a_config_error_naming_the_field(monkeypatch):
+def test_invalid_value_is_a_config_error_naming_the_field_and_its_variable(monkeypatch):
     monkeypatch.setenv("T2S_SEED", "many")
-    with pytest.raises(ConfigError, match="seed"):
+    with pytest.raises(ConfigError, match=r"seed \(T2S_SEED\): Input should be a valid integer"):
         _Demo.from_flags()
 
 

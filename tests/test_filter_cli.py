@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -197,3 +198,14 @@ def test_importing_the_package_loads_no_sql_engine_or_client():
 
     code = "import sys, text2sql_cli.filtering\nprint([m for m in ('sqlglot', 'openai', 'torch') if m in sys.modules])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_unknown_check_lists_the_valid_ones(tmp_path):
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    sample = Path(__file__).resolve().parents[1] / "examples" / "sample.jsonl"
+    result = CliRunner().invoke(app, ["filter", str(sample), "--out", str(tmp_path / "f"), "--checks", "bogus"])
+    assert result.exit_code == 2 and "unknown check(s) bogus" in result.output
+    assert "choose from missing, duplicate" in result.output

@@ -57,13 +57,10 @@ class T2SSettings(BaseSettings):
         try:
             return cls(**given)
         except ValidationError as err:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or cls.__name__}: {e['msg']}"
-                for e in err.errors()
-            )
+            problems = "; ".join(_describe(cls, e) for e in err.errors())
             raise ConfigError(
-                f"invalid configuration ({problems})",
-                hint=f"check the flags and the {ENV_PREFIX}* variables or .env",
+                f"invalid configuration: {problems}",
+                hint=f"fix the flag, the {ENV_PREFIX}* variable or the .env line",
             ) from None
 
     def public_dump(self) -> dict[str, Any]:
@@ -77,6 +74,14 @@ class T2SSettings(BaseSettings):
 
 
 _WARNED: set[tuple[str, str]] = set()  # warn once per process, however many settings load
+
+
+def _describe(cls: type[T2SSettings], error: dict[str, Any]) -> str:
+    """`seed (T2S_SEED): Input should be a valid integer` — the field, where it can be set, why."""
+    field = str(error["loc"][0]) if error["loc"] else ""
+    where = f" ({', '.join(env_names_of_field(cls, field))})" if field in cls.model_fields else ""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{field or cls.__name__}{where}: {message}"
 
 
 def check_dotenv(path: str | Path = ".env") -> None:

@@ -107,7 +107,7 @@ class FilterConfig(T2SSettings):
         try:
             return ",".join(parse_checks(value))
         except UsageError as err:
-            raise ValueError(err.message) from None
+            raise ValueError(str(err)) from None  # message and hint: pydantic keeps only the text
 
     @property
     def checks(self) -> tuple[str, ...]:
