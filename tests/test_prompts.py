@@ -101,3 +101,18 @@ def test_encode_keeps_prompt_ids_identical_for_training_and_inference():
 def test_chat_template_needs_a_tokenizer_with_one():
     with pytest.raises(UsageError, match="chat template"):
         TEMPLATES["chat"].render_prompt("D", "Q", _CharTokenizer())
+
+
+def test_template_file_typo_names_the_unknown_placeholder(tmp_path):
+    path = tmp_path / "typo.txt"
+    path.write_text("{ddl}\n{questoin}\n{query}", encoding="utf-8")
+    with pytest.raises(InputError, match=r"missing placeholder\(s\) \{question\} \(unknown: \{questoin\}\)"):
+        get_template(path)
+
+
+def test_template_file_stop_marker_follows_its_sections(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("{ddl}\nQ: {question}\nA: {query}", encoding="utf-8")
+    hashed = tmp_path / "hashed.txt"
+    hashed.write_text("### DDL\n{ddl}\n### Q\n{question}\n### SQL\n{query}", encoding="utf-8")
+    assert get_template(plain).stop == () and get_template(hashed).stop == ("###",)

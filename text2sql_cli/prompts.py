@@ -112,8 +112,10 @@ def validate_template_text(text: str) -> str:
     """'' if usable, else what is wrong with it."""
     found = _PLACEHOLDER.findall(text)
     missing = [p for p in ("ddl", "question", "query") if p not in found]
+    unknown = sorted(set(re.findall(r"\{(\w+)\}", text)) - {"ddl", "question", "query"})
     if missing:
-        return "missing placeholder(s) " + ", ".join("{" + m + "}" for m in missing)
+        typo = f" (unknown: {', '.join('{' + u + '}' for u in unknown)})" if unknown else ""
+        return "missing placeholder(s) " + ", ".join("{" + m + "}" for m in missing) + typo
     if not text.endswith("{query}"):
         return "must end with {query} so that training text = prompt + SQL"
     return ""
@@ -152,7 +154,8 @@ def get_template(name_or_path: str | Path) -> PromptTemplate:
     problems = validate_template_text(raw)
     if problems:
         raise InputError(path, problems, hint="write {ddl}, {question} and end with {query}")
-    return PromptTemplate(name=path.stem, text=raw)
+    # The default stop marker only makes sense for templates whose sections start with ###.
+    return PromptTemplate(name=path.stem, text=raw, stop=("###",) if "###" in raw else ())
 
 
 def save_template(model_dir: str | Path, template: PromptTemplate) -> Path:
