@@ -75,10 +75,19 @@ class RichProgress(TrainerCallback):
 
 class LossLog(TrainerCallback):
     """One JSON line per Trainer log event with a loss: {step, epoch, loss, lr, grad_norm} or
-    {step, epoch, eval_loss}. Main process only; each line is flushed as it is written."""
+    {step, epoch, eval_loss}. Main process only; each line is flushed as it is written.
+
+    The last optimizer step is always logged (the Trainer logs only every --log-every steps), so
+    the log's last loss, run.json's final_loss, covers the last steps trained and is never stale.
+    That request is made on every rank: the Trainer's loss logging gathers across DDP ranks."""
 
     def __init__(self, path: Path):
         self.path = path
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.max_steps > 0 and state.global_step >= state.max_steps:
+            control.should_log = True
+        return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:

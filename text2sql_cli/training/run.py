@@ -6,10 +6,25 @@ The run directory (RUN = --out):
     t2s_template.json                                 the prompt template (prompts.save_template)
     train_log.jsonl                                   {step, epoch, loss, lr, grad_norm} / {step, eval_loss}
     checkpoints/checkpoint-N/                         Trainer checkpoints (for --resume)
+    checkpoints/t2s_start.json                        the resolved options and data sha256 the run started with
     merged/                                           with --merge: standalone 16-bit model
     run.json                                          written last: its existence means training completed
 
 Under DDP (`accelerate launch -m text2sql_cli train ...`) only the main process writes files.
+
+`--resume` continues the run that checkpoints/t2s_start.json describes, so that run.json stays a
+true record of how the adapter was trained. Before any model loads it refuses (exit 2):
+- a run whose last checkpoint (or run.json) already reached the target steps (--max-steps, or
+  --epochs when --max-steps is -1): there is nothing to resume. Raising --max-steps / --epochs
+  continues from that checkpoint to the new target;
+- options that differ from the start record, except the ones safe to change mid-run
+  (RESUME_SAFE): max_steps, epochs (how far to train), save_every, save_total_limit, log_every,
+  report_to (bookkeeping), resume, merge, push_to_hub (what happens after training) and out (the
+  run itself). --data and --eval-file are compared by content (sha256), so a moved file is fine
+  and a changed one is not. Everything else (base, revision, template, LoRA shape, optimiser,
+  batch, max_len, packing, loss, seed, quant, preset...) must match;
+- a checkpoint directory without t2s_start.json (started by an older t2s): its options cannot be
+  checked, so it is not resumed.
 """
 
 from __future__ import annotations
@@ -32,6 +47,12 @@ from text2sql_cli.training.options import CHECKPOINT_DIR
 
 RUN_FILE = "run.json"
 LOG_FILE = "train_log.jsonl"
+START_FILE = "t2s_start.json"  # under OUT/checkpoints
+# options that may differ between the start of a run and a --resume of it (module docstring)
+RESUME_SAFE = frozenset(
+    {"max_steps", "epochs", "save_every", "save_total_limit", "log_every", "report_to", "resume", "merge", "push_to_hub", "out"}
+)
+DATA_OPTIONS = ("data", "eval_file")  # compared by sha256, not by path
 
 
 @dataclass
@@ -69,11 +90,15 @@ def library_versions() -> dict[str, str | None]:
 
 
 def last_checkpoint(out: Path) -> Path | None:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The highest-numbered checkpoint-N folder (transformers' get_last_checkpoint rule), found
+    without importing transformers, so a refused --resume answers at once and quietly."""
+    import re
 
     folder = out / CHECKPOINT_DIR
-    found = get_last_checkpoint(str(folder)) if folder.is_dir() else None
-    return Path(found) if found else None
+    if not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and p.is_dir()]
+    return max(found)[1] if found else None
 
 
 def check_paths(cfg: TrainConfig) -> None:
@@ -89,7 +114,8 @@ def check_paths(cfg: TrainConfig) -> None:
     if cfg.out is not None and _blocking_file(cfg.out) is not None:
         problems.append(f"--out {cfg.out}: {_blocking_file(cfg.out)} is a file, not a directory (give a directory path)")
     elif cfg.out is not None:
-        has_run = (cfg.out / RUN_FILE).exists() or (cfg.out / CHECKPOINT_DIR).is_dir()
+        # a checkpoints folder holding no checkpoint (a run that died before its first save) is no run
+        has_run = (cfg.out / RUN_FILE).exists() or last_checkpoint(cfg.out) is not None
         if has_run and not cfg.resume:
             problems.append(f"--out {cfg.out} already holds a run (use --resume to continue it, or another --out)")
         if cfg.resume and last_checkpoint(cfg.out) is None:
@@ -102,6 +128,91 @@ def check_paths(cfg: TrainConfig) -> None:
         problems.append(f"--push-to-hub {cfg.push_to_hub}: HF_HUB_OFFLINE is set (unset it, or push later with t2s model export)")
     if problems:
         raise UsageError("; ".join(problems))
+
+
+def start_record(cfg: TrainConfig, data_sha256: dict[str, str | None]) -> dict[str, Any]:
+    """What OUT/checkpoints/t2s_start.json holds: the resolved options and the data files' sha256."""
+    return {"format": 1, "config": cfg.public_dump(), "data_sha256": data_sha256}
+
+
+def _data_sha256(cfg: TrainConfig) -> dict[str, str | None]:
+    return {name: file_sha256(Path(getattr(cfg, name))) if getattr(cfg, name) is not None else None for name in DATA_OPTIONS}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _checkpoint_step(path: Path) -> int:
+    return int(path.name.rsplit("-", 1)[-1])
+
+
+def check_resume(cfg: TrainConfig) -> Path:
+    """For --resume (after check_paths): the checkpoint to continue from, or a UsageError when the
+    options or data differ from the run's start record or the target steps are already reached."""
+    import json
+
+    out = Path(cfg.out)
+    checkpoint = last_checkpoint(out)
+    assert checkpoint is not None  # check_paths refused that
+    start_path = out / CHECKPOINT_DIR / START_FILE
+    if not start_path.is_file():
+        raise UsageError(
+            f"--resume: {start_path} is missing (the run was started by an older t2s), so its options cannot be checked; "
+            "start a new run with another --out"
+        )
+    try:
+        start = json.loads(start_path.read_text(encoding="utf-8"))
+        started_cfg, started_sha = dict(start["config"]), dict(start["data_sha256"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UsageError(f"--resume: cannot read {start_path} ({err})".replace("\n", " ")) from None
+    now = cfg.public_dump()
+    differ = [
+        f"{_flag(name)} {now.get(name)!r} (started with {started_cfg.get(name)!r})"
+        for name in now
+        if name not in RESUME_SAFE and name not in DATA_OPTIONS and now.get(name) != started_cfg.get(name)
+    ]
+    for name, sha in _data_sha256(cfg).items():
+        if sha != started_sha.get(name):
+            was = started_sha.get(name)
+            differ.append(f"{_flag(name)} {'(none)' if sha is None else 'content ' + sha[:12]} (started with {'(none)' if was is None else 'content ' + was[:12]})")
+    if differ:
+        raise UsageError(
+            f"--resume: {out} was started with other options: {'; '.join(differ)}; "
+            "resume with the options it started with, or start a new run with another --out"
+        )
+
+    step = _checkpoint_step(checkpoint)
+    epoch = 0.0
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        step, epoch = int(state.get("global_step", step)), float(state.get("epoch") or 0.0)
+    except (OSError, ValueError, TypeError):
+        pass  # the folder name gives the step; an unknown epoch only weakens the epochs check below
+    completed = (out / RUN_FILE).exists()
+    if completed:
+        try:
+            done = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))["training"]
+            step, epoch = max(step, int(done["global_step"])), max(epoch, float(done.get("epoch") or 0.0))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    reached = step >= cfg.max_steps if cfg.max_steps > 0 else epoch >= cfg.epochs - 1e-9
+    if reached:
+        what = f"{out} already completed {step} steps" if completed else f"{out}'s last checkpoint is already at step {step}"
+        target = f"--max-steps {cfg.max_steps}" if cfg.max_steps > 0 else f"--epochs {cfg.epochs:g}"
+        raise UsageError(f"{what} ({target}); nothing to resume; raise --max-steps/--epochs to train further")
+    return checkpoint
+
+
+def target_steps(cfg: TrainConfig, rows: int, world_size: int) -> int:
+    """The optimizer steps the Trainer will run to (its own arithmetic, for the resume guard)."""
+    import math
+
+    if cfg.max_steps > 0:
+        return cfg.max_steps
+    batches = math.ceil(rows / (cfg.batch_size * world_size))
+    per_epoch = max(math.ceil(batches / cfg.grad_accum), 1)
+    return math.ceil(cfg.epochs * per_epoch)
 
 
 def _blocking_file(path: Path) -> Path | None:
@@ -222,6 +333,8 @@ def train(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     check_paths(cfg)
     if Path(cfg.base).expanduser().is_dir():  # run.json and adapter_config must work from any cwd
         cfg = cfg.model_copy(update={"base": str(Path(cfg.base).expanduser().resolve())})
+    if cfg.resume:
+        check_resume(cfg)  # before any model loads
     template = get_template(cfg.template)
     require_cuda_for_quant(cfg)
 
@@ -274,8 +387,24 @@ def _run(cfg: TrainConfig, template: Any, callbacks: tuple[Any, ...]) -> TrainRe
     trainer.remove_callback(ProgressCallback)
     is_main = trainer.is_world_process_zero()
     resume_from = last_checkpoint(out) if cfg.resume else None
-    if resume_from is not None and is_main:
-        _trim_log(out / LOG_FILE, int(resume_from.name.rsplit("-", 1)[-1]))
+    if resume_from is not None:
+        # check_resume judged by the checkpoint's epoch; this is the Trainer's own step count. Asked
+        # to resume at or past its max_steps, the Trainer would still run one more step.
+        target = target_steps(cfg, len(train_rows), trainer.args.world_size)
+        if _checkpoint_step(resume_from) >= target:
+            raise UsageError(
+                f"{out}'s last checkpoint is already at step {_checkpoint_step(resume_from)} of {target}; "
+                "nothing to resume; raise --max-steps/--epochs to train further"
+            )
+    if is_main:
+        if resume_from is not None:
+            _trim_log(out / LOG_FILE, _checkpoint_step(resume_from))
+        else:
+            from text2sql_cli.io import write_json
+
+            (out / LOG_FILE).unlink(missing_ok=True)  # left by a run that died before its first checkpoint
+            sha = {"data": train_info["sha256"], "eval_file": eval_info["sha256"] if eval_info else None}
+            write_json(out / CHECKPOINT_DIR / START_FILE, start_record(cfg, sha))
     started = time.time()
     stopper.install()
     try:
@@ -310,7 +439,7 @@ def _run(cfg: TrainConfig, template: Any, callbacks: tuple[Any, ...]) -> TrainRe
             **losses,
             "train_runtime_s": round(time.time() - started, 2),
             "train_loss_mean": output.training_loss,
-            "resumed_from_step": int(resume_from.name.rsplit("-", 1)[-1]) if resume_from else None,
+            "resumed_from_step": _checkpoint_step(resume_from) if resume_from else None,
             "world_size": world,
             "effective_batch_size": cfg.batch_size * cfg.grad_accum * world,
             # the numeric format of the trainable weights and the forward pass, in t2s infer's words
