@@ -13,6 +13,9 @@ for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
 
 import pytest  # noqa: E402
 
+# The local fake OpenAI-compatible server's `fake_openai` fixture, for every test module.
+pytest_plugins = ("fake_openai",)
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 SHARED_DATA = REPO.parent / "shared" / "data" / "ko_text2sql"

@@ -15,8 +15,8 @@ Fault kinds: "429", "500", "503", "400", "401", "drop", "hang", "bad_body" (200 
 body), "bad_content" (200 whose message is not JSON).
 
 Every request is recorded (`server.seen`) with its Authorization header, so tests can assert what
-a key was sent to. Import it in a test module as `from fake_openai import FakeOpenAI, fake_openai`
-(tests/ is on sys.path under pytest); benchmarks add tests/ to sys.path.
+a key was sent to. conftest.py registers this module as a pytest plugin, so every test can ask for
+the `fake_openai` fixture (tests/ is on sys.path under pytest); benchmarks add tests/ to sys.path.
 """
 
 from __future__ import annotations

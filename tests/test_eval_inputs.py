@@ -5,7 +5,6 @@ import json
 import sqlite3
 
 import pytest
-from fake_openai import fake_openai  # noqa: F401  (fixture)
 from typer.testing import CliRunner
 
 from text2sql_cli.cli import app

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from fake_openai import fake_openai  # noqa: F401  (fixture)
 from typer.testing import CliRunner
 
 from text2sql_cli.cli import app

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from _tiny import shared_tiny, write_rows
-from fake_openai import fake_openai  # noqa: F401  (fixture)
 from typer.testing import CliRunner
 
 from text2sql_cli.cli import app

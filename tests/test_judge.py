@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from fake_openai import fake_openai  # noqa: F401  (fixture)
 
 from text2sql_cli.errors import InputError
 from text2sql_cli.evaluation.judge import (

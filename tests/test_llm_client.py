@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_openai import FakeOpenAI, fake_openai  # noqa: F401  (fixture)
+from fake_openai import FakeOpenAI
 from pydantic import SecretStr
 
 from text2sql_cli.errors import ApiError, ConfigError, InputError

@@ -14,9 +14,7 @@ ko_text2sql rows. Databases are opened read-only.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
 from text2sql_cli.errors import InputError
@@ -81,14 +79,6 @@ def import_spider(spider_dir: str | Path, split: str = "dev") -> list[dict]:
 
 
 def write_rows(rows: list[dict], out: str | Path) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from text2sql_cli.io import write_jsonl
+
+    write_jsonl(out, rows)

@@ -21,14 +21,13 @@ counts such rows under `no_generation` so a failed API run never reads as a weak
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from text2sql_cli.errors import InputError, UsageError
+from text2sql_cli.io import atomic_write_text
 
 KNOWN_METRICS = ("ex", "em")
 
@@ -284,19 +283,8 @@ def write_report(report: Report, out_dir: str | Path) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in report.rows)
-    _atomic_write(out / "results.jsonl", lines)
-    _atomic_write(out / "summary.json", json.dumps(report.summary, ensure_ascii=False, indent=2) + "\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(out / "results.jsonl", lines)
+    atomic_write_text(out / "summary.json", json.dumps(report.summary, ensure_ascii=False, indent=2) + "\n")
 
 
 def evaluate(

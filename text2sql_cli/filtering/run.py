@@ -260,21 +260,13 @@ def write_rows(path: Path, rows: list[dict[str, Any]], fmt: str, fieldnames: lis
         writer.writerows(rows)
         atomic_write_text(path, buffer.getvalue())
     elif fmt == "parquet":
-        import os
-        import tempfile
-
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
+        from text2sql_cli.io import atomic_path
+
+        with atomic_path(path) as tmp:
             pq.write_table(pa.Table.from_pylist(rows), tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     else:
         raise ValueError(f"unknown format {fmt!r}")
 

@@ -131,7 +131,6 @@ def has_top_level_order_by(sql: str, dialect: str = "sqlite") -> bool:
 def strip_distinct(sql: str, dialect: str = "sqlite") -> str:
     """Remove every DISTINCT (SELECT DISTINCT and COUNT(DISTINCT x)), as Spider's evaluator does."""
     import sqlglot
-    from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
     try:
