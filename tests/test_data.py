@@ -137,3 +137,23 @@ def test_duplicate_id_names_both_lines(tmp_path):
     rows = [dict(ROWS[0], id="a"), dict(ROWS[1], id="b"), dict(ROWS[2], id="a")]
     with pytest.raises(InputError, match=r"d\.jsonl:3: duplicate id 'a' \(first at line 1\)"):
         load_examples(_jsonl(tmp_path / "d.jsonl", rows))
+
+
+def test_hub_dataset_rows_load_through_datasets_with_config_and_split(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(name, config=None, split=None):
+        calls.append((name, config, split))
+        return datasets.Dataset.from_list(ROWS)
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    examples, report = load_examples("shangrilar/ko_text2sql", config="origin", split="test")
+    assert calls == [("shangrilar/ko_text2sql", "origin", "test")]
+    assert len(examples) == 8 and examples[2].db_id == "2" and report.read == 8
+
+
+def test_unreachable_hub_dataset_is_a_one_line_input_error():
+    with pytest.raises(InputError, match="cannot load dataset.*pass a local file"):
+        load_examples("shangrilar/ko_text2sql", config="origin", split="train")
