@@ -204,8 +204,12 @@ def _readonly(path: str):
     return open_readonly(path)
 
 
-def ex_column(predictions, settings: ExecutionSettings) -> list[dict]:
-    """Score every prediction (objects with db_id, context, gold, sql); results in input order."""
+def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = False) -> list[dict]:
+    """Score every prediction (objects with db_id, context, gold, sql); results in input order.
+    `progress` shows a rich bar on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from text2sql_cli.sql.pool import run_tasks
 
     # A row t2s infer could not generate has nothing to run: excluded, never scored as wrong.
@@ -233,7 +237,13 @@ def ex_column(predictions, settings: ExecutionSettings) -> list[dict]:
         import sqlglot.dialects.sqlite  # noqa: F401
 
         import text2sql_cli.sql.synth  # noqa: F401
-    verdicts = iter(run_tasks(score_example, tasks, workers=workers, on_crash=crashed))
+    bar = Progress(TextColumn("EX"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=Console(stderr=True), disable=not progress)
+    with bar:
+        task_id = bar.add_task("EX", total=len(tasks))
+        results = run_tasks(score_example, tasks, workers=workers, on_crash=crashed,
+                            on_progress=lambda n: bar.advance(task_id, n))
+    verdicts = iter(results)
     return [
         next(verdicts) if getattr(p, "error", None) is None
         else ExVerdict("generation_error", reason=f"t2s infer produced no generation: {p.error}").as_row()

@@ -294,6 +294,7 @@ def evaluate(
     extra_columns: dict[str, Any] | None = None,
     *,
     partial: bool = False,
+    progress: bool = True,
 ) -> Report:
     """Run the built-in metrics (`ex`, `em`) on a predictions file and build the report.
 
@@ -310,7 +311,7 @@ def evaluate(
     columns: dict[str, list[dict]] = {}
     for name in metrics:
         if name == "ex":
-            columns["ex"] = ex_column(predictions, settings)
+            columns["ex"] = ex_column(predictions, settings, progress=progress)
         elif name == "em":
             columns["em"] = em_column(predictions, settings.eval_dialect)
     for name, compute in (extra_columns or {}).items():

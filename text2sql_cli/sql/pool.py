@@ -25,20 +25,28 @@ def run_tasks(
     workers: int = 2,
     on_crash: Callable[[Any, str], Any],
     chunk_size: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> list:
+    """`on_progress(n)` is called as tasks finish (n at a time), for a progress bar."""
+    advance = on_progress or (lambda n: None)
     if workers <= 1 or len(tasks) <= 1:
-        return [fn(t) for t in tasks]
+        results = []
+        for task in tasks:
+            results.append(fn(task))
+            advance(1)
+        return results
     size = chunk_size or max(1, min(64, len(tasks) // (workers * 4) or 1))
     chunks = [list(range(i, min(i + size, len(tasks)))) for i in range(0, len(tasks), size)]
     results: list = [None] * len(tasks)
     done = [False] * len(tasks)
-    leftover = _run_chunks(fn, tasks, chunks, workers, results, done)
+    leftover = _run_chunks(fn, tasks, chunks, workers, results, done, advance)
     for index in leftover:  # after a crash: one task per pool, so the culprit is isolated
         if done[index]:
             continue
-        if _run_chunks(fn, tasks, [[index]], 1, results, done):
+        if _run_chunks(fn, tasks, [[index]], 1, results, done, advance):
             results[index] = on_crash(tasks[index], "the worker process died while running this task")
             done[index] = True
+            advance(1)
     return results
 
 
@@ -47,7 +55,7 @@ def _context():
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _run_chunks(fn, tasks, chunks, workers, results, done) -> list[int]:
+def _run_chunks(fn, tasks, chunks, workers, results, done, advance) -> list[int]:
     """Run chunks; return the indices left unfinished because the pool broke."""
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
         futures = [(chunk, pool.submit(_run_chunk, fn, [tasks[i] for i in chunk])) for chunk in chunks]
@@ -57,6 +65,7 @@ def _run_chunks(fn, tasks, chunks, workers, results, done) -> list[int]:
                 for index, result in zip(chunk, future.result()):
                     results[index] = result
                     done[index] = True
+                advance(len(chunk))
             except BrokenProcessPool:
                 broken.extend(chunk)
     return broken
