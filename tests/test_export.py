@@ -44,7 +44,7 @@ def test_merged_logits_equal_base_plus_adapter(run_dir, tmp_path):
 
 
 def test_merged_directory_is_standalone_with_template_and_run_json(run_dir, tmp_path):
-    merged_dir = merge_run(run_dir, tmp_path / "merged16")  # float16 by default
+    merged_dir = merge_run(run_dir, tmp_path / "merged16")  # auto: float16 for a run trained in fp32
     names = {p.name for p in merged_dir.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "t2s_template.json", "run.json"} <= names
     assert not any(n.startswith("adapter_") for n in names)
@@ -150,3 +150,15 @@ def test_export_of_a_missing_run_is_no_such_run_directory(tmp_path):
         result = CliRunner().invoke(app, ["model", "export", str(tmp_path / "nope"), *extra])
         assert result.exit_code == 2, result.output
         assert "no such run directory" in result.output
+
+
+def test_auto_dtype_merges_a_bf16_run_in_bfloat16(run_dir, tmp_path):
+    import shutil
+
+    bf16_run = tmp_path / "bf16run"
+    shutil.copytree(run_dir, bf16_run)
+    info = json.loads((bf16_run / "run.json").read_text())
+    info["training"]["precision"] = "4bit+bf16"  # as a QLoRA run on an Ampere GPU records it
+    (bf16_run / "run.json").write_text(json.dumps(info))
+    merged = merge_run(bf16_run, tmp_path / "merged-bf16", device="cpu")
+    assert json.loads((merged / "run.json").read_text())["merge_dtype"] == "bfloat16"

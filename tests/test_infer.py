@@ -361,3 +361,13 @@ def test_pipe_text_blank_lines_give_empty_lines_in_place():
 def test_pipe_jsonl_skips_blank_lines():
     lines = _stream('\n{"id": "a", "question": "q1"}\n\n{"id": "b", "question": "q2"}\n')
     assert [json.loads(line)["id"] for line in lines] == ["a", "b"]
+
+
+def test_oom_detection_covers_kernel_runtime_errors_but_not_others():
+    import torch
+
+    from text2sql_cli.inference.hf import _is_oom
+
+    assert _is_oom(torch.OutOfMemoryError("CUDA out of memory"))
+    assert _is_oom(RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling cublasCreate"))
+    assert not _is_oom(RuntimeError("shape mismatch"))

@@ -19,7 +19,7 @@ from typing import Any
 
 from text2sql_cli.errors import ApiError, ModelLoadError, UsageError
 
-DTYPES = ("float16", "bfloat16", "float32")
+DTYPES = ("auto", "float16", "bfloat16", "float32")
 
 
 def read_run(run_dir: Path) -> dict[str, Any]:
@@ -68,13 +68,19 @@ def check_vocab(model: Any, tokenizer: Any) -> None:
         )
 
 
-def merge_run(run_dir: str | Path, out: str | Path, *, dtype: str = "float16", device: str | None = None) -> Path:
-    """Base (16-bit) + adapter -> merged standalone model in `out`. Returns `out`."""
+def merge_run(run_dir: str | Path, out: str | Path, *, dtype: str = "auto", device: str | None = None) -> Path:
+    """Base (16-bit) + adapter -> merged standalone model in `out`. Returns `out`.
+
+    `dtype="auto"` merges in bfloat16 when the run trained in bf16 (bf16-native bases such as Llama 3
+    or Gemma overflow in fp16), else in float16 like the book."""
     from text2sql_cli.quiet import quiet_known_noise
 
     if dtype not in DTYPES:
         raise UsageError(f"unknown --dtype {dtype!r}", hint=f"use one of {', '.join(DTYPES)}")
     check_export(run_dir, out)
+    if dtype == "auto":
+        trained = str(read_run(Path(run_dir)).get("training", {}).get("precision", ""))
+        dtype = "bfloat16" if "bf16" in trained else "float16"
     with quiet_known_noise():  # before peft (and so bitsandbytes) is first imported
         return _merge(run_dir, out, dtype=dtype, device=device)
 

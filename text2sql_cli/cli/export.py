@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,7 +12,8 @@ import typer
 def export(
     run: Annotated[Path, typer.Argument(help="A run directory written by `t2s train` (adapter + run.json).")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Where to save the merged standalone model.")] = None,
-    dtype: Annotated[str, typer.Option("--dtype", help="float16 (the book), bfloat16 or float32.")] = "float16",
+    dtype: Annotated[str, typer.Option(
+        "--dtype", help="auto (bfloat16 if the run trained in bf16, else float16 like the book), float16, bfloat16 or float32.")] = "auto",
     device: Annotated[Optional[str], typer.Option("--device", help="cpu or cuda [cuda if available].")] = None,
     push_to_hub: Annotated[Optional[str], typer.Option("--push-to-hub", help="Hub repo to push the merged model (or, without --out, the adapter) to.")] = None,
     private: Annotated[bool, typer.Option("--private/--public", help="Visibility of a repo that push creates.")] = True,
@@ -31,7 +33,8 @@ def export(
     target = run
     if out is not None:
         target = merge_run(run, out, dtype=dtype, device=device)
-        console.print(f"merged model written to {target} ({dtype})")
+        merged_dtype = json.loads((target / "run.json").read_text(encoding="utf-8"))["merge_dtype"]
+        console.print(f"merged model written to {target} ({merged_dtype})")
     if push_to_hub:
         console.print(f"pushed {target} to {push(target, push_to_hub, private=private)}")
 

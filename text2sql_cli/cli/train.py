@@ -66,8 +66,17 @@ def train(
         raise typer.Exit(130)
     target = result.out
     if cfg.merge:
+        import gc
+
+        import torch
+
         from text2sql_cli.export import merge_run
 
+        # The trained model is only reachable through reference cycles (accelerate wraps its
+        # forward); collect it so the 16-bit base for the merge does not sit beside it on the GPU.
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
         target = merge_run(result.out, result.out / "merged")
     if cfg.push_to_hub:
         from text2sql_cli.export import push_to_hub as push

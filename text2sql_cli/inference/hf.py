@@ -128,7 +128,8 @@ def _dtype_for(precision: str, device) -> tuple[Any, str]:
 
     if precision == "auto":
         if device.type == "cuda":
-            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+            # Native bf16 only (Ampere+); emulated bf16 on a T4/V100 is slow, fp16 is not.
+            precision = "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
         else:
             precision = "fp32"
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision], precision
@@ -220,7 +221,9 @@ class HFBackend:
             chunk = prepared[start:start + self.batch_size]
             try:
                 texts = self._generate_padded(chunk)
-            except torch.OutOfMemoryError:
+            except (torch.OutOfMemoryError, RuntimeError) as error:
+                if not _is_oom(error):
+                    raise
                 if not self.auto_batch or self.batch_size == 1:
                     raise T2SError(
                         f"out of GPU memory at batch size {self.batch_size}",
@@ -337,6 +340,14 @@ def _attach_adapter(model, adapter_dir: str, *, merge: bool):
                              hint="is --base the model it was trained on?")
     # Merging removes the LoRA detour from every forward pass; exact up to float rounding.
     return peft_model.merge_and_unload() if merge else peft_model
+
+
+def _is_oom(error: BaseException) -> bool:
+    """torch's OutOfMemoryError, or the plain RuntimeError some cuBLAS/bitsandbytes kernels raise."""
+    import torch
+
+    text = str(error)
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in text.lower() or "ALLOC_FAILED" in text
 
 
 def _greedy_config(model, tokenizer, max_new_tokens: int):

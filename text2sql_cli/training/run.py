@@ -356,7 +356,8 @@ def _run(cfg: TrainConfig, template: Any, callbacks: tuple[Any, ...]) -> TrainRe
     hf_logging.set_verbosity_warning()
     out = Path(cfg.out)
     cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
+    # including_emulation=False: a T4/V100 "supports" bf16 only by emulation (slow); use fp16 there.
+    bf16 = cuda and torch.cuda.is_bf16_supported(including_emulation=False)
     tokenizer = load_tokenizer(cfg)
     train_rows, train_info = _tokenize(cfg, Path(cfg.data), template, tokenizer)
     eval_rows, eval_info = _tokenize(cfg, Path(cfg.eval_file), template, tokenizer) if cfg.eval_file else (None, None)
