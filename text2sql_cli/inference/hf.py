@@ -294,7 +294,9 @@ def _load_tokenizer(spec: ModelSpec, notes: list[str]):
 def _load_model(spec: ModelSpec, quant: str, dtype, device):
     from transformers import AutoModelForCausalLM
 
-    kwargs: dict[str, Any] = {"dtype": dtype}
+    # Straight onto this rank's device: under accelerate launch, loading to CPU first would hold
+    # one full copy of the model in host RAM per process.
+    kwargs: dict[str, Any] = {"dtype": dtype, "device_map": {"": device}}
     if quant == "4bit":
         from transformers import BitsAndBytesConfig
 
@@ -302,7 +304,6 @@ def _load_model(spec: ModelSpec, quant: str, dtype, device):
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
         )
-        kwargs["device_map"] = {"": device}
     try:
         model = AutoModelForCausalLM.from_pretrained(spec.weights, **kwargs)
     except Exception as err:
