@@ -114,18 +114,13 @@ def build_database(ddl: str | Schema, dialect: str = "auto") -> sqlite3.Connecti
     """A writable in-memory SQLite database with the schema (and any INSERTed rows) of `ddl`."""
     schema = ddl if isinstance(ddl, Schema) else parse_schema(ddl, dialect)
     conn = sqlite3.connect(":memory:", check_same_thread=False)
-    for statement in schema.sqlite_ddl:
+    statements = [("", s) for s in schema.sqlite_ddl] + [("the INSERT ", s) for s in schema.inserts]
+    for kind, statement in statements:
         try:
             conn.execute(statement)
         except sqlite3.Error as err:
             conn.close()
-            raise SchemaError(f"SQLite rejects {statement[:80]!r}...: {err}") from None
-    for statement in schema.inserts:
-        try:
-            conn.execute(statement)
-        except sqlite3.Error as err:
-            conn.close()
-            raise SchemaError(f"SQLite rejects the INSERT {statement[:80]!r}...: {err}") from None
+            raise SchemaError(f"SQLite rejects {kind}{statement[:80]!r}...: {err}") from None
     conn.commit()
     return conn
 
