@@ -31,8 +31,16 @@ SPLIT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ko_text2sql" 
 def bench_test_split(path: Path, workers: int) -> tuple[float, float, int, int]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     preds = [
-        Prediction(str(i), str(r["db_id"]), r["question"], r["context"], r["answer"], None,
-                   r["answer"] if i % 3 else r["answer"].replace(">=", ">"), "given")
+        Prediction(
+            str(i),
+            str(r["db_id"]),
+            r["question"],
+            r["context"],
+            r["answer"],
+            None,
+            r["answer"] if i % 3 else r["answer"].replace(">=", ">"),
+            "given",
+        )
         for i, r in enumerate(rows)
     ]
     start = time.perf_counter()
@@ -58,12 +66,23 @@ def make_databases(root: Path, n_dbs: int = 10, rows: int = 2000, seed: int = 0)
         )
         conn.executemany(
             "INSERT INTO customers VALUES (?, ?, ?, ?)",
-            [(i, f"c{i}", rng.choice(["Seoul", "Busan", "Incheon", "Daegu"]), rng.randint(18, 80)) for i in range(1, rows + 1)],
+            [
+                (i, f"c{i}", rng.choice(["Seoul", "Busan", "Incheon", "Daegu"]), rng.randint(18, 80))
+                for i in range(1, rows + 1)
+            ],
         )
         conn.executemany(
             "INSERT INTO orders VALUES (?, ?, ?, ?, ?)",
-            [(i, rng.randint(1, rows), round(rng.uniform(1, 500), 2), rng.choice(["paid", "open", "void"]),
-              f"2023-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}") for i in range(1, 2 * rows + 1)],
+            [
+                (
+                    i,
+                    rng.randint(1, rows),
+                    round(rng.uniform(1, 500), 2),
+                    rng.choice(["paid", "open", "void"]),
+                    f"2023-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                )
+                for i in range(1, 2 * rows + 1)
+            ],
         )
         conn.commit()
         conn.close()
@@ -73,12 +92,22 @@ def make_databases(root: Path, n_dbs: int = 10, rows: int = 2000, seed: int = 0)
 
 PAIRS = [
     ("SELECT name FROM customers WHERE age >= {n}", "SELECT name FROM customers WHERE age > {n}"),
-    ("SELECT city, COUNT(*) FROM customers GROUP BY city", "SELECT COUNT(*), city FROM customers GROUP BY city"),
-    ("SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status = 'paid' GROUP BY c.id",
-     "SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id"),
-    ("SELECT id, amount FROM orders WHERE created BETWEEN '2023-0{m}-01' AND '2023-0{m}-28' ORDER BY amount DESC LIMIT 20",
-     "SELECT id, amount FROM orders WHERE created >= '2023-0{m}-01' AND created <= '2023-0{m}-28' ORDER BY amount DESC LIMIT 20"),
-    ("SELECT AVG(age) FROM customers WHERE city = 'Seoul'", "SELECT AVG(age) FROM customers WHERE city <> 'Seoul'"),
+    (
+        "SELECT city, COUNT(*) FROM customers GROUP BY city",
+        "SELECT COUNT(*), city FROM customers GROUP BY city",
+    ),
+    (
+        "SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status = 'paid' GROUP BY c.id",
+        "SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id",
+    ),
+    (
+        "SELECT id, amount FROM orders WHERE created BETWEEN '2023-0{m}-01' AND '2023-0{m}-28' ORDER BY amount DESC LIMIT 20",
+        "SELECT id, amount FROM orders WHERE created >= '2023-0{m}-01' AND created <= '2023-0{m}-28' ORDER BY amount DESC LIMIT 20",
+    ),
+    (
+        "SELECT AVG(age) FROM customers WHERE city = 'Seoul'",
+        "SELECT AVG(age) FROM customers WHERE city <> 'Seoul'",
+    ),
 ]
 
 
@@ -92,7 +121,18 @@ def bench_real(workers: int, n: int = 1000) -> tuple[float, float]:
             gold, other = rng.choice(PAIRS)
             values = {"n": rng.randint(20, 70), "m": rng.randint(1, 9)}
             pred = other if i % 2 else gold
-            preds.append(Prediction(str(i), rng.choice(db_ids), None, None, gold.format(**values), None, pred.format(**values), "given"))
+            preds.append(
+                Prediction(
+                    str(i),
+                    rng.choice(db_ids),
+                    None,
+                    None,
+                    gold.format(**values),
+                    None,
+                    pred.format(**values),
+                    "given",
+                )
+            )
         settings = ExecutionSettings(eval_workers=workers, db_dir=root)
         start = time.perf_counter()
         column = ex_column(preds, settings)
@@ -108,12 +148,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.test_split.exists():
         seconds, ex, changed, told_apart = bench_test_split(args.test_split, args.workers)
-        print(f"EX, 112-row test split, synthesis included (K=5, {args.workers} workers): {seconds:.2f} s (EX {ex:.1%})")
-        print(f"  '>=' -> '>' changes told apart from gold on the synthesized databases: {told_apart}/{changed}")
+        print(
+            f"EX, 112-row test split, synthesis included (K=5, {args.workers} workers): {seconds:.2f} s (EX {ex:.1%})"
+        )
+        print(
+            f"  '>=' -> '>' changes told apart from gold on the synthesized databases: {told_apart}/{changed}"
+        )
     else:
         print(f"skipped the test-split benchmark: {args.test_split} is absent")
     seconds, ex = bench_real(args.workers)
-    print(f"EX, 1000 pairs over 10 real SQLite databases ({args.workers} workers): {seconds:.2f} s (EX {ex:.1%})")
+    print(
+        f"EX, 1000 pairs over 10 real SQLite databases ({args.workers} workers): {seconds:.2f} s (EX {ex:.1%})"
+    )
 
 
 if __name__ == "__main__":

@@ -26,14 +26,22 @@ TARGET_S = 60.0
 
 
 def make_rows(n: int, distinct_sql: bool) -> list[dict]:
-    base = [json.loads(line) for line in (REPO / "examples/sample.jsonl").read_text(encoding="utf-8").splitlines()]
+    base = [
+        json.loads(line) for line in (REPO / "examples/sample.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     rows = []
     for i in range(n):
         src = base[i % len(base)]
         copy = i // len(base)
         answer = src["answer"].rstrip().rstrip(";")
-        rows.append({**src, "id": f"b{i}", "question": f"{src['question']} (사본 {copy})",
-                     "answer": f"{answer} /* copy {copy} */" if distinct_sql else src["answer"]})
+        rows.append(
+            {
+                **src,
+                "id": f"b{i}",
+                "question": f"{src['question']} (사본 {copy})",
+                "answer": f"{answer} /* copy {copy} */" if distinct_sql else src["answer"],
+            }
+        )
     return rows
 
 
@@ -42,7 +50,10 @@ def bench(n: int, workers: int, distinct_sql: bool) -> tuple[float, dict]:
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "rows.jsonl"
-        data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in make_rows(n, distinct_sql)), encoding="utf-8")
+        data.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in make_rows(n, distinct_sql)),
+            encoding="utf-8",
+        )
         cfg = FilterConfig.from_flags(filter_workers=workers)
         start = time.perf_counter()
         report = run_filter(data, Path(tmp) / "out", cfg, progress=False)
@@ -57,12 +68,21 @@ def main() -> int:
     import sqlglot  # noqa: F401  (a one-time import cost, not throughput)
 
     ok = True
-    for label, distinct in (("repeated gold SQL (as specified)", False), ("every gold SQL distinct (no reuse)", True)):
+    for label, distinct in (
+        ("repeated gold SQL (as specified)", False),
+        ("every gold SQL distinct (no reuse)", True),
+    ):
         elapsed, summary = bench(args.rows, args.workers, distinct)
         ok &= summary["kept"] == args.rows
-        target = f" (target < {TARGET_S:.0f} s: {'met' if elapsed < TARGET_S else 'MISSED'})" if not distinct else ""
-        print(f"{label}: {args.rows} rows, {args.workers} workers: {elapsed:.1f} s, "
-              f"{args.rows / elapsed:.0f} rows/s, kept {summary['kept']}, dropped {summary['dropped']}{target}")
+        target = (
+            f" (target < {TARGET_S:.0f} s: {'met' if elapsed < TARGET_S else 'MISSED'})"
+            if not distinct
+            else ""
+        )
+        print(
+            f"{label}: {args.rows} rows, {args.workers} workers: {elapsed:.1f} s, "
+            f"{args.rows / elapsed:.0f} rows/s, kept {summary['kept']}, dropped {summary['dropped']}{target}"
+        )
         if not distinct:
             ok &= elapsed < TARGET_S
     return 0 if ok else 1

@@ -34,10 +34,32 @@ def prepare_run(work: Path, steps: int) -> Path:
     base = build_tiny_model(work / "tiny", corpus_for(examples, TEMPLATES.values()), seed=0)
     run = work / "run"
     subprocess.run(
-        [sys.executable, "-m", "text2sql_cli", "train", "--base", str(base), "--data", str(SAMPLE),
-         "--out", str(run), "--max-steps", str(steps), "--lr", "5e-3", "--batch-size", "8",
-         "--r", "16", "--alpha", "32", "--seed", "0"],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "text2sql_cli",
+            "train",
+            "--base",
+            str(base),
+            "--data",
+            str(SAMPLE),
+            "--out",
+            str(run),
+            "--max-steps",
+            str(steps),
+            "--lr",
+            "5e-3",
+            "--batch-size",
+            "8",
+            "--r",
+            "16",
+            "--alpha",
+            "32",
+            "--seed",
+            "0",
+        ],
+        check=True,
+        capture_output=True,
     )
     return run
 
@@ -49,13 +71,20 @@ def write_prompts(path: Path, n: int) -> Path:
     return path
 
 
-def t2s_way(run: Path, data: Path, out: Path, max_new_tokens: int) -> tuple[float, dict[str, str | None], int]:
+def t2s_way(
+    run: Path, data: Path, out: Path, max_new_tokens: int
+) -> tuple[float, dict[str, str | None], int]:
     from text2sql_cli.inference import InferConfig
     from text2sql_cli.inference.batch import run_batch_inference
 
     start = time.perf_counter()
-    summary = run_batch_inference(InferConfig.from_flags(max_new_tokens=max_new_tokens), data=data, out=out,
-                                  model=str(run), overwrite=True)
+    summary = run_batch_inference(
+        InferConfig.from_flags(max_new_tokens=max_new_tokens),
+        data=data,
+        out=out,
+        model=str(run),
+        overwrite=True,
+    )
     seconds = time.perf_counter() - start
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     return seconds, {r["id"]: r["sql"] for r in rows}, summary.batch_size
@@ -81,19 +110,25 @@ def book_way(run: Path, data: Path, max_new_tokens: int) -> tuple[float, dict[st
     raw = {}
     for ex in examples:
         prompt = template.render_prompt(ex.context, ex.question, tokenizer)
-        result = pipe(prompt, do_sample=False, return_full_text=False, max_new_tokens=max_new_tokens, batch_size=1)
+        result = pipe(
+            prompt, do_sample=False, return_full_text=False, max_new_tokens=max_new_tokens, batch_size=1
+        )
         raw[ex.id] = result[0]["generated_text"]
     seconds = time.perf_counter() - start
     return seconds, {k: extract_sql(v, template.stop).sql for k, v in raw.items()}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=128, help="prompts (>= 128 for the recorded figure)")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--run", type=Path, help="an existing t2s run dir (skips building and training)")
     parser.add_argument("--train-steps", type=int, default=120)
-    parser.add_argument("--repeat", type=int, default=2, help="alternate the two paths this often; keep the best")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="alternate the two paths this often; keep the best"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
 
@@ -124,8 +159,10 @@ def main() -> int:
     extracted = sum(v is not None for v in fast_sql.values())
     distinct = len({v for v in fast_sql.values()})
     speedup = book_s / fast_s
-    print(f"prompts: {args.n}, max_new_tokens: {args.max_new_tokens}, t2s batch size: {batch}, "
-          f"torch threads: {torch.get_num_threads()}, best of {args.repeat}")
+    print(
+        f"prompts: {args.n}, max_new_tokens: {args.max_new_tokens}, t2s batch size: {batch}, "
+        f"torch threads: {torch.get_num_threads()}, best of {args.repeat}"
+    )
     print(f"book pipeline (batch 1): {book_s:6.2f} s  ({args.n / book_s:6.1f} prompts/s)")
     print(f"t2s infer (batched):     {fast_s:6.2f} s  ({args.n / fast_s:6.1f} prompts/s)")
     print(f"speedup: {speedup:.1f}x (target >= 5x)")

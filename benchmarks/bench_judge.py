@@ -37,14 +37,30 @@ def predictions(n: int) -> list[dict]:
     for i in range(n):
         gold = f"SELECT name FROM players WHERE id = {i}"
         sql = gold if i % 3 else f"SELECT id FROM players WHERE id = {i}"
-        rows.append({"id": i, "db_id": "1", "question": f"question {i}", "context": "CREATE TABLE players (id INT, name TEXT);",
-                     "gold": gold, "raw": sql, "sql": sql})
+        rows.append(
+            {
+                "id": i,
+                "db_id": "1",
+                "question": f"question {i}",
+                "context": "CREATE TABLE players (id INT, name TEXT);",
+                "gold": gold,
+                "raw": sql,
+                "sql": sql,
+            }
+        )
     return rows
 
 
 def run(rows: list[dict], server: FakeOpenAI, *, rpm: int, concurrency: int = 64) -> tuple[float, list]:
-    cfg = JudgeConfig.build("gpt-4-turbo-preview", base_url=server.url, rpm=rpm, tpm=None,
-                            llm_timeout_s=2.0, llm_max_attempts=10, llm_concurrency=concurrency)
+    cfg = JudgeConfig.build(
+        "gpt-4-turbo-preview",
+        base_url=server.url,
+        rpm=rpm,
+        tpm=None,
+        llm_timeout_s=2.0,
+        llm_max_attempts=10,
+        llm_concurrency=concurrency,
+    )
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         report = run_judge(rows, cfg, Path(out), progress=False)
@@ -78,15 +94,24 @@ def main() -> int:
     ok = True
     lines = []
     for name, rate, target in (("clean", 0.0, 1.1), (f"{args.fault_rate:.0%} faults", args.fault_rate, 1.3)):
-        with FakeOpenAI(latency_s=args.latency, fault_rate=rate, fault_kinds=FAULTS, retry_after="1",
-                        hang_s=4.0, lifetime_s=3600, seed=1) as server:
+        with FakeOpenAI(
+            latency_s=args.latency,
+            fault_rate=rate,
+            fault_kinds=FAULTS,
+            retry_after="1",
+            hang_s=4.0,
+            lifetime_s=3600,
+            seed=1,
+        ) as server:
             wall, verdicts = run(rows, server, rpm=args.rpm)
             attempts = server.count()
         lost, dup, wrong = check(rows, verdicts)
         passed = wall <= target * floor and lost == dup == wrong == 0
         ok &= passed
-        lines.append(f"| t2s, {name} | {wall:.1f} s | {wall / floor:.2f}x (target {target}x) | {attempts} "
-                     f"| {lost} / {dup} / {wrong} | {'pass' if passed else 'FAIL'} |")
+        lines.append(
+            f"| t2s, {name} | {wall:.1f} s | {wall / floor:.2f}x (target {target}x) | {attempts} "
+            f"| {lost} / {dup} / {wrong} | {'pass' if passed else 'FAIL'} |"
+        )
         print(lines[-1], flush=True)
 
     sample = rows[: min(args.seq_sample, n)]
@@ -94,8 +119,10 @@ def main() -> int:
         wall, verdicts = run(sample, server, rpm=10**6, concurrency=1)
     lost, dup, wrong = check(sample, verdicts)
     per = wall / len(sample)
-    lines.append(f"| sequential, one at a time ({len(sample)} timed, x{n / len(sample):g} extrapolated) "
-                 f"| {per * n:.1f} s (est.) | {per * n / floor:.2f}x | {len(sample)} | {lost} / {dup} / {wrong} | - |")
+    lines.append(
+        f"| sequential, one at a time ({len(sample)} timed, x{n / len(sample):g} extrapolated) "
+        f"| {per * n:.1f} s (est.) | {per * n / floor:.2f}x | {len(sample)} | {lost} / {dup} / {wrong} | - |"
+    )
     print(lines[-1])
     print("\n| run | wall | vs floor | HTTP attempts | lost / dup / wrong | |\n|---|---|---|---|---|---|")
     print("\n".join(lines))

@@ -62,8 +62,17 @@ def run_t2s(base: Path, work: Path, steps: int, batch: int, packing: bool = Fals
     timer = step_timer()
     out = Path(tempfile.mkdtemp(dir=work))
     cfg = resolve_config(
-        None, base=str(base), data=SAMPLE, out=out / "run", max_steps=steps, batch_size=batch,
-        log_every=10_000, save_every=10_000, packing=packing, r=16, alpha=32,
+        None,
+        base=str(base),
+        data=SAMPLE,
+        out=out / "run",
+        max_steps=steps,
+        batch_size=batch,
+        log_every=10_000,
+        save_every=10_000,
+        packing=packing,
+        r=16,
+        alpha=32,
     )
     train(cfg, callbacks=(timer,))
     return median_step(timer.times)
@@ -71,7 +80,13 @@ def run_t2s(base: Path, work: Path, steps: int, batch: int, packing: bool = Fals
 
 def run_plain(base: Path, work: Path, steps: int, batch: int) -> float:
     from peft import get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForLanguageModeling, Trainer, TrainingArguments
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+        Trainer,
+        TrainingArguments,
+    )
 
     from text2sql_cli.data import load_examples
     from text2sql_cli.prompts import get_template
@@ -88,14 +103,27 @@ def run_plain(base: Path, work: Path, steps: int, batch: int) -> float:
     model.config.use_cache = False
     model = get_peft_model(model, lora_config(TrainConfig(r=16, alpha=32)))
     args = TrainingArguments(
-        output_dir=str(Path(tempfile.mkdtemp(dir=work))), per_device_train_batch_size=batch, max_steps=steps,
-        learning_rate=2e-4, warmup_steps=0.1, weight_decay=0.01, logging_steps=10_000, save_strategy="no",
-        report_to="none", use_cpu=True, seed=42, disable_tqdm=True,
+        output_dir=str(Path(tempfile.mkdtemp(dir=work))),
+        per_device_train_batch_size=batch,
+        max_steps=steps,
+        learning_rate=2e-4,
+        warmup_steps=0.1,
+        weight_decay=0.01,
+        logging_steps=10_000,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        seed=42,
+        disable_tqdm=True,
     )
     timer = step_timer()
     trainer = Trainer(
-        model=model, args=args, train_dataset=rows, processing_class=tok,
-        data_collator=DataCollatorForLanguageModeling(tok, mlm=False), callbacks=[timer],
+        model=model,
+        args=args,
+        train_dataset=rows,
+        processing_class=tok,
+        data_collator=DataCollatorForLanguageModeling(tok, mlm=False),
+        callbacks=[timer],
     )
     trainer.train()
     return median_step(timer.times)
@@ -114,14 +142,21 @@ def padding_report(base: Path, batch: int) -> dict[str, dict[str, float]]:
         if not path.exists():
             continue
         examples, _ = load_examples(path)
-        lengths = [len(r["input_ids"]) for r in tokenize_examples(examples, get_template("ko-sql-bot"), tok, max_len=10**6).rows]
+        lengths = [
+            len(r["input_ids"])
+            for r in tokenize_examples(examples, get_template("ko-sql-bot"), tok, max_len=10**6).rows
+        ]
         rng = random.Random(0)
         waste = []
         for _ in range(20):  # random order, as the Trainer's sampler draws micro-batches
             rng.shuffle(lengths)
             waste.append(padding_waste(lengths, batch, packing=False))
-        report[name] = {"rows": len(lengths), "mean_tokens": statistics.mean(lengths),
-                        "waste_padded": statistics.mean(waste), "waste_packed": padding_waste(lengths, batch, packing=True)}
+        report[name] = {
+            "rows": len(lengths),
+            "mean_tokens": statistics.mean(lengths),
+            "waste_padded": statistics.mean(waste),
+            "waste_packed": padding_waste(lengths, batch, packing=True),
+        }
     return report
 
 
@@ -133,7 +168,9 @@ def paper_estimate() -> list[str]:
         from text2sql_cli.prompts import get_template
 
         examples, _ = load_examples(KO_TEST)
-        texts = [get_template("ko-sql-bot").render_training(e.context, e.question, e.answer, "") for e in examples]
+        texts = [
+            get_template("ko-sql-bot").render_training(e.context, e.question, e.answer, "") for e in examples
+        ]
         hangul = statistics.mean(sum("\uac00" <= c <= "\ud7a3" for c in t) for t in texts)
         other = statistics.mean(len(t) for t in texts) - hangul
     else:  # figures measured on the test split, 2026-11-25
@@ -142,23 +179,41 @@ def paper_estimate() -> list[str]:
     # syllables often merge to 1-2 per token) and 3.5 chars/token for DDL/SQL/English.
     tok_row = hangul / 1.6 + other / 3.5 + 1
     tokens = rows_total * tok_row
-    n_params, n_linear = 6.18e9, 5.54e9  # Yi-Ko-6B: 32 layers, hidden 4096, MLP 11008, 4 KV heads, vocab 78464
-    flops = 6 * n_params * tokens  # fwd 2N + bwd (activation grads only, frozen base) 2N + recompute 2N (grad ckpt)
+    n_params, n_linear = (
+        6.18e9,
+        5.54e9,
+    )  # Yi-Ko-6B: 32 layers, hidden 4096, MLP 11008, 4 KV heads, vocab 78464
+    flops = (
+        6 * n_params * tokens
+    )  # fwd 2N + bwd (activation grads only, frozen base) 2N + recompute 2N (grad ckpt)
     lines = [
         f"- rows {rows_total:,}, ≈{tok_row:.0f} tokens/row (prompt+SQL; {hangul:.0f} Hangul + {other:.0f} other chars; "
-        "assumed 1.6 Hangul and 3.5 other chars per Yi-Ko token) → ≈{:.1f} M tokens per epoch".format(tokens / 1e6),
+        "assumed 1.6 Hangul and 3.5 other chars per Yi-Ko token) → ≈{:.1f} M tokens per epoch".format(
+            tokens / 1e6
+        ),
         f"- compute ≈ 6·N·T = {flops:.2e} FLOPs (N = 6.18 B; frozen NF4 base: forward 2N, backward to activations 2N, "
         "gradient-checkpointing recompute 2N per token; LoRA's own FLOPs < 1 %)",
     ]
-    for gpu, peak, mfu in (("T4 (fp16 65 TFLOPS)", 65e12, 0.25), ("L4 (bf16 121 TFLOPS)", 121e12, 0.25),
-                           ("A100 40GB (bf16 312 TFLOPS)", 312e12, 0.30), ("H100 SXM (bf16 989 TFLOPS)", 989e12, 0.25)):
-        lines.append(f"- {gpu} at {mfu:.0%} MFU (NF4 dequantisation overhead): ≈{flops / (peak * mfu) / 3600:.1f} GPU hours per epoch")
+    for gpu, peak, mfu in (
+        ("T4 (fp16 65 TFLOPS)", 65e12, 0.25),
+        ("L4 (bf16 121 TFLOPS)", 121e12, 0.25),
+        ("A100 40GB (bf16 312 TFLOPS)", 312e12, 0.30),
+        ("H100 SXM (bf16 989 TFLOPS)", 989e12, 0.25),
+    ):
+        lines.append(
+            f"- {gpu} at {mfu:.0%} MFU (NF4 dequantisation overhead): ≈{flops / (peak * mfu) / 3600:.1f} GPU hours per epoch"
+        )
     weights = n_linear * 0.5 * 1.03 / 1e9 + (n_params - n_linear) * 2 / 1e9
     lora = 32 * 16 * (2 * (4096 + 4096) + 2 * (4096 + 512) + 3 * (4096 + 11008))
     opt = lora * 16 / 1e9  # fp32 weight + grad + 2 Adam moments
-    for label, toks in (("book: 8 packed blocks × 1024 tokens", 8 * 1024), ("t2s: 8 examples, padding-free", int(8 * tok_row))):
+    for label, toks in (
+        ("book: 8 packed blocks × 1024 tokens", 8 * 1024),
+        ("t2s: 8 examples, padding-free", int(8 * tok_row)),
+    ):
         ckpt = 32 * toks * 4096 * 2 / 1e9  # one bf16 hidden state per layer kept by gradient checkpointing
-        layer = toks * (3 * 11008 + 6 * 4096) * 2 / 1e9  # one layer recomputed (flash/sdpa attention, no S² matrix)
+        layer = (
+            toks * (3 * 11008 + 6 * 4096) * 2 / 1e9
+        )  # one layer recomputed (flash/sdpa attention, no S² matrix)
         logits = toks * 78464 * (2 + 4) / 1e9  # bf16 logits + fp32 upcast for the loss
         total = weights + opt + ckpt + layer + logits + 1.5  # + CUDA context and allocator slack
         lines.append(
@@ -191,17 +246,25 @@ def main() -> None:
         plain.append(run_plain(base, work, a.steps, a.batch_size))
     packed = run_t2s(base, work, a.steps, a.batch_size, packing=True)
     t2s_s, plain_s = min(t2s), min(plain)
-    print(f"## Training step time, tiny model (hidden 64, 2 layers), batch {a.batch_size}, LoRA r16 all-linear, fp32 CPU")
+    print(
+        f"## Training step time, tiny model (hidden 64, 2 layers), batch {a.batch_size}, LoRA r16 all-linear, fp32 CPU"
+    )
     print("| trainer | s/step (median, best of 2 runs) | vs plain |\n|---|---|---|")
     print(f"| plain Trainer + DataCollatorForLanguageModeling (full loss) | {plain_s:.4f} | 1.00 |")
     print(f"| t2s train (completion loss, PadCollator) | {t2s_s:.4f} | {t2s_s / plain_s:.2f} |")
     print(f"| t2s train --packing (padding-free) | {packed:.4f} | {packed / plain_s:.2f} |")
     print(f"\nraw: t2s {[round(x, 4) for x in t2s]}, plain {[round(x, 4) for x in plain]}")
-    print(f"\n## Padding waste (padded / real tokens), random micro-batches of {a.batch_size}, tiny-model tokenizer")
+    print(
+        f"\n## Padding waste (padded / real tokens), random micro-batches of {a.batch_size}, tiny-model tokenizer"
+    )
     print("| data | rows | mean tokens/row | padded | --packing |\n|---|---|---|---|---|")
     for name, r in padding_report(base, a.batch_size).items():
-        print(f"| {name} | {r['rows']} | {r['mean_tokens']:.0f} | {r['waste_padded']:.1%} | {r['waste_packed']:.1%} |")
-    print("\n## On paper: Yi-Ko-6B QLoRA (r16, all-linear, NF4 + double quant, gradient checkpointing), one epoch")
+        print(
+            f"| {name} | {r['rows']} | {r['mean_tokens']:.0f} | {r['waste_padded']:.1%} | {r['waste_packed']:.1%} |"
+        )
+    print(
+        "\n## On paper: Yi-Ko-6B QLoRA (r16, all-linear, NF4 + double quant, gradient checkpointing), one epoch"
+    )
     print("\n".join(paper_estimate()))
     print(json.dumps({"t2s_s_per_step": t2s_s, "plain_s_per_step": plain_s, "packed_s_per_step": packed}))
 

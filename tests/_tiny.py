@@ -34,7 +34,7 @@ def build_tiny(tmp_dir: str | Path, data: str | Path = SAMPLE) -> Path:
     return build_tiny_model(out, corpus_for(examples, TEMPLATES.values()), hidden_size=32, seed=0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shared_tiny() -> Path:
     """One tiny model per test process, shared by every module that asks (read-only: don't write
     into it)."""
@@ -54,7 +54,15 @@ def train_tiny(base: str | Path, out: str | Path, data: str | Path = SAMPLE, **o
     Returns `out`."""
     from text2sql_cli.training import resolve_config, train
 
-    settings = {"max_steps": 8, "batch_size": 4, "lr": 1e-2, "log_every": 1, "r": 8, "alpha": 16, "targets": WITH_HEAD}
+    settings = {
+        "max_steps": 8,
+        "batch_size": 4,
+        "lr": 1e-2,
+        "log_every": 1,
+        "r": 8,
+        "alpha": 16,
+        "targets": WITH_HEAD,
+    }
     cfg = resolve_config(None, base=str(base), data=Path(data), out=Path(out), **(settings | options))
     result = train(cfg)
     assert result.completed

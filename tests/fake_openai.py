@@ -29,9 +29,9 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 import pytest
 
@@ -169,8 +169,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return None
         if fault == "429":
-            return self._send(429, {"error": {"message": "rate limited"}},
-                              {"Retry-After": self.fake.retry_after})
+            return self._send(
+                429, {"error": {"message": "rate limited"}}, {"Retry-After": self.fake.retry_after}
+            )
         if fault in ("400", "401", "500", "503"):
             return self._send(int(fault), {"error": {"message": f"injected {fault}"}})
         if fault == "bad_body":
@@ -198,10 +199,14 @@ def _completion(body: dict, prompt: str, content: str) -> dict:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 

@@ -30,7 +30,10 @@ def test_kappa_is_undefined_when_both_raters_are_constant():
 
 def test_disagreements_list_ids_and_both_answers():
     a = agreement(["a", "b", "c"], [True, False, True], ["no", "yes", "yes"])
-    assert a.disagreements == [{"id": "a", "ex": True, "judge": "no"}, {"id": "b", "ex": False, "judge": "yes"}]
+    assert a.disagreements == [
+        {"id": "a", "ex": True, "judge": "no"},
+        {"id": "b", "ex": False, "judge": "yes"},
+    ]
 
 
 def test_failed_verdicts_and_missing_ex_are_excluded_not_no():

@@ -31,7 +31,12 @@ def test_help_imports_no_heavy_library():
 
 def _write_rows(path, dbs):
     rows = [
-        {"db_id": db, "context": "CREATE TABLE t (a INT);", "question": f"질문 {i}", "answer": "SELECT a FROM t;"}
+        {
+            "db_id": db,
+            "context": "CREATE TABLE t (a INT);",
+            "question": f"질문 {i}",
+            "answer": "SELECT a FROM t;",
+        }
         for i, db in enumerate(dbs)
     ]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -47,7 +52,9 @@ def test_data_split_writes_train_and_test(tmp_path):
 
 
 def test_bad_input_exits_2_with_one_line_naming_file_and_line(tmp_path):
-    (tmp_path / "rows.jsonl").write_text('{"db_id": 1, "context": "c", "question": "q", "answer": "a"}\nnot json\n')
+    (tmp_path / "rows.jsonl").write_text(
+        '{"db_id": 1, "context": "c", "question": "q", "answer": "a"}\nnot json\n'
+    )
     result = runner.invoke(app, ["data", "split", "rows.jsonl", "--test-db", "1", "--out", "split"])
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]

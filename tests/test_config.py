@@ -45,7 +45,9 @@ def test_public_dump_leaves_secrets_out():
 
 def test_env_example_lists_every_variable():
     listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", REPO_ENV_EXAMPLE.read_text(), flags=re.M))
-    wanted = {name for cls in settings_classes() if not cls.__name__.startswith("_") for name in env_names(cls)}
+    wanted = {
+        name for cls in settings_classes() if not cls.__name__.startswith("_") for name in env_names(cls)
+    }
     assert wanted, "no settings classes found"
     assert wanted - listed == set(), f".env.example misses {sorted(wanted - listed)}"
 

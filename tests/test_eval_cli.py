@@ -16,7 +16,14 @@ def _write(path, rows):
 
 
 def _pred(i, gold, sql=None, raw=None, db_id="1", **extra):
-    row = {"id": str(i), "db_id": db_id, "question": "q", "context": DDL, "gold": gold, "raw": raw or sql or ""}
+    row = {
+        "id": str(i),
+        "db_id": db_id,
+        "question": "q",
+        "context": DDL,
+        "gold": gold,
+        "raw": raw or sql or "",
+    }
     if sql is not None or raw is None:
         row["sql"] = sql
     row.update(extra)
@@ -39,11 +46,15 @@ def preds(tmp_path):
 
 def test_eval_help_lists_the_issue_options():
     result = CliRunner().invoke(app, ["eval", "--help"])
-    assert result.exit_code == 0 and all(o in result.output for o in ("--mode", "--db-dir", "--dialect", "--k", "--float-tol"))
+    assert result.exit_code == 0 and all(
+        o in result.output for o in ("--mode", "--db-dir", "--dialect", "--k", "--float-tol")
+    )
 
 
 def test_eval_writes_results_and_summary(preds, tmp_path):
-    result = CliRunner().invoke(app, ["eval", str(preds), "--metric", "ex,em", "--out", str(tmp_path / "ev"), "--workers", "1"])
+    result = CliRunner().invoke(
+        app, ["eval", str(preds), "--metric", "ex,em", "--out", str(tmp_path / "ev"), "--workers", "1"]
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ev" / "results.jsonl").exists() and (tmp_path / "ev" / "summary.json").exists()
 
@@ -51,7 +62,13 @@ def test_eval_writes_results_and_summary(preds, tmp_path):
 def test_eval_statuses_per_example(preds, tmp_path):
     CliRunner().invoke(app, ["eval", str(preds), "--out", str(tmp_path / "ev")])
     rows = [json.loads(l) for l in (tmp_path / "ev" / "results.jsonl").read_text().splitlines()]
-    assert [r["status"] for r in rows] == ["correct", "wrong_result", "extraction_failed", "gold_error", "correct"]
+    assert [r["status"] for r in rows] == [
+        "correct",
+        "wrong_result",
+        "extraction_failed",
+        "gold_error",
+        "correct",
+    ]
 
 
 def test_gold_error_is_excluded_from_the_denominator(preds, tmp_path):
@@ -61,7 +78,9 @@ def test_gold_error_is_excluded_from_the_denominator(preds, tmp_path):
 
 
 def test_summary_names_mode_seed_and_gold_error_reasons(preds, tmp_path):
-    CliRunner().invoke(app, ["eval", str(preds), "--out", str(tmp_path / "ev"), "--mode", "bird", "--seed", "3"])
+    CliRunner().invoke(
+        app, ["eval", str(preds), "--out", str(tmp_path / "ev"), "--mode", "bird", "--seed", "3"]
+    )
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert (summary["settings"]["eval_mode"], summary["settings"]["eval_seed"]) == ("bird", 3)
     assert summary["execution"]["gold_errors"] == {"missing_column": 1}
@@ -73,7 +92,9 @@ def test_summary_has_per_db_scores(preds, tmp_path):
 
 
 def test_report_says_when_results_compare_empty_tables(tmp_path):
-    preds = _write(tmp_path / "p.jsonl", [_pred(1, "SELECT name FROM t WHERE 1 = 0", "SELECT name FROM t WHERE 0")])
+    preds = _write(
+        tmp_path / "p.jsonl", [_pred(1, "SELECT name FROM t WHERE 1 = 0", "SELECT name FROM t WHERE 0")]
+    )
     result = CliRunner().invoke(app, ["eval", str(preds), "--out", str(tmp_path / "ev")])
     assert "empty tables" in result.output
 
@@ -107,7 +128,12 @@ def test_real_databases_in_spider_layout(tmp_path):
     conn = sqlite3.connect(tmp_path / "dbs" / "shop" / "shop.sqlite")
     conn.executescript("CREATE TABLE p (a INT); INSERT INTO p VALUES (1), (2), (3);")
     conn.close()
-    preds = _write(tmp_path / "p.jsonl", [_pred(1, "SELECT a FROM p WHERE a > 1", "SELECT a FROM p WHERE a >= 2", db_id="shop")])
-    result = CliRunner().invoke(app, ["eval", str(preds), "--db-dir", str(tmp_path / "dbs"), "--out", str(tmp_path / "ev")])
+    preds = _write(
+        tmp_path / "p.jsonl",
+        [_pred(1, "SELECT a FROM p WHERE a > 1", "SELECT a FROM p WHERE a >= 2", db_id="shop")],
+    )
+    result = CliRunner().invoke(
+        app, ["eval", str(preds), "--db-dir", str(tmp_path / "dbs"), "--out", str(tmp_path / "ev")]
+    )
     row = json.loads((tmp_path / "ev" / "results.jsonl").read_text())
     assert result.exit_code == 0 and (row["status"], row["databases"]) == ("correct", 1)

@@ -21,15 +21,32 @@ def _write(path, rows, tail=""):
 
 
 def _ok_row(i, **extra):
-    row = {"id": str(i), "db_id": "1", "question": "q", "context": DDL, "gold": GOLD, "raw": GOLD, "sql": GOLD,
-           "extraction": "raw"}
+    row = {
+        "id": str(i),
+        "db_id": "1",
+        "question": "q",
+        "context": DDL,
+        "gold": GOLD,
+        "raw": GOLD,
+        "sql": GOLD,
+        "extraction": "raw",
+    }
     row.update(extra)
     return row
 
 
 def _failed_row(i):
-    return {"id": str(i), "db_id": "1", "question": "q", "context": DDL, "gold": GOLD, "raw": None, "sql": None,
-            "extraction": "error", "error": "ApiError: 500 after 5 attempts"}
+    return {
+        "id": str(i),
+        "db_id": "1",
+        "question": "q",
+        "context": DDL,
+        "gold": GOLD,
+        "raw": None,
+        "sql": None,
+        "extraction": "error",
+        "error": "ApiError: 500 after 5 attempts",
+    }
 
 
 def _eval(*args):
@@ -37,7 +54,11 @@ def _eval(*args):
 
 
 def _one_line_exit_2(result):
-    return result.exit_code == 2 and "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    return (
+        result.exit_code == 2
+        and "Traceback" not in result.output
+        and len(result.output.strip().splitlines()) == 1
+    )
 
 
 def _summary(out):
@@ -49,7 +70,9 @@ def _results(out):
 
 
 def _sidecar(preds, status, rows):
-    (preds.parent / (preds.name + ".meta.json")).write_text(json.dumps({"status": status, "counts": {"rows": rows}}))
+    (preds.parent / (preds.name + ".meta.json")).write_text(
+        json.dumps({"status": status, "counts": {"rows": rows}})
+    )
 
 
 # 1. rows t2s infer could not generate
@@ -74,7 +97,17 @@ def test_generation_errors_are_counted_in_summary_and_terminal(tmp_path):
 
 def test_judge_is_not_asked_about_generation_errors(fake_openai, tmp_path):
     preds = _write(tmp_path / "preds.jsonl", [_ok_row(1), _failed_row(2)])
-    result = _eval(preds, "--out", tmp_path / "ev", "--judge", "gpt-4", "--judge-base-url", fake_openai.url, "--rpm", "60000")
+    result = _eval(
+        preds,
+        "--out",
+        tmp_path / "ev",
+        "--judge",
+        "gpt-4",
+        "--judge-base-url",
+        fake_openai.url,
+        "--rpm",
+        "60000",
+    )
     judge = _summary(tmp_path / "ev")["judge"]
     assert result.exit_code == 0, result.output
     assert fake_openai.count() == 1 and (judge["judged"], judge["no_generation"], judge["no"]) == (1, 1, 0)

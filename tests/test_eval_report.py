@@ -11,10 +11,15 @@ def _preds(n):
 
 
 def test_extra_metric_columns_reach_results_and_summary(tmp_path):
-    report = build_report(_preds(2), {"ex": [{"ex": True}, {"ex": False}], "judge": [{"judge": True}, {"judge": None}]})
+    report = build_report(
+        _preds(2), {"ex": [{"ex": True}, {"ex": False}], "judge": [{"judge": True}, {"judge": None}]}
+    )
     write_report(report, tmp_path)
     row = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[0])
-    assert row["judge"] is True and json.loads((tmp_path / "summary.json").read_text())["metrics"]["judge"]["scored"] == 1
+    assert (
+        row["judge"] is True
+        and json.loads((tmp_path / "summary.json").read_text())["metrics"]["judge"]["scored"] == 1
+    )
 
 
 def test_unscored_metric_is_none_not_zero():
@@ -28,7 +33,9 @@ def test_write_leaves_no_temp_files(tmp_path):
 
 
 def test_em_ignores_case_whitespace_quoting_and_semicolon():
-    assert exact_match("SELECT name FROM players WHERE level >= 5;", 'select  `name` from Players where level>=5')
+    assert exact_match(
+        "SELECT name FROM players WHERE level >= 5;", "select  `name` from Players where level>=5"
+    )
 
 
 def test_em_ignores_table_aliases():

@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 import sqlglot  # a declared dependency: its absence must fail, not skip
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -21,8 +20,15 @@ SAMPLE = EXAMPLES / "sample.jsonl"
 KEYS = ("id", "db_id", "context", "question", "answer")
 # Table names of the real ko_text2sql game domain (db_id 1); our sample must use its own.
 REAL_GAME_TABLES = {
-    "players", "characters", "quests", "quest_progresses", "skill_trees",
-    "clans", "equipments", "npcs", "inventory_items",
+    "players",
+    "characters",
+    "quests",
+    "quest_progresses",
+    "skill_trees",
+    "clans",
+    "equipments",
+    "npcs",
+    "inventory_items",
 }
 
 
@@ -102,5 +108,12 @@ def test_game_domain_avoids_real_dataset_tables():
     used = set().union(*(_table_names(row["context"]) for row in game))
     assert not used & REAL_GAME_TABLES, used & REAL_GAME_TABLES
     for row in game:
-        referenced = {m.lower() for m in re.findall(r"\b(?:FROM|JOIN|REFERENCES)\s+`?(\w+)`?", row["context"] + " " + row["answer"], flags=re.IGNORECASE)}
+        referenced = {
+            m.lower()
+            for m in re.findall(
+                r"\b(?:FROM|JOIN|REFERENCES)\s+`?(\w+)`?",
+                row["context"] + " " + row["answer"],
+                flags=re.IGNORECASE,
+            )
+        }
         assert not referenced & REAL_GAME_TABLES, (row["id"], referenced & REAL_GAME_TABLES)

@@ -71,7 +71,9 @@ def test_vocab_larger_than_embedding_is_refused():
 
 
 def test_export_cli_merges(run_dir, tmp_path):
-    result = CliRunner().invoke(app, ["model", "export", str(run_dir), "--out", str(tmp_path / "m"), "--dtype", "bfloat16"])
+    result = CliRunner().invoke(
+        app, ["model", "export", str(run_dir), "--out", str(tmp_path / "m"), "--dtype", "bfloat16"]
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m" / "model.safetensors").exists()
 

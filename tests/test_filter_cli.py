@@ -15,13 +15,22 @@ from text2sql_cli.cli import app
 pytestmark = pytest.mark.timeout(60)
 runner = CliRunner()
 
-DDL = ("CREATE TABLE players (player_id INT PRIMARY KEY AUTO_INCREMENT, username VARCHAR(50) NOT NULL, "
-       "level INT NOT NULL, clan_id INT);")
+DDL = (
+    "CREATE TABLE players (player_id INT PRIMARY KEY AUTO_INCREMENT, username VARCHAR(50) NOT NULL, "
+    "level INT NOT NULL, clan_id INT);"
+)
 DDL2 = "CREATE TABLE clans (clan_id INT PRIMARY KEY, name VARCHAR(50) NOT NULL);"
 
 
 def row(i, question, answer, context=DDL, db_id=1, **extra):
-    return {"id": f"r{i}", "db_id": db_id, "context": context, "question": question, "answer": answer, **extra}
+    return {
+        "id": f"r{i}",
+        "db_id": db_id,
+        "context": context,
+        "question": question,
+        "answer": answer,
+        **extra,
+    }
 
 
 def bad_and_good_rows() -> list[dict]:
@@ -34,17 +43,39 @@ def bad_and_good_rows() -> list[dict]:
         row(4, "없는 테이블", "SELECT name FROM guilds"),
         row(5, "없는 컬럼", "SELECT nickname FROM players"),
         row(6, "실행 오류", "SELECT FOO_BAR(username) FROM players"),
-        row(7, "끝나지 않는 쿼리", "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT COUNT(*) FROM n"),
+        row(
+            7,
+            "끝나지 않는 쿼리",
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT COUNT(*) FROM n",
+        ),
         row(8, "DDL 오류", "SELECT 1", context="not a DDL"),
         row(9, "빈 결과", "SELECT name FROM clans WHERE 1 = 0", context=DDL2, db_id=2),
-        row(10, "클랜별 인원", "SELECT c.name AS 클랜, COUNT(*) AS 인원 FROM clans c GROUP BY c.name ORDER BY 인원 DESC",
-            context=DDL2, db_id=2),
-        row(11, "평균 이상", "WITH a AS (SELECT AVG(level) AS v FROM players) SELECT p.username FROM players p, a WHERE p.level > a.v"),
+        row(
+            10,
+            "클랜별 인원",
+            "SELECT c.name AS 클랜, COUNT(*) AS 인원 FROM clans c GROUP BY c.name ORDER BY 인원 DESC",
+            context=DDL2,
+            db_id=2,
+        ),
+        row(
+            11,
+            "평균 이상",
+            "WITH a AS (SELECT AVG(level) AS v FROM players) SELECT p.username FROM players p, a WHERE p.level > a.v",
+        ),
     ]
 
 
-EXPECTED = {"r1": "missing_field", "r2": "duplicate", "r3": "parse_error", "r4": "unknown_table",
-            "r5": "unknown_column", "r6": "gold_error", "r7": "gold_timeout", "r8": "ddl_error", "r9": "empty_result"}
+EXPECTED = {
+    "r1": "missing_field",
+    "r2": "duplicate",
+    "r3": "parse_error",
+    "r4": "unknown_table",
+    "r5": "unknown_column",
+    "r6": "gold_error",
+    "r7": "gold_timeout",
+    "r8": "ddl_error",
+    "r9": "empty_result",
+}
 
 
 def write_jsonl(path, rows):
@@ -76,7 +107,13 @@ def test_summary_counts_by_reason_and_db_id(tmp_path):
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     assert (summary["rows"], summary["kept"], summary["dropped"], summary["held"]) == (12, 3, 9, 0)
     assert summary["by_reason"] == {reason: 1 for reason in EXPECTED.values()}
-    assert summary["by_db"]["2"] == {"rows": 2, "kept": 1, "dropped": 1, "held": 0, "by_reason": {"empty_result": 1}}
+    assert summary["by_db"]["2"] == {
+        "rows": 2,
+        "kept": 1,
+        "dropped": 1,
+        "held": 0,
+        "by_reason": {"empty_result": 1},
+    }
     assert summary["by_db"]["1"]["dropped"] == 8
     assert summary["checks"] == ["missing", "duplicate", "parse", "schema", "execute", "empty"]
 
@@ -95,8 +132,10 @@ def test_checks_selects_which_rules_run(tmp_path):
 
 
 def test_csv_in_gives_csv_out_with_the_same_columns(tmp_path):
-    rows = [{"db_id": "1", "context": DDL, "question": f"질문 {i}", "answer": sql, "note": f"n{i}"}
-            for i, sql in enumerate(["SELECT username FROM players", "SELECT nickname FROM players"])]
+    rows = [
+        {"db_id": "1", "context": DDL, "question": f"질문 {i}", "answer": sql, "note": f"n{i}"}
+        for i, sql in enumerate(["SELECT username FROM players", "SELECT nickname FROM players"])
+    ]
     with (tmp_path / "rows.csv").open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -140,8 +179,14 @@ def test_column_mapping_reads_other_schemas(tmp_path):
 
 
 def test_workers_give_the_same_result_as_one_process(tmp_path):
-    rows = [row(i, f"질문 {i}", f"SELECT username FROM players WHERE level > {i}" if i % 3 else "SELECT nope FROM players")
-            for i in range(60)]
+    rows = [
+        row(
+            i,
+            f"질문 {i}",
+            f"SELECT username FROM players WHERE level > {i}" if i % 3 else "SELECT nope FROM players",
+        )
+        for i in range(60)
+    ]
     write_jsonl(tmp_path / "rows.jsonl", rows)
     invoke("rows.jsonl", "--out", "one", "--workers", "1")
     invoke("rows.jsonl", "--out", "two", "--workers", "2")
@@ -197,7 +242,12 @@ def test_importing_the_package_loads_no_sql_engine_or_client():
     import sys
 
     code = "import sys, text2sql_cli.filtering\nprint([m for m in ('sqlglot', 'openai', 'torch') if m in sys.modules])"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "[]"
+    )
 
 
 def test_unknown_check_lists_the_valid_ones(tmp_path):
@@ -206,6 +256,8 @@ def test_unknown_check_lists_the_valid_ones(tmp_path):
     from text2sql_cli.cli import app
 
     sample = Path(__file__).resolve().parents[1] / "examples" / "sample.jsonl"
-    result = CliRunner().invoke(app, ["filter", str(sample), "--out", str(tmp_path / "f"), "--checks", "bogus"])
+    result = CliRunner().invoke(
+        app, ["filter", str(sample), "--out", str(tmp_path / "f"), "--checks", "bogus"]
+    )
     assert result.exit_code == 2 and "unknown check(s) bogus" in result.output
     assert "choose from missing, duplicate" in result.output

@@ -31,8 +31,16 @@ def answer(prompt: str) -> str:
 
 
 def rows(*tags: str) -> list[dict]:
-    return [{"id": f"r{i}", "db_id": 1, "context": DDL, "question": f"질문 {i} [{tag}]",
-             "answer": f"SELECT username FROM players WHERE level > {i}"} for i, tag in enumerate(tags)]
+    return [
+        {
+            "id": f"r{i}",
+            "db_id": 1,
+            "context": DDL,
+            "question": f"질문 {i} [{tag}]",
+            "answer": f"SELECT username FROM players WHERE level > {i}",
+        }
+        for i, tag in enumerate(tags)
+    ]
 
 
 @pytest.fixture
@@ -43,7 +51,9 @@ def llm(fake_openai, monkeypatch):
 
 
 def write(tmp_path, data):
-    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in data), encoding="utf-8")
+    (tmp_path / "rows.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in data), encoding="utf-8"
+    )
 
 
 def read(path):
@@ -51,8 +61,19 @@ def read(path):
 
 
 def run(server, *extra):
-    args = ["filter", "rows.jsonl", "--out", "out", "--judge", "gpt-4o-mini", "--judge-base-url", server.url,
-            "--rpm", "60000", *map(str, extra)]
+    args = [
+        "filter",
+        "rows.jsonl",
+        "--out",
+        "out",
+        "--judge",
+        "gpt-4o-mini",
+        "--judge-base-url",
+        server.url,
+        "--rpm",
+        "60000",
+        *map(str, extra),
+    ]
     return runner.invoke(app, args)
 
 
@@ -73,7 +94,11 @@ def test_malformed_and_failed_verdicts_are_held_not_dropped_nor_kept(llm, tmp_pa
     assert [r["id"] for r in read(tmp_path / "out/kept.jsonl")] == ["r0"]
     assert read(tmp_path / "out/dropped.jsonl") == []
     held = {h["id"]: h for h in read(tmp_path / "out/held.jsonl")}
-    assert {k: h["status"] for k, h in held.items()} == {"r1": "llm_unparseable", "r2": "llm_unparseable", "r3": "llm_error"}
+    assert {k: h["status"] for k, h in held.items()} == {
+        "r1": "llm_unparseable",
+        "r2": "llm_unparseable",
+        "r3": "llm_error",
+    }
     assert not any(h["kept"] for h in held.values())
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     assert summary["llm_unverified"] == {"error": 1, "unparseable": 2}
@@ -103,7 +128,9 @@ def test_request_is_the_filter_prompt_as_one_user_message_asking_for_json(llm, t
     write(tmp_path, data)
     run(llm)
     body = llm.seen[0].body
-    expected = render_filter_prompt(FILTER_PROMPT, context=DDL, question=data[0]["question"], answer=data[0]["answer"])
+    expected = render_filter_prompt(
+        FILTER_PROMPT, context=DDL, question=data[0]["question"], answer=data[0]["answer"]
+    )
     assert body["messages"] == [{"role": "user", "content": expected}]
     assert body["response_format"] == {"type": "json_object"} and body["temperature"] == 0
 
@@ -143,7 +170,9 @@ def test_max_cost_stops_cleanly_and_holds_the_rest(llm, tmp_path):
 
 
 def test_custom_prompt_file_replaces_the_prompt(llm, tmp_path):
-    (tmp_path / "p.txt").write_text('Q: {question}\nSQL: {answer}\nJSON {"resolve_yn": "yes"|"no"}', encoding="utf-8")
+    (tmp_path / "p.txt").write_text(
+        'Q: {question}\nSQL: {answer}\nJSON {"resolve_yn": "yes"|"no"}', encoding="utf-8"
+    )
     write(tmp_path, rows("yes"))
     assert run(llm, "--judge-prompt", "p.txt").exit_code == 0
     assert llm.seen[0].prompt.startswith("Q: 질문 0 [yes]\nSQL: SELECT")
@@ -164,8 +193,19 @@ def test_unreachable_endpoint_is_exit_1_and_writes_no_outputs(tmp_path, monkeypa
         port = s.getsockname()[1]
     monkeypatch.setenv("T2S_LLM_MAX_ATTEMPTS", "1")
     write(tmp_path, rows("yes", "no", "yes"))
-    result = runner.invoke(app, ["filter", "rows.jsonl", "--out", "out", "--judge", "gpt-4o-mini",
-                                 "--judge-base-url", f"http://127.0.0.1:{port}/v1"])
+    result = runner.invoke(
+        app,
+        [
+            "filter",
+            "rows.jsonl",
+            "--out",
+            "out",
+            "--judge",
+            "gpt-4o-mini",
+            "--judge-base-url",
+            f"http://127.0.0.1:{port}/v1",
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert f"cannot reach http://127.0.0.1:{port}/v1: connection refused" in result.output
     assert "Traceback" not in result.output

@@ -49,7 +49,7 @@ VALID = [
     "SELECT username FROM players WHERE joined_at >= DATE_SUB(NOW(), INTERVAL 7 DAY)",
     "SELECT CONCAT(username, '#', player_id) FROM players WHERE YEAR(joined_at) = 2023",
     "SELECT username FROM players p JOIN clans c USING (clan_id)",
-    "SELECT * FROM players WHERE username = \"admin\"",
+    'SELECT * FROM players WHERE username = "admin"',
     "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5) SELECT x FROM n",
     "SELECT username FROM players;",
 ]

@@ -29,10 +29,31 @@ def test_two_accelerate_processes_write_the_single_process_output(tmp_path):
     rows = write_rows(tmp_path / "test.jsonl", 40)
     single, sharded = tmp_path / "single.jsonl", tmp_path / "sharded.jsonl"
     common = ["--data", str(rows), "--max-new-tokens", "16", "--batch-size", "4"]
-    subprocess.run(_infer(*common, "--out", str(single)), check=True, env=_env(), capture_output=True, timeout=120)
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-              "-m", "text2sql_cli", "infer", "--model", str(shared_tiny()), *common, "--out", str(sharded)]
+    subprocess.run(
+        _infer(*common, "--out", str(single)), check=True, env=_env(), capture_output=True, timeout=120
+    )
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "text2sql_cli",
+        "infer",
+        "--model",
+        str(shared_tiny()),
+        *common,
+        "--out",
+        str(sharded),
+    ]
     done = subprocess.run(launch, env=_env(), capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert sharded.read_text(encoding="utf-8") == single.read_text(encoding="utf-8")

@@ -27,8 +27,17 @@ def rows(n: int = 4) -> list[dict]:
     for i in range(n):
         gold = f"SELECT name FROM players WHERE id = {i}"
         sql = gold if i % 2 == 0 else f"SELECT id FROM players WHERE id = {i}"
-        out.append({"id": i, "db_id": "1", "question": f"q{i}", "context": DDL, "gold": gold,
-                    "raw": sql + "\n\n### SQL 봇: ...", "sql": sql})
+        out.append(
+            {
+                "id": i,
+                "db_id": "1",
+                "question": f"q{i}",
+                "context": DDL,
+                "gold": gold,
+                "raw": sql + "\n\n### SQL 봇: ...",
+                "sql": sql,
+            }
+        )
     return out
 
 
@@ -42,15 +51,22 @@ def test_default_request_is_the_books_prompt_as_one_system_message(fake_openai, 
     row = rows(1)[0]
     run_judge([row], judge_cfg(fake_openai), tmp_path, progress=False)
     body = fake_openai.seen[0].body
-    expected = render_judge_prompt(BOOK_JUDGE_PROMPT, context=DDL, question="q0", answer=row["gold"], gen_sql=row["sql"])
+    expected = render_judge_prompt(
+        BOOK_JUDGE_PROMPT, context=DDL, question="q0", answer=row["gold"], gen_sql=row["sql"]
+    )
     assert body["messages"] == [{"role": "system", "content": expected}]
     assert body["response_format"] == {"type": "json_object"} and body["temperature"] == 0
     assert body["model"] == "gpt-4-turbo-preview"
 
 
 def test_book_prompt_text_is_verbatim():
-    assert BOOK_JUDGE_PROMPT.startswith("Based on below DDL and Question, evaluate gen_sql can resolve Question.")
-    assert 'Output JSON Format: {"resolve_yn": ""}\n\nDDL: {context}\nQuestion: {question}\n' in BOOK_JUDGE_PROMPT
+    assert BOOK_JUDGE_PROMPT.startswith(
+        "Based on below DDL and Question, evaluate gen_sql can resolve Question."
+    )
+    assert (
+        'Output JSON Format: {"resolve_yn": ""}\n\nDDL: {context}\nQuestion: {question}\n'
+        in BOOK_JUDGE_PROMPT
+    )
     assert BOOK_JUDGE_PROMPT.endswith("gt_sql: {answer}\ngen_sql: {gen_sql}")
 
 
@@ -69,8 +85,17 @@ def test_verdicts_follow_input_order_and_score_the_judged_rows(fake_openai, tmp_
     assert report.summary["score"] == pytest.approx(0.5) and report.summary["judged"] == 6
 
 
-@pytest.mark.parametrize("reply", ['{"resolve_yn": "maybe"}', "yes", '{"answer": "yes"}', '["yes"]',
-                                   '{"resolve_yn": true}', '```json\n{"resolve_yn": "yes"}\n```'])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '{"resolve_yn": "maybe"}',
+        "yes",
+        '{"answer": "yes"}',
+        '["yes"]',
+        '{"resolve_yn": true}',
+        '```json\n{"resolve_yn": "yes"}\n```',
+    ],
+)
 def test_malformed_replies_are_never_yes_or_no(reply):
     with pytest.raises(ParseError):
         parse_verdict(reply)
@@ -161,8 +186,21 @@ def test_eval_cli_writes_judge_columns_and_agreement(fake_openai, tmp_path):
 
     preds = tmp_path / "preds.jsonl"
     write_preds(preds)
-    result = CliRunner().invoke(app, ["eval", str(preds), "--out", str(tmp_path / "ev"), "--judge", "gpt-4",
-                                      "--judge-base-url", fake_openai.url, "--rpm", "60000"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(preds),
+            "--out",
+            str(tmp_path / "ev"),
+            "--judge",
+            "gpt-4",
+            "--judge-base-url",
+            fake_openai.url,
+            "--rpm",
+            "60000",
+        ],
+    )
     assert result.exit_code == 0, result.output
     results = [json.loads(line) for line in (tmp_path / "ev" / "results.jsonl").read_text().splitlines()]
     assert [r["judge_verdict"] for r in results] == ["yes", "no", "yes", "no"]
@@ -179,8 +217,20 @@ def test_eval_cli_dry_run_sends_nothing(fake_openai, tmp_path):
 
     preds = tmp_path / "preds.jsonl"
     write_preds(preds)
-    result = CliRunner().invoke(app, ["eval", str(preds), "--out", str(tmp_path / "ev"), "--judge", "gpt-4",
-                                      "--judge-base-url", fake_openai.url, "--dry-run"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(preds),
+            "--out",
+            str(tmp_path / "ev"),
+            "--judge",
+            "gpt-4",
+            "--judge-base-url",
+            fake_openai.url,
+            "--dry-run",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "4 of 4 requests" in result.output and fake_openai.count() == 0
     assert not (tmp_path / "ev" / "results.jsonl").exists()
@@ -215,6 +265,8 @@ def test_eval_cli_dry_run_needs_no_key(tmp_path):
 
     preds = tmp_path / "preds.jsonl"
     write_preds(preds)
-    result = CliRunner().invoke(app, ["eval", str(preds), "--judge", "gpt-4", "--dry-run", "--out", str(tmp_path / "ev")])
+    result = CliRunner().invoke(
+        app, ["eval", str(preds), "--judge", "gpt-4", "--dry-run", "--out", str(tmp_path / "ev")]
+    )
     assert result.exit_code == 0, result.output
     assert "Dry run" in result.output and not (tmp_path / "ev" / "judge_cache.jsonl").exists()

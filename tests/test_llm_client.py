@@ -22,8 +22,15 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def cfg_for(server: FakeOpenAI, **kw) -> ClientConfig:
-    base = dict(model="gpt-4", base_url=server.url, rpm=60_000, tpm=None, timeout_s=2.0,
-                backoff_s=0.02, max_attempts=5)
+    base = dict(
+        model="gpt-4",
+        base_url=server.url,
+        rpm=60_000,
+        tpm=None,
+        timeout_s=2.0,
+        backoff_s=0.02,
+        max_attempts=5,
+    )
     return ClientConfig(**{**base, **kw})
 
 
@@ -33,8 +40,9 @@ def reqs(n: int, prefix: str = "q") -> list[Request]:
 
 def run(server, requests, tmp_path, **kw):
     cfg_kw = {k: kw.pop(k) for k in list(kw) if k in ClientConfig.__dataclass_fields__}
-    return run_batch(requests, cfg_for(server, **cfg_kw), cache_path=tmp_path / "cache.jsonl",
-                     progress=False, **kw)
+    return run_batch(
+        requests, cfg_for(server, **cfg_kw), cache_path=tmp_path / "cache.jsonl", progress=False, **kw
+    )
 
 
 def test_429_waits_for_retry_after(fake_openai, tmp_path):
@@ -214,8 +222,9 @@ def test_max_cost_stops_cleanly_and_resume_finishes(fake_openai, tmp_path):
 
 
 def test_estimate_sends_nothing(fake_openai, tmp_path):
-    est = estimate(reqs(10), cfg_for(fake_openai), cache_path=tmp_path / "cache.jsonl",
-                   params={"max_tokens": 20})
+    est = estimate(
+        reqs(10), cfg_for(fake_openai), cache_path=tmp_path / "cache.jsonl", params={"max_tokens": 20}
+    )
     assert fake_openai.count() == 0
     assert est.to_send == 10 and est.output_tokens == 200 and est.cost > 0
     assert "10 of 10 requests" in est.line()
@@ -236,8 +245,16 @@ def free_port() -> int:
 
 def test_unreachable_endpoint_stops_the_batch_with_one_line(tmp_path):
     url = f"http://127.0.0.1:{free_port()}/v1"
-    cfg = ClientConfig(model="gpt-4", base_url=url, rpm=60_000, tpm=None, timeout_s=2.0, backoff_s=0.02,
-                       max_attempts=3, concurrency=2)
+    cfg = ClientConfig(
+        model="gpt-4",
+        base_url=url,
+        rpm=60_000,
+        tpm=None,
+        timeout_s=2.0,
+        backoff_s=0.02,
+        max_attempts=3,
+        concurrency=2,
+    )
     with pytest.raises(ApiError) as err:
         run_batch(reqs(50), cfg, cache_path=tmp_path / "cache.jsonl", progress=False)
     message = str(err.value)
@@ -256,8 +273,15 @@ def test_refused_connection_after_an_answer_is_a_row_error_not_fatal(tmp_path, m
         raise _Unreachable("connection refused")
 
     monkeypatch.setattr(runner._BatchRunner, "_send", send)
-    cfg = ClientConfig(model="gpt-4", base_url=f"http://127.0.0.1:{free_port()}/v1", rpm=60_000, tpm=None,
-                       backoff_s=0.02, max_attempts=2, concurrency=1)
+    cfg = ClientConfig(
+        model="gpt-4",
+        base_url=f"http://127.0.0.1:{free_port()}/v1",
+        rpm=60_000,
+        tpm=None,
+        backoff_s=0.02,
+        max_attempts=2,
+        concurrency=1,
+    )
     report = run_batch(reqs(3), cfg, cache_path=tmp_path / "cache.jsonl", progress=False)
     assert [r.status for r in report.results] == ["ok", "error", "error"]
     assert report.results[1].reason == "connection refused"

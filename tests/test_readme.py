@@ -23,7 +23,7 @@ def _command_lines(text: str) -> list[str]:
             for part in line.split("|"):
                 part = part.strip()
                 if part.startswith("t2s "):
-                    lines.append(part[len("t2s "):])
+                    lines.append(part[len("t2s ") :])
                 elif "-m text2sql_cli " in part:
                     lines.append(part.split("-m text2sql_cli ", 1)[1])
     return lines
@@ -52,7 +52,9 @@ def test_readme_has_commands_to_check():
     assert len(README_COMMANDS) >= 15
 
 
-@pytest.mark.parametrize("line", ["train --base b --data d --out o --no-such-flag", "nosuch x", "infer --batch-size"])
+@pytest.mark.parametrize(
+    "line", ["train --base b --data d --out o --no-such-flag", "nosuch x", "infer --batch-size"]
+)
 def test_the_check_catches_a_wrong_command(line):
     with pytest.raises(Exception):
         _parse(shlex.split(line))

@@ -24,7 +24,9 @@ def test_int_equals_float():
 
 
 def test_float_tolerance_is_configurable():
-    assert rows_match([(0.1 + 0.2,)], [(0.3,)], float_tol=1e-6) and not rows_match([(1.0,)], [(1.1,)], float_tol=1e-6)
+    assert rows_match([(0.1 + 0.2,)], [(0.3,)], float_tol=1e-6) and not rows_match(
+        [(1.0,)], [(1.1,)], float_tol=1e-6
+    )
 
 
 def test_null_equals_null():
@@ -36,7 +38,9 @@ def test_both_empty_are_equal():
 
 
 def test_bird_ignores_duplicates_but_not_column_order():
-    assert rows_match([(1, "a")], [(1, "a"), (1, "a")], mode="bird") and not rows_match([(1, "a")], [("a", 1)], mode="bird")
+    assert rows_match([(1, "a")], [(1, "a"), (1, "a")], mode="bird") and not rows_match(
+        [(1, "a")], [("a", 1)], mode="bird"
+    )
 
 
 def test_sqleval_accepts_extra_predicted_columns():

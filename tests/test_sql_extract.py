@@ -4,7 +4,9 @@ from text2sql_cli.sql.extract import Extraction, extract_sql
 
 
 def test_first_sql_fence_wins():
-    assert extract_sql("Here:\n```sql\nSELECT 1\n```\n```sql\nSELECT 2\n```") == Extraction("SELECT 1", "fence")
+    assert extract_sql("Here:\n```sql\nSELECT 1\n```\n```sql\nSELECT 2\n```") == Extraction(
+        "SELECT 1", "fence"
+    )
 
 
 def test_stop_marker_cuts_rambling_base_model():
@@ -13,7 +15,9 @@ def test_stop_marker_cuts_rambling_base_model():
 
 
 def test_first_top_level_semicolon_ends_the_query():
-    assert extract_sql("SELECT a FROM t WHERE b = 'x;y'; SELECT 2") == Extraction("SELECT a FROM t WHERE b = 'x;y'", "semicolon")
+    assert extract_sql("SELECT a FROM t WHERE b = 'x;y'; SELECT 2") == Extraction(
+        "SELECT a FROM t WHERE b = 'x;y'", "semicolon"
+    )
 
 
 def test_prose_is_extraction_failed():

@@ -16,7 +16,9 @@ def test_results_keep_input_order():
 
 
 def test_crashing_task_is_marked_and_the_rest_complete():
-    results = run_tasks(_square_or_die, [1, 2, 3, 4], workers=2, on_crash=lambda t, m: "crashed", chunk_size=2)
+    results = run_tasks(
+        _square_or_die, [1, 2, 3, 4], workers=2, on_crash=lambda t, m: "crashed", chunk_size=2
+    )
     assert results == [1, 4, "crashed", 16]
 
 
@@ -27,6 +29,12 @@ def _square(x):
 def test_progress_counts_every_task_once_in_process_and_in_a_pool():
     for workers in (1, 2):
         seen = []
-        results = run_tasks(_square, list(range(50)), workers=workers, on_crash=lambda t, m: None,
-                            chunk_size=7, on_progress=seen.append)
+        results = run_tasks(
+            _square,
+            list(range(50)),
+            workers=workers,
+            on_crash=lambda t, m: None,
+            chunk_size=7,
+            on_progress=seen.append,
+        )
         assert results == [x * x for x in range(50)] and sum(seen) == 50

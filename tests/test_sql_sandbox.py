@@ -33,17 +33,27 @@ def db_file(tmp_path):
 
 def test_select_returns_typed_rows(db):
     result = execute(db, "SELECT id, name FROM t WHERE id <= 2 ORDER BY id;")
-    assert result == ExecutionResult(ok=True, rows=((1, "n1"), (2, "n2")), columns=("id", "name"), elapsed_s=result.elapsed_s)
+    assert result == ExecutionResult(
+        ok=True, rows=((1, "n1"), (2, "n2")), columns=("id", "name"), elapsed_s=result.elapsed_s
+    )
 
 
 def test_error_is_typed_not_a_sentinel_row(db):
     result = execute(db, "SELECT nope FROM t")
-    assert (result.ok, result.rows, result.status) == (False, (), "error") and "no such column" in result.error
+    assert (result.ok, result.rows, result.status) == (
+        False,
+        (),
+        "error",
+    ) and "no such column" in result.error
 
 
 def test_timeout_stops_runaway_recursive_cte(db):
     start = time.monotonic()
-    result = execute(db, "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r", timeout=0.5)
+    result = execute(
+        db,
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
+        timeout=0.5,
+    )
     assert result.timed_out and time.monotonic() - start < 0.5 + 0.5
 
 
@@ -60,8 +70,15 @@ def test_cartesian_blowup_with_aggregate_is_cut_by_timeout(db):
 
 @pytest.mark.parametrize(
     "sql",
-    ["DROP TABLE t", "DELETE FROM t", "INSERT INTO t VALUES (999, 'x', 1)", "UPDATE t SET name = 'x'",
-     "PRAGMA writable_schema=1", "SELECT load_extension('x')", "CREATE TABLE u (a)"],
+    [
+        "DROP TABLE t",
+        "DELETE FROM t",
+        "INSERT INTO t VALUES (999, 'x', 1)",
+        "UPDATE t SET name = 'x'",
+        "PRAGMA writable_schema=1",
+        "SELECT load_extension('x')",
+        "CREATE TABLE u (a)",
+    ],
 )
 def test_writes_pragma_and_extensions_are_refused(db, sql):
     result = execute(db, sql)
@@ -80,11 +97,16 @@ def test_real_file_is_not_changed(db_file):
     for sql in ("DROP TABLE t", "PRAGMA writable_schema=1", "DELETE FROM t", "PRAGMA journal_mode=WAL"):
         assert not execute(conn, sql).ok
     conn.close()
-    assert db_file.read_bytes() == before and sorted(p.name for p in db_file.parent.iterdir()) == ["real.sqlite"]
+    assert db_file.read_bytes() == before and sorted(p.name for p in db_file.parent.iterdir()) == [
+        "real.sqlite"
+    ]
 
 
 def test_mysql_functions_are_available(db):
-    result = execute(db, "SELECT CONCAT(name, '-', id), YEAR('2021-03-04'), DATEDIFF('2021-03-04', '2021-03-01') FROM t WHERE id = 3")
+    result = execute(
+        db,
+        "SELECT CONCAT(name, '-', id), YEAR('2021-03-04'), DATEDIFF('2021-03-04', '2021-03-01') FROM t WHERE id = 3",
+    )
     assert result.rows == (("n3-3", 2021, 3),)
 
 

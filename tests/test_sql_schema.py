@@ -21,7 +21,10 @@ CREATE TABLE characters (
 
 def test_mysql_auto_increment_ddl_loads():
     conn = build_database(MYSQL)
-    assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {"players", "characters"}
+    assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {
+        "players",
+        "characters",
+    }
 
 
 def test_unique_and_not_null_survive():
@@ -61,7 +64,9 @@ def test_every_gold_query_of_the_test_split_runs_or_is_explained(ko_test_split):
     unexplained = []
     for line in ko_test_split.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        verdict = score_example(ExTask(str(row["db_id"]), row["context"], row["answer"], row["answer"], instances=2))
+        verdict = score_example(
+            ExTask(str(row["db_id"]), row["context"], row["answer"], row["answer"], instances=2)
+        )
         if verdict["status"] != "correct" and not verdict["gold_error_kind"]:
             unexplained.append((row["answer"], verdict))
     assert unexplained == []

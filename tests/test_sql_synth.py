@@ -36,27 +36,48 @@ CREATE TABLE orders (
 
 CASES = [
     # (ddl, gold, equivalent rewrite, wrong prediction)
-    (GAME, "SELECT name FROM characters WHERE level >= 50",
-     "SELECT c.name FROM characters AS c WHERE NOT c.level < 50",
-     "SELECT name FROM characters WHERE level > 50"),
-    (GAME, "SELECT COUNT(*) FROM players WHERE username LIKE '%admin%'",
-     "SELECT COUNT(player_id) FROM players WHERE INSTR(username, 'admin') > 0",
-     "SELECT COUNT(*) FROM players WHERE username LIKE 'admin%'"),
-    (GAME, "SELECT p.username FROM players AS p JOIN characters AS c ON p.player_id = c.player_id WHERE c.character_class = '전사'",
-     "SELECT username FROM players, characters WHERE players.player_id = characters.player_id AND character_class = '전사'",
-     "SELECT p.username FROM players AS p JOIN characters AS c ON p.player_id = c.player_id WHERE c.character_class <> '전사'"),
-    (GAME, "SELECT player_id FROM players WHERE date_joined BETWEEN '2021-01-01' AND '2021-12-31'",
-     "SELECT player_id FROM players WHERE date_joined >= '2021-01-01' AND date_joined <= '2021-12-31'",
-     "SELECT player_id FROM players WHERE date_joined > '2021-01-01' AND date_joined < '2021-12-31'"),
-    (SHOP, "SELECT category, SUM(price) FROM products GROUP BY category",
-     "SELECT category, TOTAL(price) FROM products GROUP BY category HAVING COUNT(*) > 0",
-     "SELECT category, MAX(price) FROM products GROUP BY category"),
-    (SHOP, "SELECT name FROM products WHERE product_id IN (SELECT product_id FROM orders WHERE quantity > 3)",
-     "SELECT p.name FROM products p WHERE EXISTS (SELECT 1 FROM orders o WHERE o.product_id = p.product_id AND o.quantity > 3)",
-     "SELECT name FROM products WHERE product_id IN (SELECT product_id FROM orders WHERE quantity >= 3)"),
-    (SHOP, "SELECT name FROM products ORDER BY price DESC LIMIT 3",
-     "SELECT name FROM products ORDER BY price DESC LIMIT 3 OFFSET 0",
-     "SELECT name FROM products ORDER BY price ASC LIMIT 3"),
+    (
+        GAME,
+        "SELECT name FROM characters WHERE level >= 50",
+        "SELECT c.name FROM characters AS c WHERE NOT c.level < 50",
+        "SELECT name FROM characters WHERE level > 50",
+    ),
+    (
+        GAME,
+        "SELECT COUNT(*) FROM players WHERE username LIKE '%admin%'",
+        "SELECT COUNT(player_id) FROM players WHERE INSTR(username, 'admin') > 0",
+        "SELECT COUNT(*) FROM players WHERE username LIKE 'admin%'",
+    ),
+    (
+        GAME,
+        "SELECT p.username FROM players AS p JOIN characters AS c ON p.player_id = c.player_id WHERE c.character_class = '전사'",
+        "SELECT username FROM players, characters WHERE players.player_id = characters.player_id AND character_class = '전사'",
+        "SELECT p.username FROM players AS p JOIN characters AS c ON p.player_id = c.player_id WHERE c.character_class <> '전사'",
+    ),
+    (
+        GAME,
+        "SELECT player_id FROM players WHERE date_joined BETWEEN '2021-01-01' AND '2021-12-31'",
+        "SELECT player_id FROM players WHERE date_joined >= '2021-01-01' AND date_joined <= '2021-12-31'",
+        "SELECT player_id FROM players WHERE date_joined > '2021-01-01' AND date_joined < '2021-12-31'",
+    ),
+    (
+        SHOP,
+        "SELECT category, SUM(price) FROM products GROUP BY category",
+        "SELECT category, TOTAL(price) FROM products GROUP BY category HAVING COUNT(*) > 0",
+        "SELECT category, MAX(price) FROM products GROUP BY category",
+    ),
+    (
+        SHOP,
+        "SELECT name FROM products WHERE product_id IN (SELECT product_id FROM orders WHERE quantity > 3)",
+        "SELECT p.name FROM products p WHERE EXISTS (SELECT 1 FROM orders o WHERE o.product_id = p.product_id AND o.quantity > 3)",
+        "SELECT name FROM products WHERE product_id IN (SELECT product_id FROM orders WHERE quantity >= 3)",
+    ),
+    (
+        SHOP,
+        "SELECT name FROM products ORDER BY price DESC LIMIT 3",
+        "SELECT name FROM products ORDER BY price DESC LIMIT 3 OFFSET 0",
+        "SELECT name FROM products ORDER BY price ASC LIMIT 3",
+    ),
 ]
 
 
@@ -80,7 +101,9 @@ def test_synthesis_is_deterministic_for_a_seed():
     from text2sql_cli.sql.synth import synthesize
 
     literals = gold_literals(gold)
-    assert synthesize(parse_schema(GAME), literals, k=3, seed=7) == synthesize(parse_schema(GAME), literals, k=3, seed=7)
+    assert synthesize(parse_schema(GAME), literals, k=3, seed=7) == synthesize(
+        parse_schema(GAME), literals, k=3, seed=7
+    )
 
 
 def test_different_seeds_give_different_databases():
@@ -102,11 +125,16 @@ def test_foreign_keys_hold_in_synthesized_rows():
 
 def test_nullable_columns_get_nulls():
     dbs = instances_for(GAME, None, k=5, seed=0)
-    assert any(execute(open_snapshot(db), "SELECT COUNT(*) FROM players WHERE last_login IS NULL").rows[0][0] for db in dbs)
+    assert any(
+        execute(open_snapshot(db), "SELECT COUNT(*) FROM players WHERE last_login IS NULL").rows[0][0]
+        for db in dbs
+    )
 
 
 def test_like_literal_yields_matching_and_non_matching_strings():
-    values = dict(gold_literals("SELECT 1 FROM players WHERE username LIKE '%admin%'").values)[("", "username")]
+    values = dict(gold_literals("SELECT 1 FROM players WHERE username LIKE '%admin%'").values)[
+        ("", "username")
+    ]
     assert any("admin" in v for v in values) and any("admin" not in v for v in values)
 
 
@@ -116,5 +144,13 @@ def test_spider_mode_ignores_distinct_like_the_official_evaluator():
 
 
 def test_empty_gold_result_is_flagged_low_information():
-    verdict = score_example(ExTask("x", GAME, "SELECT name FROM characters WHERE 1 = 0", "SELECT name FROM characters WHERE 0", instances=3))
+    verdict = score_example(
+        ExTask(
+            "x",
+            GAME,
+            "SELECT name FROM characters WHERE 1 = 0",
+            "SELECT name FROM characters WHERE 0",
+            instances=3,
+        )
+    )
     assert verdict["status"] == "correct" and verdict["gold_empty"] and verdict["low_information"]

@@ -1,10 +1,9 @@
 import pytest
+from conftest import EXAMPLES
 
 from text2sql_cli.data import load_examples
 from text2sql_cli.prompts import TEMPLATES
 from text2sql_cli.tiny import build_tiny_model, corpus_for, pretrain, train_tokenizer
-
-from conftest import EXAMPLES
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +36,15 @@ def test_pretraining_lowers_the_loss_on_its_texts(texts):
     tok = train_tokenizer(texts, vocab_size=512)
     torch.manual_seed(0)
     model = LlamaForCausalLM(
-        LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                    num_attention_heads=2, num_key_value_heads=2, pad_token_id=tok.pad_token_id)
+        LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            pad_token_id=tok.pad_token_id,
+        )
     )
     first = pretrain(model, tok, texts, steps=1, lr=3e-3, seed=0)
     last = pretrain(model, tok, texts, steps=40, lr=3e-3, seed=0)
@@ -52,6 +58,8 @@ def test_tiny_cli_refuses_to_overwrite_a_directory(tmp_path):
 
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}")
-    result = CliRunner().invoke(app, ["model", "tiny", "--data", str(EXAMPLES / "sample.jsonl"), "--out", "model"])
+    result = CliRunner().invoke(
+        app, ["model", "tiny", "--data", str(EXAMPLES / "sample.jsonl"), "--out", "model"]
+    )
     assert result.exit_code == 2 and "already exists" in result.output
     assert (tmp_path / "model" / "config.json").read_text() == "{}"

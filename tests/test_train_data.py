@@ -48,14 +48,18 @@ def test_rows_longer_than_max_len_are_skipped_not_truncated(tokenizer):
 
 
 def test_pad_collator_right_pads_with_ignored_labels():
-    batch = PadCollator(pad_id=3)([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [8], "labels": [8]}])
+    batch = PadCollator(pad_id=3)(
+        [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [8], "labels": [8]}]
+    )
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 3, 3]]
     assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
 
 
 def test_packing_restarts_position_ids_and_masks_first_label_per_example():
-    batch = packing_collator()([{"input_ids": [5, 6, 7], "labels": [5, 6, 7]}, {"input_ids": [8, 9], "labels": [8, 9]}])
+    batch = packing_collator()(
+        [{"input_ids": [5, 6, 7], "labels": [5, 6, 7]}, {"input_ids": [8, 9], "labels": [8, 9]}]
+    )
     assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 9]]
     assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1]]
     assert batch["labels"].tolist() == [[-100, 6, 7, -100, 9]]
@@ -71,7 +75,9 @@ def test_packed_examples_do_not_attend_to_each_other(tokenizer):
     packed = packing_collator()(rows)
     with torch.no_grad():
         # use_cache=False as in training (Trainer sets it): a cache turns packed-sequence detection off
-        together = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"], use_cache=False).logits[0]
+        together = model(
+            input_ids=packed["input_ids"], position_ids=packed["position_ids"], use_cache=False
+        ).logits[0]
         alone = model(input_ids=torch.tensor([rows[1]["input_ids"]])).logits[0]
     second = together[len(rows[0]["input_ids"]) :]
     torch.testing.assert_close(second, alone, atol=1e-4, rtol=1e-4)

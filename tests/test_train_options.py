@@ -11,14 +11,15 @@ from typer.testing import CliRunner
 
 from text2sql_cli.cli import app
 from text2sql_cli.errors import ConfigError, EnvironmentNotSupported, InputError
-from text2sql_cli.training import PRESETS, TrainConfig, resolve_config
-from text2sql_cli.training import options
+from text2sql_cli.training import PRESETS, TrainConfig, options, resolve_config
 
 
 def test_importing_training_loads_no_torch():
     import subprocess
 
-    code = "import sys, text2sql_cli.training; print(sorted({'torch','transformers','peft'} & set(sys.modules)))"
+    code = (
+        "import sys, text2sql_cli.training; print(sorted({'torch','transformers','peft'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -63,8 +64,18 @@ def test_quant_without_cuda_raises_environment_not_supported():
 
 def test_training_arguments_translation(tmp_path):
     cfg = TrainConfig(
-        batch_size=2, grad_accum=3, lr=1e-3, epochs=2, max_steps=7, warmup_ratio=0.2, weight_decay=0.05,
-        lr_scheduler="cosine", gradient_checkpointing=True, seed=7, log_every=5, save_every=11,
+        batch_size=2,
+        grad_accum=3,
+        lr=1e-3,
+        epochs=2,
+        max_steps=7,
+        warmup_ratio=0.2,
+        weight_decay=0.05,
+        lr_scheduler="cosine",
+        gradient_checkpointing=True,
+        seed=7,
+        log_every=5,
+        save_every=11,
     )
     args = options.training_arguments(cfg, tmp_path, use_cpu=True)
     assert Path(args.output_dir) == tmp_path / "checkpoints"
@@ -123,7 +134,9 @@ def test_invalid_value_is_a_config_error():
         resolve_config(loss="prompt")
 
 
-@pytest.mark.parametrize("name", sorted(Path(__file__).resolve().parents[1].joinpath("examples", "configs").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "name", sorted(Path(__file__).resolve().parents[1].joinpath("examples", "configs").glob("*.yaml"))
+)
 def test_example_configs_load(name):
     assert resolve_config(name).base
 
@@ -137,8 +150,12 @@ def test_cli_missing_required_options_reported_together():
 def test_cli_quant_4bit_on_cpu_exits_2_with_one_line(tmp_path):
     (tmp_path / "model").mkdir()
     data = tmp_path / "train.jsonl"
-    data.write_text('{"db_id": 1, "context": "CREATE TABLE t (a INT);", "question": "q", "answer": "SELECT a FROM t;"}\n')
-    result = CliRunner().invoke(app, ["train", "--base", "model", "--data", str(data), "--out", "run", "--quant", "4bit"])
+    data.write_text(
+        '{"db_id": 1, "context": "CREATE TABLE t (a INT);", "question": "q", "answer": "SELECT a FROM t;"}\n'
+    )
+    result = CliRunner().invoke(
+        app, ["train", "--base", "model", "--data", str(data), "--out", "run", "--quant", "4bit"]
+    )
     assert result.exit_code == 2
     assert "CUDA" in result.output and "--quant none" in result.output
     assert len(result.output.strip().splitlines()) == 1

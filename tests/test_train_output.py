@@ -16,10 +16,26 @@ from text2sql_cli.io import read_jsonl
 
 def test_train_prints_no_raw_log_dicts_and_logs_every_logged_step(tmp_path):
     rows = write_rows(tmp_path / "train.jsonl", 8)
-    result = CliRunner().invoke(app, [
-        "train", "--base", str(shared_tiny()), "--data", str(rows), "--out", "run",
-        "--max-steps", "4", "--log-every", "2", "--batch-size", "4", "--r", "4",
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--base",
+            str(shared_tiny()),
+            "--data",
+            str(rows),
+            "--out",
+            "run",
+            "--max-steps",
+            "4",
+            "--log-every",
+            "2",
+            "--batch-size",
+            "4",
+            "--r",
+            "4",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "{'loss'" not in result.output and "{'train_runtime'" not in result.output
     assert "4/4" in result.output  # the progress bar's final state
@@ -38,7 +54,9 @@ def test_quiet_known_noise_drops_only_the_named_messages_and_only_inside(caplog)
         with quiet_known_noise():
             bnb.warning("%s: No module named 'kernels'", BNB_KERNEL_MESSAGE)
             bnb.warning("some other bitsandbytes problem")
-            warnings.warn("`is_gradient_checkpointing` is deprecated and will be removed in v6.", FutureWarning)
+            warnings.warn(
+                "`is_gradient_checkpointing` is deprecated and will be removed in v6.", FutureWarning
+            )
             warnings.warn("another deprecation", FutureWarning)
     assert [r.getMessage() for r in caplog.records] == ["some other bitsandbytes problem"]
     assert [str(w.message) for w in seen] == ["another deprecation"]

@@ -16,7 +16,20 @@ from text2sql_cli.cli import app
 from text2sql_cli.io import read_jsonl
 
 # train_tiny's defaults, as flags
-SAME = ["--batch-size", "4", "--lr", "0.01", "--log-every", "1", "--r", "8", "--alpha", "16", "--targets", WITH_HEAD]
+SAME = [
+    "--batch-size",
+    "4",
+    "--lr",
+    "0.01",
+    "--log-every",
+    "1",
+    "--r",
+    "8",
+    "--alpha",
+    "16",
+    "--targets",
+    WITH_HEAD,
+]
 
 
 def _train(*args: str):
@@ -29,7 +42,10 @@ def rows(tmp_path):
 
 
 def _fingerprint(out: str) -> dict[str, bytes]:
-    return {name: Path(out, name).read_bytes() for name in ("run.json", "adapter_model.safetensors", "train_log.jsonl")}
+    return {
+        name: Path(out, name).read_bytes()
+        for name in ("run.json", "adapter_model.safetensors", "train_log.jsonl")
+    }
 
 
 def test_resume_of_a_completed_run_is_refused_and_leaves_it_untouched(rows):
@@ -37,7 +53,10 @@ def test_resume_of_a_completed_run_is_refused_and_leaves_it_untouched(rows):
     before = _fingerprint("run")
     result = _train("--data", str(rows), "--out", "run", "--max-steps", "3", "--resume", *SAME)
     assert result.exit_code == 2, result.output
-    assert "run already completed 3 steps (--max-steps 3); nothing to resume; raise --max-steps/--epochs" in result.output
+    assert (
+        "run already completed 3 steps (--max-steps 3); nothing to resume; raise --max-steps/--epochs"
+        in result.output
+    )
     assert "Traceback" not in result.output
     assert _fingerprint("run") == before
 
@@ -57,13 +76,17 @@ def test_resume_guard_stops_the_trainer_at_its_own_step_count(rows, monkeypatch)
     before = _fingerprint("run")
     monkeypatch.setattr(training_run, "check_resume", lambda cfg: None)
     result = _train("--data", str(rows), "--out", "run", "--max-steps", "2", "--resume", *SAME)
-    assert result.exit_code == 2 and "already at step 2 of 2; nothing to resume" in result.output, result.output
+    assert result.exit_code == 2 and "already at step 2 of 2; nothing to resume" in result.output, (
+        result.output
+    )
     assert _fingerprint("run") == before
 
 
 def test_raising_max_steps_continues_a_completed_run_to_the_new_target(rows):
     train_tiny(shared_tiny(), "run", rows, max_steps=3)
-    result = _train("--data", str(rows), "--out", "run", "--max-steps", "5", "--save-every", "50", "--resume", *SAME)
+    result = _train(
+        "--data", str(rows), "--out", "run", "--max-steps", "5", "--save-every", "50", "--resume", *SAME
+    )
     assert result.exit_code == 0, result.output
     info = json.loads(Path("run/run.json").read_text())
     assert info["training"]["global_step"] == 5 and info["training"]["resumed_from_step"] == 3
@@ -104,12 +127,16 @@ def test_resume_with_other_data_is_refused_and_a_moved_copy_is_accepted(rows, tm
     result = _train("--data", str(other), "--out", "run", "--max-steps", "4", "--resume", *SAME)
     assert result.exit_code == 2 and "--data content" in result.output, result.output
     evals = write_rows(tmp_path / "eval.jsonl", 4)
-    result = _train("--data", str(rows), "--eval-file", str(evals), "--out", "run", "--max-steps", "4", "--resume", *SAME)
+    result = _train(
+        "--data", str(rows), "--eval-file", str(evals), "--out", "run", "--max-steps", "4", "--resume", *SAME
+    )
     assert result.exit_code == 2 and "--eval-file content" in result.output, result.output
 
     moved = tmp_path / "moved.jsonl"
     moved.write_bytes(rows.read_bytes())
-    result = _train("--data", str(moved), "--out", "run", "--max-steps", "4", "--log-every", "2", "--resume", *SAME)
+    result = _train(
+        "--data", str(moved), "--out", "run", "--max-steps", "4", "--log-every", "2", "--resume", *SAME
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(Path("run/run.json").read_text())["training"]["global_step"] == 4
 

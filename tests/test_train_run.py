@@ -17,7 +17,6 @@ from text2sql_cli.io import read_jsonl
 FAST = ["--batch-size", "4", "--lr", "0.01", "--r", "8", "--alpha", "16", "--log-every", "1"]
 
 
-
 def _train(*args: str):
     return CliRunner().invoke(app, ["train", "--base", str(shared_tiny()), *args])
 
@@ -30,8 +29,14 @@ def rows(tmp_path):
 def test_run_directory_has_adapter_tokenizer_template_log_and_run_json(rows):
     result = _train("--data", str(rows), "--out", "run", "--max-steps", "3", *FAST)
     assert result.exit_code == 0, result.output
-    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "t2s_template.json",
-                 "train_log.jsonl", "run.json"):
+    for name in (
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "tokenizer.json",
+        "t2s_template.json",
+        "train_log.jsonl",
+        "run.json",
+    ):
         assert os.path.exists(f"run/{name}"), name
     info = json.loads(open("run/run.json", encoding="utf-8").read())
     assert info["kind"] == "lora-adapter" and info["status"] == "completed"
@@ -44,7 +49,19 @@ def test_run_directory_has_adapter_tokenizer_template_log_and_run_json(rows):
 
 
 def test_loss_decreases_over_a_few_dozen_steps(rows):
-    result = _train("--data", str(rows), "--out", "run", "--max-steps", "30", "--warmup-ratio", "0", "--targets", WITH_HEAD, *FAST)
+    result = _train(
+        "--data",
+        str(rows),
+        "--out",
+        "run",
+        "--max-steps",
+        "30",
+        "--warmup-ratio",
+        "0",
+        "--targets",
+        WITH_HEAD,
+        *FAST,
+    )
     assert result.exit_code == 0, result.output
     losses = [r["loss"] for r in read_jsonl("run/train_log.jsonl")]
     assert len(losses) == 30
@@ -53,7 +70,9 @@ def test_loss_decreases_over_a_few_dozen_steps(rows):
 
 def test_packing_trains_and_evaluates(rows, tmp_path):
     evals = write_rows(tmp_path / "eval.jsonl", 4)
-    result = _train("--data", str(rows), "--eval-file", str(evals), "--out", "run", "--max-steps", "2", "--packing", *FAST)
+    result = _train(
+        "--data", str(rows), "--eval-file", str(evals), "--out", "run", "--max-steps", "2", "--packing", *FAST
+    )
     assert result.exit_code == 0, result.output
     info = json.loads(open("run/run.json", encoding="utf-8").read())
     assert info["config"]["packing"] and info["training"]["best_eval_loss"] is not None
@@ -101,7 +120,9 @@ def test_resume_without_checkpoint_is_a_usage_error(rows):
 
 
 def test_hub_base_offline_is_a_one_line_model_load_error(rows):
-    result = CliRunner().invoke(app, ["train", "--base", "nobody/no-such-model", "--data", str(rows), "--out", "run"])
+    result = CliRunner().invoke(
+        app, ["train", "--base", "nobody/no-such-model", "--data", str(rows), "--out", "run"]
+    )
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot load the tokenizer of 'nobody/no-such-model'")
     assert "Traceback" not in result.output
@@ -121,7 +142,9 @@ def test_out_that_is_a_file_is_a_usage_error_before_any_model_loads(rows, monkey
     for out in ("some/file.txt", "some/file.txt/run"):
         result = _train("--data", str(rows), "--out", out)
         assert result.exit_code == 2, result.output
-        assert "some/file.txt is a file, not a directory" in result.output and "Traceback" not in result.output
+        assert (
+            "some/file.txt is a file, not a directory" in result.output and "Traceback" not in result.output
+        )
 
 
 def test_data_file_without_rows_says_so_not_max_len(tmp_path):
@@ -153,7 +176,11 @@ def test_report_to_a_missing_tracker_is_a_usage_error(rows, monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.startswith("tensorboard") else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.startswith("tensorboard") else real(name, *a),
+    )
     result = _train("--data", str(rows), "--out", "run", "--report-to", "tensorboard")
     assert result.exit_code == 2 and "pip install tensorboard" in result.output
 

@@ -110,9 +110,13 @@ def check_dotenv(path: str | Path = ".env") -> None:
             if (str(path), binding.key) in _WARNED:
                 continue
             _WARNED.add((str(path), binding.key))
-            line = binding.original.line + binding.original.string[: binding.original.string.find(binding.key)].count("\n")
-            print(f"warning: {path}:{line}: {binding.key} is not a t2s setting (see .env.example); it is ignored",
-                  file=sys.stderr)
+            line = binding.original.line + binding.original.string[
+                : binding.original.string.find(binding.key)
+            ].count("\n")
+            print(
+                f"warning: {path}:{line}: {binding.key} is not a t2s setting (see .env.example); it is ignored",
+                file=sys.stderr,
+            )
 
 
 def env_names(cls: type[T2SSettings]) -> list[str]:

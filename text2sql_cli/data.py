@@ -119,16 +119,17 @@ def _read_rows(path: Path) -> tuple[list[Any], list[int], str]:
             raise InputError(path, "expected a JSON array of row objects", hint="or use JSONL")
         return data, list(range(len(data))), "row"
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
         import pyarrow
+        import pyarrow.parquet as pq
 
         try:
             rows = pq.read_table(path).to_pylist()
         except (pyarrow.ArrowException, OSError) as err:
             raise InputError(path, f"not a readable Parquet file ({err})", hint="check the file") from None
         return rows, list(range(len(rows))), "row"
-    raise InputError(path, f"unsupported file type {suffix!r}", hint=f"use one of {', '.join(LOCAL_SUFFIXES)}")
+    raise InputError(
+        path, f"unsupported file type {suffix!r}", hint=f"use one of {', '.join(LOCAL_SUFFIXES)}"
+    )
 
 
 def _read_hub(name: str, config: str | None, split: str) -> list[dict[str, Any]]:
@@ -159,7 +160,9 @@ def load_examples(
     path = Path(source_str)
     if path.suffix.lower() in LOCAL_SUFFIXES or path.exists():
         if path.is_dir():
-            raise InputError(path, "is a directory, not a data file", hint=f"give a {'/'.join(LOCAL_SUFFIXES)} file")
+            raise InputError(
+                path, "is a directory, not a data file", hint=f"give a {'/'.join(LOCAL_SUFFIXES)} file"
+            )
         if not path.is_file():
             raise InputError(path, "no such file", hint="check the path")
         rows, where, unit = _read_local(path)
@@ -173,7 +176,9 @@ def load_examples(
     if not rows:
         raise InputError(source_str, "has no rows", hint="give a file with at least one row")
     present = set().union(*(r.keys() for r in rows[:50]))
-    absent = [f"{f} (column {mapping[f]!r})" if mapping[f] != f else f for f in needed if mapping[f] not in present]
+    absent = [
+        f"{f} (column {mapping[f]!r})" if mapping[f] != f else f for f in needed if mapping[f] not in present
+    ]
     if absent:
         raise InputError(
             source_str,

@@ -24,7 +24,9 @@ DTYPES = ("auto", "float16", "bfloat16", "float32")
 
 def read_run(run_dir: Path) -> dict[str, Any]:
     if not Path(run_dir).is_dir():
-        raise UsageError(f"{run_dir}: no such run directory", hint="give the --out directory of a `t2s train` run")
+        raise UsageError(
+            f"{run_dir}: no such run directory", hint="give the --out directory of a `t2s train` run"
+        )
     path = Path(run_dir) / "run.json"
     if not path.is_file():
         raise UsageError(
@@ -44,15 +46,21 @@ def check_export(run_dir: str | Path, out: str | Path | None) -> dict[str, Any]:
     if info.get("kind") != "lora-adapter":
         raise UsageError(f"{run_dir} holds a {info.get('kind')!r} model, not an adapter to merge")
     if not any((run_dir / name).is_file() for name in ADAPTER_WEIGHTS):
-        raise UsageError(f"no adapter weights in {run_dir} ({' or '.join(ADAPTER_WEIGHTS)})",
-                         hint="was training interrupted? rerun t2s train with --resume")
+        raise UsageError(
+            f"no adapter weights in {run_dir} ({' or '.join(ADAPTER_WEIGHTS)})",
+            hint="was training interrupted? rerun t2s train with --resume",
+        )
     if out is not None:
         out = Path(out)
         blocker = next((p for p in (out, *out.parents) if p.exists()), None)
         if blocker is not None and not blocker.is_dir():
-            raise UsageError(f"--out {out}: {blocker} is a file, not a directory", hint="give a directory path")
+            raise UsageError(
+                f"--out {out}: {blocker} is a file, not a directory", hint="give a directory path"
+            )
         if out.is_dir() and any(out.iterdir()):
-            raise UsageError(f"{out} already exists and is not empty", hint="choose another --out or remove it")
+            raise UsageError(
+                f"{out} already exists and is not empty", hint="choose another --out or remove it"
+            )
     return info
 
 
@@ -68,7 +76,9 @@ def check_vocab(model: Any, tokenizer: Any) -> None:
         )
 
 
-def merge_run(run_dir: str | Path, out: str | Path, *, dtype: str = "auto", device: str | None = None) -> Path:
+def merge_run(
+    run_dir: str | Path, out: str | Path, *, dtype: str = "auto", device: str | None = None
+) -> Path:
     """Base (16-bit) + adapter -> merged standalone model in `out`. Returns `out`.
 
     `dtype="auto"` merges in bfloat16 when the run trained in bf16 (bf16-native bases such as Llama 3
@@ -123,7 +133,9 @@ def _merge(run_dir: str | Path, out: str | Path, *, dtype: str, device: str | No
             save_template(tmp, template)
         if (run_dir / "train_log.jsonl").exists():
             shutil.copy2(run_dir / "train_log.jsonl", tmp / "train_log.jsonl")
-        write_json(tmp / "run.json", info | {"kind": "merged", "merged_from": str(run_dir), "merge_dtype": dtype})
+        write_json(
+            tmp / "run.json", info | {"kind": "merged", "merged_from": str(run_dir), "merge_dtype": dtype}
+        )
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)

@@ -78,7 +78,9 @@ def iter_jsonl(path: str | Path, *, tolerate_torn_tail: bool = False) -> Iterato
         except json.JSONDecodeError as err:
             if tolerate_torn_tail and number == len(lines) and not line.endswith("\n"):
                 return
-            raise InputError(path, f"not valid JSON ({err.msg})", line=number, hint="fix or remove that line") from None
+            raise InputError(
+                path, f"not valid JSON ({err.msg})", line=number, hint="fix or remove that line"
+            ) from None
         if not isinstance(obj, dict):
             raise InputError(path, "expected a JSON object per line", line=number)
         yield number, obj

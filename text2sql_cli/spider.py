@@ -42,7 +42,9 @@ def import_spider(spider_dir: str | Path, split: str = "dev") -> list[dict]:
         raise InputError(root, f"unknown split {split!r}", hint=f"choose one of {', '.join(SPLITS)}")
     files = [root / name for name in SPLITS[split] if (root / name).exists()]
     if not files:
-        raise InputError(root, f"no {' or '.join(SPLITS[split])} here", hint="pass the unzipped Spider folder")
+        raise InputError(
+            root, f"no {' or '.join(SPLITS[split])} here", hint="pass the unzipped Spider folder"
+        )
     examples = []
     for path in files:
         try:
@@ -65,7 +67,11 @@ def import_spider(spider_dir: str | Path, split: str = "dev") -> list[dict]:
             missing.add(db_id)
     if missing:
         names = ", ".join(sorted(missing)[:5]) + (" ..." if len(missing) > 5 else "")
-        raise InputError(root / "database", f"{len(missing)} databases missing ({names})", hint="expected database/<db_id>/<db_id>.sqlite")
+        raise InputError(
+            root / "database",
+            f"{len(missing)} databases missing ({names})",
+            hint="expected database/<db_id>/<db_id>.sqlite",
+        )
     return [
         {
             "id": f"{stem}-{i}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,27 +15,33 @@ def split(
     data: Annotated[str, typer.Argument(help="A .jsonl/.json/.csv/.parquet file, or a hub dataset id.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for train.jsonl and test.jsonl.")],
     test_db: Annotated[
-        Optional[list[str]], typer.Option("--test-db", help="Hold out this db_id (repeatable). The book holds out 1.")
+        list[str] | None,
+        typer.Option("--test-db", help="Hold out this db_id (repeatable). The book holds out 1."),
     ] = None,
     test_frac: Annotated[
-        Optional[float], typer.Option("--test-frac", help="Hold out this fraction of the db_ids, chosen with --seed.")
+        float | None,
+        typer.Option("--test-frac", help="Hold out this fraction of the db_ids, chosen with --seed."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for the train shuffle and --test-frac (the book uses 42).")] = 42,
-    drop_na: Annotated[bool, typer.Option("--drop-na", help="Drop incomplete rows (the book's dropna).")] = False,
-    config: Annotated[Optional[str], typer.Option(help="Hub dataset config, e.g. origin or clean.")] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed for the train shuffle and --test-frac (the book uses 42).")
+    ] = 42,
+    drop_na: Annotated[
+        bool, typer.Option("--drop-na", help="Drop incomplete rows (the book's dropna).")
+    ] = False,
+    config: Annotated[str | None, typer.Option(help="Hub dataset config, e.g. origin or clean.")] = None,
     split_name: Annotated[str, typer.Option("--split", help="Hub dataset split to read.")] = "train",
     columns: Annotated[
-        Optional[str], typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
+        str | None, typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
     ] = None,
 ) -> None:
     """Hold out whole database domains: write OUT/train.jsonl and OUT/test.jsonl."""
     from rich.table import Table
 
-    from text2sql_cli.cli._console import err, out as console
+    from text2sql_cli.cli._console import err
+    from text2sql_cli.cli._console import out as console
     from text2sql_cli.data import counts_by_db, load_examples, parse_columns, split_by_db
-    from text2sql_cli.io import write_jsonl
-
     from text2sql_cli.errors import UsageError
+    from text2sql_cli.io import write_jsonl
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file", hint="give a directory for train.jsonl and test.jsonl")

@@ -9,7 +9,7 @@ passes a column function through `extra_columns`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,52 +20,144 @@ def register(app: typer.Typer) -> None:
 
 def evaluate(
     predictions: Annotated[Path, typer.Argument(help="Predictions JSONL written by `t2s infer`.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for results.jsonl and summary.json.")] = Path("eval"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for results.jsonl and summary.json.")
+    ] = Path("eval"),
     metric: Annotated[str, typer.Option("--metric", help="Comma-separated metrics: ex, em.")] = "ex,em",
-    mode: Annotated[Optional[str], typer.Option(help="EX comparison: spider (test-suite), bird (row sets), sqleval (defog).")] = None,
-    db_dir: Annotated[Optional[Path], typer.Option(help="Real databases, Spider layout <dir>/<db_id>/*.sqlite; replaces synthesis.")] = None,
-    dialect: Annotated[Optional[str], typer.Option(help="SQL dialect of gold, predictions and DDL: auto, mysql, postgres, sqlite.")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="Seconds per query.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes for execution.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for synthesized databases.")] = None,
-    k: Annotated[Optional[int], typer.Option("--k", "--instances", help="Synthesized databases per example.")] = None,
-    float_tol: Annotated[Optional[float], typer.Option(help="Absolute tolerance for comparing numbers.")] = None,
-    max_rows: Annotated[Optional[int], typer.Option(help="A query returning more rows fails.")] = None,
-    judge: Annotated[Optional[str], typer.Option("--judge", help="Also judge with this chat model, e.g. gpt-4-turbo-preview (the book's judge).", rich_help_panel="LLM judge")] = None,
-    judge_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible base URL (vLLM, Ollama, Azure...); default OpenAI. The OpenAI key is never sent elsewhere.", rich_help_panel="LLM judge")] = None,
-    judge_api_key_env: Annotated[Optional[str], typer.Option(help="Name of the environment variable holding the key for --judge-base-url (or set T2S_JUDGE_API_KEY).", rich_help_panel="LLM judge")] = None,
-    judge_sees: Annotated[Optional[str], typer.Option(help="What the judge is shown: sql (extracted, default) or raw (the book's way).", rich_help_panel="LLM judge")] = None,
-    judge_prompt: Annotated[Optional[Path], typer.Option(help="Custom judge template with {context} {question} {answer} {gen_sql}.", rich_help_panel="LLM judge")] = None,
-    rpm: Annotated[Optional[int], typer.Option(help="Judge requests per minute.", rich_help_panel="LLM judge")] = None,
-    tpm: Annotated[Optional[int], typer.Option(help="Judge tokens per minute.", rich_help_panel="LLM judge")] = None,
-    max_cost: Annotated[Optional[float], typer.Option(help="Stop judging before this many USD; what is done is kept, rerun to resume.", rich_help_panel="LLM judge")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the judge's request count and estimated cost; send nothing.", rich_help_panel="LLM judge")] = False,
-    partial: Annotated[bool, typer.Option("--partial", help="Score a predictions file `t2s infer` has not finished (its .meta.json says running).")] = False,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="EX comparison: spider (test-suite), bird (row sets), sqleval (defog)."),
+    ] = None,
+    db_dir: Annotated[
+        Path | None,
+        typer.Option(help="Real databases, Spider layout <dir>/<db_id>/*.sqlite; replaces synthesis."),
+    ] = None,
+    dialect: Annotated[
+        str | None,
+        typer.Option(help="SQL dialect of gold, predictions and DDL: auto, mysql, postgres, sqlite."),
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per query.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes for execution.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for synthesized databases.")] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", "--instances", help="Synthesized databases per example.")
+    ] = None,
+    float_tol: Annotated[
+        float | None, typer.Option(help="Absolute tolerance for comparing numbers.")
+    ] = None,
+    max_rows: Annotated[int | None, typer.Option(help="A query returning more rows fails.")] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            "--judge",
+            help="Also judge with this chat model, e.g. gpt-4-turbo-preview (the book's judge).",
+            rich_help_panel="LLM judge",
+        ),
+    ] = None,
+    judge_base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible base URL (vLLM, Ollama, Azure...); default OpenAI. The OpenAI key is never sent elsewhere.",
+            rich_help_panel="LLM judge",
+        ),
+    ] = None,
+    judge_api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of the environment variable holding the key for --judge-base-url (or set T2S_JUDGE_API_KEY).",
+            rich_help_panel="LLM judge",
+        ),
+    ] = None,
+    judge_sees: Annotated[
+        str | None,
+        typer.Option(
+            help="What the judge is shown: sql (extracted, default) or raw (the book's way).",
+            rich_help_panel="LLM judge",
+        ),
+    ] = None,
+    judge_prompt: Annotated[
+        Path | None,
+        typer.Option(
+            help="Custom judge template with {context} {question} {answer} {gen_sql}.",
+            rich_help_panel="LLM judge",
+        ),
+    ] = None,
+    rpm: Annotated[
+        int | None, typer.Option(help="Judge requests per minute.", rich_help_panel="LLM judge")
+    ] = None,
+    tpm: Annotated[
+        int | None, typer.Option(help="Judge tokens per minute.", rich_help_panel="LLM judge")
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop judging before this many USD; what is done is kept, rerun to resume.",
+            rich_help_panel="LLM judge",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the judge's request count and estimated cost; send nothing.",
+            rich_help_panel="LLM judge",
+        ),
+    ] = False,
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="Score a predictions file `t2s infer` has not finished (its .meta.json says running).",
+        ),
+    ] = False,
 ) -> None:
     """Score predictions: EX runs gold and predicted SQL read-only on real or synthesized
     databases; EM compares normalized SQL. Writes OUT/results.jsonl and OUT/summary.json."""
     from text2sql_cli.cli._console import out as console
     from text2sql_cli.errors import UsageError
     from text2sql_cli.evaluation.execution import ExecutionSettings
-    from text2sql_cli.evaluation.report import KNOWN_METRICS, evaluate as run, no_generation_line, write_report
+    from text2sql_cli.evaluation.report import (
+        KNOWN_METRICS,
+        no_generation_line,
+        write_report,
+    )
+    from text2sql_cli.evaluation.report import (
+        evaluate as run,
+    )
 
     _check_out_dir(out)
     metrics = tuple(dict.fromkeys(m.strip().lower() for m in metric.split(",") if m.strip()))
     unknown = [m for m in metrics if m not in KNOWN_METRICS]
     if unknown or not metrics:
-        raise UsageError(f"unknown metric {', '.join(unknown) or '(none)'}", hint=f"choose from {', '.join(KNOWN_METRICS)}")
+        raise UsageError(
+            f"unknown metric {', '.join(unknown) or '(none)'}", hint=f"choose from {', '.join(KNOWN_METRICS)}"
+        )
     if db_dir is not None and not db_dir.is_dir():
-        raise UsageError(f"--db-dir {db_dir} is not a directory", hint="pass a folder laid out as <dir>/<db_id>/<db_id>.sqlite")
+        raise UsageError(
+            f"--db-dir {db_dir} is not a directory",
+            hint="pass a folder laid out as <dir>/<db_id>/<db_id>.sqlite",
+        )
     settings = ExecutionSettings.from_flags(
-        eval_mode=mode, eval_dialect=dialect, eval_timeout=timeout, eval_workers=workers, eval_seed=seed,
-        eval_instances=k, float_tol=float_tol, max_rows=max_rows, db_dir=db_dir,
+        eval_mode=mode,
+        eval_dialect=dialect,
+        eval_timeout=timeout,
+        eval_workers=workers,
+        eval_seed=seed,
+        eval_instances=k,
+        float_tol=float_tol,
+        max_rows=max_rows,
+        db_dir=db_dir,
     )
-    judge_cfg = _judge_config(judge, judge_base_url, judge_api_key_env, judge_sees, judge_prompt, rpm, tpm, max_cost, dry_run)
+    judge_cfg = _judge_config(
+        judge, judge_base_url, judge_api_key_env, judge_sees, judge_prompt, rpm, tpm, max_cost, dry_run
+    )
     if dry_run:
         from text2sql_cli.evaluation.judge import estimate_judge, rows_for_estimate
         from text2sql_cli.evaluation.report import load_predictions
 
-        estimate = estimate_judge(rows_for_estimate(load_predictions(predictions, partial=partial)), judge_cfg, out)
+        estimate = estimate_judge(
+            rows_for_estimate(load_predictions(predictions, partial=partial)), judge_cfg, out
+        )
         console.print(f"Dry run, nothing sent: {estimate.line()}")
         return
     judged = {}
@@ -78,7 +170,13 @@ def evaluate(
 
         out.mkdir(parents=True, exist_ok=True)
         extra = {"judge": _judge}
-    report = run(predictions, metrics, settings, extra_columns=extra if judge_cfg is not None else None, partial=partial)
+    report = run(
+        predictions,
+        metrics,
+        settings,
+        extra_columns=extra if judge_cfg is not None else None,
+        partial=partial,
+    )
     if judged:
         _add_judge_summary(report, judged["report"])
     write_report(report, out)
@@ -97,7 +195,11 @@ def print_summary(console, summary: dict) -> None:
     settings = summary.get("settings", {})
     title = "Evaluation"
     if "ex" in metrics:
-        source = "real databases" if settings.get("db_dir") else f"K={settings.get('eval_instances')} synthesized databases"
+        source = (
+            "real databases"
+            if settings.get("db_dir")
+            else f"K={settings.get('eval_instances')} synthesized databases"
+        )
         title += (
             f" (mode {settings.get('eval_mode')}, {source}, seed {settings.get('eval_seed')}, "
             f"timeout {settings.get('eval_timeout')} s, float tol {settings.get('float_tol')})"
@@ -108,7 +210,12 @@ def print_summary(console, summary: dict) -> None:
     for m in metrics:
         table.add_column(m.upper(), justify="right")
     overall = summary["metrics"]
-    table.add_row("all", str(summary["examples"]), *(_cell(overall[m]["score"], overall[m]) for m in metrics), style="bold")
+    table.add_row(
+        "all",
+        str(summary["examples"]),
+        *(_cell(overall[m]["score"], overall[m]) for m in metrics),
+        style="bold",
+    )
     for db, row in summary["per_db"].items():
         table.add_row(db, str(row["examples"]), *(_cell(row[m]) for m in metrics))
     console.print(table)
@@ -118,7 +225,9 @@ def print_summary(console, summary: dict) -> None:
         console.print(f"Statuses: {statuses}")
         if facts["gold_errors"]:
             why = ", ".join(f"{k} {v}" for k, v in facts["gold_errors"].items())
-            console.print(f"Gold queries that could not run (excluded from EX): {sum(facts['gold_errors'].values())} ({why})")
+            console.print(
+                f"Gold queries that could not run (excluded from EX): {sum(facts['gold_errors'].values())} ({why})"
+            )
         if facts["gold_empty"]:
             console.print(
                 f"Results compare empty tables in {facts['gold_empty']} scored examples "
@@ -126,7 +235,9 @@ def print_summary(console, summary: dict) -> None:
             )
         share = facts["low_information_share"]
         if share is not None:
-            console.print(f"Low-information examples (gold empty or identical on every database): {facts['low_information']} ({share:.1%})")
+            console.print(
+                f"Low-information examples (gold empty or identical on every database): {facts['low_information']} ({share:.1%})"
+            )
 
 
 def _check_out_dir(out: Path) -> None:
@@ -145,7 +256,9 @@ def _print_warnings(console, summary: dict, no_generation: str | None) -> None:
         console.print(f"[bold yellow]Warning:[/] {no_generation}")
     part = summary.get("partial")
     if part:
-        console.print(f"[bold yellow]Partial:[/] scored {part['rows']} of {part['of']} rows; t2s infer has not finished this file.")
+        console.print(
+            f"[bold yellow]Partial:[/] scored {part['rows']} of {part['of']} rows; t2s infer has not finished this file."
+        )
     if summary.get("no_gold"):
         console.print(f"{summary['no_gold']} examples have no gold SQL (excluded from EX, EM and the judge).")
 
@@ -155,9 +268,20 @@ def _judge_config(judge, base_url, api_key_env, sees, prompt, rpm, tpm, max_cost
     from text2sql_cli.errors import UsageError
 
     if judge is None:
-        given = [name for name, value in (("--judge-base-url", base_url), ("--judge-api-key-env", api_key_env),
-                 ("--judge-sees", sees), ("--judge-prompt", prompt), ("--rpm", rpm), ("--tpm", tpm),
-                 ("--max-cost", max_cost), ("--dry-run", dry_run or None)) if value is not None]
+        given = [
+            name
+            for name, value in (
+                ("--judge-base-url", base_url),
+                ("--judge-api-key-env", api_key_env),
+                ("--judge-sees", sees),
+                ("--judge-prompt", prompt),
+                ("--rpm", rpm),
+                ("--tpm", tpm),
+                ("--max-cost", max_cost),
+                ("--dry-run", dry_run or None),
+            )
+            if value is not None
+        ]
         if given:
             raise UsageError(f"{', '.join(given)} only apply to the LLM judge", hint="add --judge MODEL")
         return None
@@ -165,9 +289,17 @@ def _judge_config(judge, base_url, api_key_env, sees, prompt, rpm, tpm, max_cost
         raise UsageError(f"--judge-sees {sees!r} is not sql or raw")
     from text2sql_cli.evaluation.judge import JudgeConfig
 
-    return JudgeConfig.build(judge, base_url=base_url, api_key_env=api_key_env, sees=sees,
-                             prompt_file=prompt, max_cost=max_cost, rpm=rpm, tpm=tpm,
-                             require_key=not dry_run)  # a dry run sends nothing, so needs no key
+    return JudgeConfig.build(
+        judge,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        sees=sees,
+        prompt_file=prompt,
+        max_cost=max_cost,
+        rpm=rpm,
+        tpm=tpm,
+        require_key=not dry_run,
+    )  # a dry run sends nothing, so needs no key
 
 
 def _add_judge_summary(report, judge_report) -> None:
@@ -195,12 +327,25 @@ def _print_judge(console, summary: dict) -> None:
     if "agreement" in summary:
         a = summary["agreement"]
         c = a["confusion"]
-        agreement = Agreement(c["ex_correct_judge_yes"], c["ex_correct_judge_no"], c["ex_wrong_judge_yes"],
-                              c["ex_wrong_judge_no"], a["excluded"], a["disagreements"])
+        agreement = Agreement(
+            c["ex_correct_judge_yes"],
+            c["ex_correct_judge_no"],
+            c["ex_wrong_judge_yes"],
+            c["ex_wrong_judge_no"],
+            a["excluded"],
+            a["disagreements"],
+        )
         console.print(render(agreement))
-        shown = ", ".join(f"{d['id']} (EX {'ok' if d['ex'] else 'wrong'}, judge {d['judge']})" for d in a["disagreements"][:10])
+        shown = ", ".join(
+            f"{d['id']} (EX {'ok' if d['ex'] else 'wrong'}, judge {d['judge']})"
+            for d in a["disagreements"][:10]
+        )
         if shown:
-            more = f" and {len(a['disagreements']) - 10} more in summary.json" if len(a["disagreements"]) > 10 else ""
+            more = (
+                f" and {len(a['disagreements']) - 10} more in summary.json"
+                if len(a["disagreements"]) > 10
+                else ""
+            )
             console.print(f"Disagreements: {shown}{more}")
 
 

@@ -4,25 +4,42 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 
 def export(
     run: Annotated[Path, typer.Argument(help="A run directory written by `t2s train` (adapter + run.json).")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="Where to save the merged standalone model.")] = None,
-    dtype: Annotated[str, typer.Option(
-        "--dtype", help="auto (bfloat16 if the run trained in bf16, else float16 like the book), float16, bfloat16 or float32.")] = "auto",
-    device: Annotated[Optional[str], typer.Option("--device", help="cpu or cuda [cuda if available].")] = None,
-    push_to_hub: Annotated[Optional[str], typer.Option("--push-to-hub", help="Hub repo to push the merged model (or, without --out, the adapter) to.")] = None,
-    private: Annotated[bool, typer.Option("--private/--public", help="Visibility of a repo that push creates.")] = True,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to save the merged standalone model.")
+    ] = None,
+    dtype: Annotated[
+        str,
+        typer.Option(
+            "--dtype",
+            help="auto (bfloat16 if the run trained in bf16, else float16 like the book), float16, bfloat16 or float32.",
+        ),
+    ] = "auto",
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu or cuda [cuda if available].")
+    ] = None,
+    push_to_hub: Annotated[
+        str | None,
+        typer.Option(
+            "--push-to-hub", help="Hub repo to push the merged model (or, without --out, the adapter) to."
+        ),
+    ] = None,
+    private: Annotated[
+        bool, typer.Option("--private/--public", help="Visibility of a repo that push creates.")
+    ] = True,
 ) -> None:
     """Merge a LoRA run into its base model in 16-bit (never into a 4-bit model) and save a
     standalone model with tokenizer, template and run.json; optionally push it to the hub."""
     from text2sql_cli.cli._console import out as console
     from text2sql_cli.errors import UsageError
-    from text2sql_cli.export import check_export, merge_run, push_to_hub as push, read_run
+    from text2sql_cli.export import check_export, merge_run, read_run
+    from text2sql_cli.export import push_to_hub as push
 
     if out is None and push_to_hub is None:
         raise UsageError("nothing to do", hint="give --out DIR to merge, --push-to-hub REPO to push, or both")

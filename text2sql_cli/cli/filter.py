@@ -8,7 +8,7 @@ in `text2sql_cli/filtering/__init__.py`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,59 +19,122 @@ def register(app: typer.Typer) -> None:
 
 def filter_command(
     data: Annotated[str, typer.Argument(help="A .jsonl/.json/.csv/.parquet file, or a hub dataset id.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for kept.<ext>, dropped.jsonl and summary.json.")],
-    checks: Annotated[Optional[str], typer.Option(
-        help="Comma-separated rule checks: missing, duplicate, parse, schema, execute, empty (or all). "
-             "Default: all but empty.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes for the SQL checks.")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="Seconds per gold query.")] = None,
-    dialect: Annotated[Optional[str], typer.Option(help="Dialect of DDL and gold SQL: auto, mysql, postgres, sqlite.")] = None,
-    k: Annotated[Optional[int], typer.Option("--k", "--instances", help="Synthesized databases for the empty check.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for synthesized databases.")] = None,
-    columns: Annotated[Optional[str], typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")] = None,
-    config: Annotated[Optional[str], typer.Option(help="Hub dataset config, e.g. origin.")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for kept.<ext>, dropped.jsonl and summary.json.")
+    ],
+    checks: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated rule checks: missing, duplicate, parse, schema, execute, empty (or all). "
+            "Default: all but empty."
+        ),
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes for the SQL checks.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per gold query.")] = None,
+    dialect: Annotated[
+        str | None, typer.Option(help="Dialect of DDL and gold SQL: auto, mysql, postgres, sqlite.")
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", "--instances", help="Synthesized databases for the empty check.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for synthesized databases.")] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
+    ] = None,
+    config: Annotated[str | None, typer.Option(help="Hub dataset config, e.g. origin.")] = None,
     split_name: Annotated[str, typer.Option("--split", help="Hub dataset split to read.")] = "train",
-    judge: Annotated[Optional[str], typer.Option(
-        "--judge", help="Also ask this model whether each remaining row's SQL answers its question (costs money).")] = None,
-    judge_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible base URL (default: OpenAI).")] = None,
-    judge_api_key_env: Annotated[Optional[str], typer.Option(help="Name of the environment variable holding the key for that URL.")] = None,
-    judge_prompt: Annotated[Optional[Path], typer.Option(help="Prompt template file with {context}, {question}, {answer}.")] = None,
-    rpm: Annotated[Optional[int], typer.Option(help="Requests per minute for the LLM.")] = None,
-    tpm: Annotated[Optional[int], typer.Option(help="Tokens per minute for the LLM.")] = None,
-    max_cost: Annotated[Optional[float], typer.Option(help="Stop sending once this many USD are spent; rerun to continue.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Run the rule checks, estimate the LLM requests and cost; send and write nothing.")] = False,
-    on_llm_failure: Annotated[Optional[str], typer.Option(
-        help="Rows the LLM could not judge (error, unparseable, skipped): hold (out of kept, in held.jsonl) or keep.")] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            "--judge",
+            help="Also ask this model whether each remaining row's SQL answers its question (costs money).",
+        ),
+    ] = None,
+    judge_base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL (default: OpenAI).")
+    ] = None,
+    judge_api_key_env: Annotated[
+        str | None, typer.Option(help="Name of the environment variable holding the key for that URL.")
+    ] = None,
+    judge_prompt: Annotated[
+        Path | None, typer.Option(help="Prompt template file with {context}, {question}, {answer}.")
+    ] = None,
+    rpm: Annotated[int | None, typer.Option(help="Requests per minute for the LLM.")] = None,
+    tpm: Annotated[int | None, typer.Option(help="Tokens per minute for the LLM.")] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(help="Stop sending once this many USD are spent; rerun to continue.")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Run the rule checks, estimate the LLM requests and cost; send and write nothing.",
+        ),
+    ] = False,
+    on_llm_failure: Annotated[
+        str | None,
+        typer.Option(
+            help="Rows the LLM could not judge (error, unparseable, skipped): hold (out of kept, in held.jsonl) or keep."
+        ),
+    ] = None,
 ) -> None:
     """Drop bad training rows: missing fields, duplicates, SQL that does not parse, names the DDL
     lacks, gold SQL that fails on its DDL; optionally empty results and an LLM's verdict.
     Writes OUT/kept.<input format>, OUT/dropped.jsonl (with reasons) and OUT/summary.json."""
-    from text2sql_cli.cli._console import err, out as console
+    from text2sql_cli.cli._console import err
+    from text2sql_cli.cli._console import out as console
     from text2sql_cli.data import parse_columns
     from text2sql_cli.errors import UsageError
     from text2sql_cli.filtering import FilterConfig, run_filter
 
-    llm_only = {"--judge-base-url": judge_base_url, "--judge-api-key-env": judge_api_key_env,
-                "--judge-prompt": judge_prompt, "--rpm": rpm, "--tpm": tpm, "--max-cost": max_cost,
-                "--dry-run": dry_run or None}
+    llm_only = {
+        "--judge-base-url": judge_base_url,
+        "--judge-api-key-env": judge_api_key_env,
+        "--judge-prompt": judge_prompt,
+        "--rpm": rpm,
+        "--tpm": tpm,
+        "--max-cost": max_cost,
+        "--dry-run": dry_run or None,
+    }
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file", hint="give a directory (it is created if missing)")
     stray = [name for name, value in llm_only.items() if value is not None]
     if judge is None and stray:
         raise UsageError(f"{', '.join(stray)} only apply to the LLM check", hint="add --judge MODEL")
     cfg = FilterConfig.from_flags(
-        filter_checks=checks, filter_workers=workers, filter_timeout=timeout, filter_dialect=dialect,
-        filter_instances=k, filter_seed=seed, filter_on_llm_failure=on_llm_failure, filter_judge_prompt=judge_prompt,
+        filter_checks=checks,
+        filter_workers=workers,
+        filter_timeout=timeout,
+        filter_dialect=dialect,
+        filter_instances=k,
+        filter_seed=seed,
+        filter_on_llm_failure=on_llm_failure,
+        filter_judge_prompt=judge_prompt,
     )
     llm = None
     if judge is not None:
         from text2sql_cli.filtering.llm import LLMFilterConfig
 
-        llm = LLMFilterConfig.build(judge, base_url=judge_base_url, api_key_env=judge_api_key_env,
-                                    prompt_file=cfg.filter_judge_prompt, max_cost=max_cost, rpm=rpm, tpm=tpm,
-                                    require_key=not dry_run)  # a dry run sends nothing, so needs no key
-    report = run_filter(data, out, cfg, columns=parse_columns(columns), config=config, split=split_name,
-                        llm=llm, dry_run=dry_run)
+        llm = LLMFilterConfig.build(
+            judge,
+            base_url=judge_base_url,
+            api_key_env=judge_api_key_env,
+            prompt_file=cfg.filter_judge_prompt,
+            max_cost=max_cost,
+            rpm=rpm,
+            tpm=tpm,
+            require_key=not dry_run,
+        )  # a dry run sends nothing, so needs no key
+    report = run_filter(
+        data,
+        out,
+        cfg,
+        columns=parse_columns(columns),
+        config=config,
+        split=split_name,
+        llm=llm,
+        dry_run=dry_run,
+    )
     print_summary(console, report.summary)
     if report.estimate is not None:
         console.print(f"Dry run, nothing sent or written: the LLM check would send {report.estimate.line()}")
@@ -102,17 +165,28 @@ def print_summary(console, summary: dict) -> None:
         reasons.add_column("rows", justify="right")
         reasons.add_column("by db_id")
         for reason, n in summary["by_reason"].items():
-            per_db = ", ".join(f"{db}: {row['by_reason'][reason]}" for db, row in summary["by_db"].items()
-                               if reason in row["by_reason"])
+            per_db = ", ".join(
+                f"{db}: {row['by_reason'][reason]}"
+                for db, row in summary["by_db"].items()
+                if reason in row["by_reason"]
+            )
             reasons.add_row(reason, str(n), per_db)
         console.print(reasons)
     if summary["llm_unverified"]:
         statuses = ", ".join(f"{k} {v}" for k, v in summary["llm_unverified"].items())
-        where = "held apart (held.jsonl)" if summary["settings"]["filter_on_llm_failure"] == "hold" else "kept unverified"
-        console.print(f"LLM could not judge {sum(summary['llm_unverified'].values())} rows ({statuses}): {where}")
+        where = (
+            "held apart (held.jsonl)"
+            if summary["settings"]["filter_on_llm_failure"] == "hold"
+            else "kept unverified"
+        )
+        console.print(
+            f"LLM could not judge {sum(summary['llm_unverified'].values())} rows ({statuses}): {where}"
+        )
     llm = summary.get("llm")
     if llm:
-        console.print(f"LLM check ({llm['model']}): {llm['requests_sent']} requests sent, "
-                      f"${llm['cost_usd_this_run']:.4f} this run, ${llm['cost_usd_total']:.4f} in all")
+        console.print(
+            f"LLM check ({llm['model']}): {llm['requests_sent']} requests sent, "
+            f"${llm['cost_usd_this_run']:.4f} this run, ${llm['cost_usd_total']:.4f} in all"
+        )
     if summary["notes"]:
         console.print("Notes: " + ", ".join(f"{k} {v}" for k, v in summary["notes"].items()))

@@ -11,34 +11,70 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 
 def infer(
-    model: Annotated[Optional[str], typer.Option(
-        help="A t2s run dir (base + adapter), a merged/plain model dir or hub id; for --backend openai, "
-             "optionally a run dir whose saved template to use.")] = None,
-    data: Annotated[Optional[str], typer.Option(
-        help="Rows to predict (jsonl/json/csv/parquet with db_id, context, question[, answer]).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Predictions JSONL (with OUT.meta.json beside it).")] = None,
-    base: Annotated[Optional[str], typer.Option(
-        help="Base model for an adapter, overriding adapter_config.json / run.json.")] = None,
-    template: Annotated[Optional[str], typer.Option(
-        help="Prompt template for a model saved without one (default ko-sql-bot), or a template file.")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="hf (local model) or openai (an OpenAI-compatible server).")] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="Server URL for --backend openai, e.g. http://localhost:8000/v1.")] = None,
-    model_name: Annotated[Optional[str], typer.Option(help="Model name on the server (--backend openai).")] = None,
-    max_new_tokens: Annotated[Optional[int], typer.Option(help="Most tokens to generate per question (default 256).")] = None,
-    batch_size: Annotated[Optional[str], typer.Option(
-        help="Micro-batch size, or auto (GPU: largest that fits, halving on out-of-memory; CPU: 32).")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")] = None,
-    quant: Annotated[Optional[str], typer.Option(help="none or 4bit (NF4, CUDA only).")] = None,
-    ddl: Annotated[Optional[Path], typer.Option(help="Pipe mode: a file of CREATE TABLE statements.")] = None,
-    db: Annotated[Optional[Path], typer.Option(help="Pipe mode: a SQLite file whose schema is the DDL.")] = None,
-    columns: Annotated[Optional[str], typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Start OUT again instead of resuming it.")] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="A t2s run dir (base + adapter), a merged/plain model dir or hub id; for --backend openai, "
+            "optionally a run dir whose saved template to use."
+        ),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Rows to predict (jsonl/json/csv/parquet with db_id, context, question[, answer])."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Predictions JSONL (with OUT.meta.json beside it).")
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(help="Base model for an adapter, overriding adapter_config.json / run.json."),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            help="Prompt template for a model saved without one (default ko-sql-bot), or a template file."
+        ),
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="hf (local model) or openai (an OpenAI-compatible server).")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Server URL for --backend openai, e.g. http://localhost:8000/v1.")
+    ] = None,
+    model_name: Annotated[
+        str | None, typer.Option(help="Model name on the server (--backend openai).")
+    ] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(help="Most tokens to generate per question (default 256).")
+    ] = None,
+    batch_size: Annotated[
+        str | None,
+        typer.Option(
+            help="Micro-batch size, or auto (GPU: largest that fits, halving on out-of-memory; CPU: 32)."
+        ),
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")
+    ] = None,
+    quant: Annotated[str | None, typer.Option(help="none or 4bit (NF4, CUDA only).")] = None,
+    ddl: Annotated[Path | None, typer.Option(help="Pipe mode: a file of CREATE TABLE statements.")] = None,
+    db: Annotated[
+        Path | None, typer.Option(help="Pipe mode: a SQLite file whose schema is the DDL.")
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Start OUT again instead of resuming it.")
+    ] = False,
 ) -> None:
     """Generate SQL: greedy, batched, resumable; or pipe questions through stdin.
 
@@ -52,8 +88,14 @@ def infer(
     from text2sql_cli.inference.backend import check_model_path
 
     cfg = InferConfig.from_flags(
-        backend=backend, template=template, max_new_tokens=max_new_tokens, batch_size=batch_size,
-        precision=precision, quant=quant, base_url=base_url, model_name=model_name,
+        backend=backend,
+        template=template,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        precision=precision,
+        quant=quant,
+        base_url=base_url,
+        model_name=model_name,
     )
     check_model_path(model)
     check_model_path(base)
@@ -77,7 +119,8 @@ def infer(
 def _batch(cfg, *, model, data, out, base, columns, overwrite) -> None:
     from rich.table import Table
 
-    from text2sql_cli.cli._console import err, out as console
+    from text2sql_cli.cli._console import err
+    from text2sql_cli.cli._console import out as console
     from text2sql_cli.data import parse_columns
     from text2sql_cli.inference.batch import run_batch_inference
 
@@ -85,14 +128,24 @@ def _batch(cfg, *, model, data, out, base, columns, overwrite) -> None:
         for note in backend.notes:
             err.print(f"[yellow]note:[/] {note}")
         prov = backend.provenance()
-        err.print(f"{prov['backend']} {prov['model']} | template {backend.template.name} | "
-                  f"{prov.get('precision') or 'api'} | batch {backend.batch_size}")
+        err.print(
+            f"{prov['backend']} {prov['model']} | template {backend.template.name} | "
+            f"{prov.get('precision') or 'api'} | batch {backend.batch_size}"
+        )
         if done:
             err.print(f"resuming {out}: {done} of {rows} rows already done")
 
-    summary = run_batch_inference(cfg, data=data, out=out, model=model, base=base,
-                                  columns=parse_columns(columns), overwrite=overwrite,
-                                  on_start=started, console=err)
+    summary = run_batch_inference(
+        cfg,
+        data=data,
+        out=out,
+        model=model,
+        base=base,
+        columns=parse_columns(columns),
+        overwrite=overwrite,
+        on_start=started,
+        console=err,
+    )
     if summary.rank != 0:
         return  # under accelerate launch, rank 0 reports for all
     table = Table(title=f"t2s infer -> {out}")
@@ -100,19 +153,27 @@ def _batch(cfg, *, model, data, out, base, columns, overwrite) -> None:
     table.add_column("value", justify="right")
     rate = summary.generated / summary.seconds if summary.seconds else 0.0
     for name, value in (
-        ("rows", summary.total), ("already done (resumed)", summary.resumed),
-        ("generated now", summary.generated), ("SQL extracted (all rows)", summary.extracted),
-        ("extraction failed", summary.methods.get("failed", 0)), ("errors (no generation)", summary.errors),
-        ("batch size", summary.batch_size), ("processes", summary.world_size),
-        ("seconds", f"{summary.seconds:.1f}"), ("rows/s", f"{rate:.2f}"),
+        ("rows", summary.total),
+        ("already done (resumed)", summary.resumed),
+        ("generated now", summary.generated),
+        ("SQL extracted (all rows)", summary.extracted),
+        ("extraction failed", summary.methods.get("failed", 0)),
+        ("errors (no generation)", summary.errors),
+        ("batch size", summary.batch_size),
+        ("processes", summary.world_size),
+        ("seconds", f"{summary.seconds:.1f}"),
+        ("rows/s", f"{rate:.2f}"),
     ):
         table.add_row(name, str(value))
     console.print(table)
     if summary.errors:
         # One line, not wrapped by rich, so scripts and logs see it whole.
         reason = " ".join(str(summary.first_error).split())[:200]
-        typer.echo(f"Error: {summary.errors} of {summary.total} rows failed (e.g. {reason}); "
-                   f"{out} keeps the rest: rerun the same command to retry them", err=True)
+        typer.echo(
+            f"Error: {summary.errors} of {summary.total} rows failed (e.g. {reason}); "
+            f"{out} keeps the rest: rerun the same command to retry them",
+            err=True,
+        )
         raise typer.Exit(1)
 
 

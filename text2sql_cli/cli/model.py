@@ -12,7 +12,9 @@ model_app = typer.Typer(no_args_is_help=True, help="Build or export model direct
 
 @model_app.command("tiny")
 def tiny(
-    data: Annotated[Path, typer.Option("--data", help="Rows whose text trains the tiny tokenizer (jsonl/csv/...).")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Rows whose text trains the tiny tokenizer (jsonl/csv/...).")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Where to save the model directory.")],
     hidden_size: Annotated[int, typer.Option(help="Hidden size.")] = 64,
     layers: Annotated[int, typer.Option(help="Transformer layers.")] = 2,
@@ -33,25 +35,33 @@ def tiny(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from text2sql_cli.cli._console import err, out as console
+    from text2sql_cli.cli._console import err
+    from text2sql_cli.cli._console import out as console
     from text2sql_cli.data import load_examples
-    from text2sql_cli.prompts import TEMPLATES
-    from text2sql_cli.tiny import build_tiny_model, corpus_for
-    from text2sql_cli.quiet import quiet_known_noise
-
     from text2sql_cli.errors import UsageError
+    from text2sql_cli.prompts import TEMPLATES
+    from text2sql_cli.quiet import quiet_known_noise
+    from text2sql_cli.tiny import build_tiny_model, corpus_for
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UsageError(f"--out {out} already exists and is not an empty directory", hint="remove it or pick another --out")
+        raise UsageError(
+            f"--out {out} already exists and is not an empty directory",
+            hint="remove it or pick another --out",
+        )
     examples, _ = load_examples(data, drop_na=True)
     progress = Progress(
-        TextColumn("warm-up"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
-        TimeElapsedColumn(), console=err, disable=pretrain_steps == 0,
+        TextColumn("warm-up"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=pretrain_steps == 0,
     )
     task = progress.add_task("warm-up", total=pretrain_steps, loss=float("nan"))
     with progress, quiet_known_noise():  # no "Writing model shards" bar for a sub-second save
         path = build_tiny_model(
-        out,
+            out,
             corpus_for(examples, TEMPLATES.values()),
             vocab_size=vocab_size,
             hidden_size=hidden_size,

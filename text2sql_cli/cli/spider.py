@@ -14,9 +14,13 @@ def register(data_app: typer.Typer) -> None:
 
 
 def import_spider(
-    spider_dir: Annotated[Path, typer.Argument(help="Unzipped Spider folder (dev.json, train_spider.json, database/).")],
+    spider_dir: Annotated[
+        Path, typer.Argument(help="Unzipped Spider folder (dev.json, train_spider.json, database/).")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")] = Path("spider.jsonl"),
-    split: Annotated[str, typer.Option(help="dev, or train (train_spider.json + train_others.json).")] = "dev",
+    split: Annotated[
+        str, typer.Option(help="dev, or train (train_spider.json + train_others.json).")
+    ] = "dev",
 ) -> None:
     """Turn Spider into t2s rows (id, db_id, context, question, answer); context is each
     database's CREATE TABLE text. Evaluate on the real databases with
@@ -24,7 +28,8 @@ def import_spider(
     from collections import Counter
 
     from text2sql_cli.cli._console import out as console
-    from text2sql_cli.spider import import_spider as run, write_rows
+    from text2sql_cli.spider import import_spider as run
+    from text2sql_cli.spider import write_rows
 
     rows = run(spider_dir, split)
     write_rows(rows, out)

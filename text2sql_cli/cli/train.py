@@ -4,7 +4,7 @@ so that a config file, T2S_TRAIN_* variables and a preset can fill it (training/
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,39 +12,95 @@ Opt = typer.Option
 
 
 def train(
-    base: Annotated[Optional[str], Opt("--base", help="Base model: hub id or local directory (e.g. beomi/Yi-Ko-6B).")] = None,
-    data: Annotated[Optional[Path], Opt("--data", help="Training rows, e.g. DIR/train.jsonl from `t2s data split`.")] = None,
-    out: Annotated[Optional[Path], Opt("--out", help="Run directory: adapter, tokenizer, template, run.json.")] = None,
-    config: Annotated[Optional[Path], Opt("--config", help="YAML file of options; flags override it.")] = None,
-    preset: Annotated[Optional[str], Opt("--preset", help="Named defaults: book = the chapter's autotrain run.")] = None,
-    r: Annotated[Optional[int], Opt("--r", help="LoRA rank [16].")] = None,
-    alpha: Annotated[Optional[int], Opt("--alpha", help="LoRA alpha [32].")] = None,
-    dropout: Annotated[Optional[float], Opt("--dropout", help="LoRA dropout [0.05].")] = None,
-    targets: Annotated[Optional[str], Opt("--targets", help="all-linear, or module names: q_proj,v_proj [all-linear].")] = None,
-    epochs: Annotated[Optional[float], Opt("--epochs", help="Passes over the data [1].")] = None,
-    max_steps: Annotated[Optional[int], Opt("--max-steps", help="Stop after N optimizer steps (-1: epochs decide).")] = None,
-    lr: Annotated[Optional[float], Opt("--lr", help="Peak learning rate [2e-4].")] = None,
-    batch_size: Annotated[Optional[int], Opt("--batch-size", help="Examples per device per micro-batch [8].")] = None,
-    grad_accum: Annotated[Optional[int], Opt("--grad-accum", help="Micro-batches per optimizer step [1].")] = None,
-    max_len: Annotated[Optional[int], Opt("--max-len", help="Longest prompt+SQL in tokens; longer rows are skipped [1024].")] = None,
-    warmup_ratio: Annotated[Optional[float], Opt("--warmup-ratio", help="Share of steps for warmup [0.1].")] = None,
-    weight_decay: Annotated[Optional[float], Opt("--weight-decay", help="AdamW weight decay [0.01].")] = None,
-    lr_scheduler: Annotated[Optional[str], Opt("--lr-scheduler", help="linear, cosine, constant, ... [linear].")] = None,
-    gradient_checkpointing: Annotated[Optional[bool], Opt("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations to save memory.")] = None,
-    packing: Annotated[Optional[bool], Opt("--packing/--no-packing", help="Padding-free packing; examples never attend to each other.")] = None,
-    loss: Annotated[Optional[str], Opt("--loss", help="completion (SQL+EOS only) or full (the book: prompt too) [completion].")] = None,
-    eval_file: Annotated[Optional[Path], Opt("--eval-file", help="Rows for validation loss.")] = None,
-    report_to: Annotated[Optional[str], Opt("--report-to", help="none, tensorboard or wandb [none].")] = None,
-    seed: Annotated[Optional[int], Opt("--seed", help="Seed [42].")] = None,
-    revision: Annotated[Optional[str], Opt("--revision", help="Hub revision of --base (branch, tag, commit).")] = None,
-    trust_remote_code: Annotated[Optional[bool], Opt("--trust-remote-code/--no-trust-remote-code", help="Run the base model's own code (off unless asked).")] = None,
-    template: Annotated[Optional[str], Opt("--template", help="Prompt template: ko-sql-bot, en-sql-bot, chat, or a file.")] = None,
-    quant: Annotated[Optional[str], Opt("--quant", help="4bit (QLoRA NF4), 8bit or none; 4bit/8bit need CUDA [none].")] = None,
-    log_every: Annotated[Optional[int], Opt("--log-every", help="Steps between loss log lines [10].")] = None,
-    save_every: Annotated[Optional[int], Opt("--save-every", help="Steps between checkpoints [200].")] = None,
-    resume: Annotated[Optional[bool], Opt("--resume/--no-resume", help="Continue from the last checkpoint in OUT/checkpoints.")] = None,
-    merge: Annotated[Optional[bool], Opt("--merge/--no-merge", help="Also save base+adapter merged in 16-bit to OUT/merged.")] = None,
-    push_to_hub: Annotated[Optional[str], Opt("--push-to-hub", help="Push the adapter (or the merged model) to this hub repo.")] = None,
+    base: Annotated[
+        str | None, Opt("--base", help="Base model: hub id or local directory (e.g. beomi/Yi-Ko-6B).")
+    ] = None,
+    data: Annotated[
+        Path | None, Opt("--data", help="Training rows, e.g. DIR/train.jsonl from `t2s data split`.")
+    ] = None,
+    out: Annotated[
+        Path | None, Opt("--out", help="Run directory: adapter, tokenizer, template, run.json.")
+    ] = None,
+    config: Annotated[
+        Path | None, Opt("--config", help="YAML file of options; flags override it.")
+    ] = None,
+    preset: Annotated[
+        str | None, Opt("--preset", help="Named defaults: book = the chapter's autotrain run.")
+    ] = None,
+    r: Annotated[int | None, Opt("--r", help="LoRA rank [16].")] = None,
+    alpha: Annotated[int | None, Opt("--alpha", help="LoRA alpha [32].")] = None,
+    dropout: Annotated[float | None, Opt("--dropout", help="LoRA dropout [0.05].")] = None,
+    targets: Annotated[
+        str | None, Opt("--targets", help="all-linear, or module names: q_proj,v_proj [all-linear].")
+    ] = None,
+    epochs: Annotated[float | None, Opt("--epochs", help="Passes over the data [1].")] = None,
+    max_steps: Annotated[
+        int | None, Opt("--max-steps", help="Stop after N optimizer steps (-1: epochs decide).")
+    ] = None,
+    lr: Annotated[float | None, Opt("--lr", help="Peak learning rate [2e-4].")] = None,
+    batch_size: Annotated[
+        int | None, Opt("--batch-size", help="Examples per device per micro-batch [8].")
+    ] = None,
+    grad_accum: Annotated[
+        int | None, Opt("--grad-accum", help="Micro-batches per optimizer step [1].")
+    ] = None,
+    max_len: Annotated[
+        int | None, Opt("--max-len", help="Longest prompt+SQL in tokens; longer rows are skipped [1024].")
+    ] = None,
+    warmup_ratio: Annotated[
+        float | None, Opt("--warmup-ratio", help="Share of steps for warmup [0.1].")
+    ] = None,
+    weight_decay: Annotated[float | None, Opt("--weight-decay", help="AdamW weight decay [0.01].")] = None,
+    lr_scheduler: Annotated[
+        str | None, Opt("--lr-scheduler", help="linear, cosine, constant, ... [linear].")
+    ] = None,
+    gradient_checkpointing: Annotated[
+        bool | None,
+        Opt(
+            "--gradient-checkpointing/--no-gradient-checkpointing",
+            help="Recompute activations to save memory.",
+        ),
+    ] = None,
+    packing: Annotated[
+        bool | None,
+        Opt("--packing/--no-packing", help="Padding-free packing; examples never attend to each other."),
+    ] = None,
+    loss: Annotated[
+        str | None,
+        Opt("--loss", help="completion (SQL+EOS only) or full (the book: prompt too) [completion]."),
+    ] = None,
+    eval_file: Annotated[Path | None, Opt("--eval-file", help="Rows for validation loss.")] = None,
+    report_to: Annotated[str | None, Opt("--report-to", help="none, tensorboard or wandb [none].")] = None,
+    seed: Annotated[int | None, Opt("--seed", help="Seed [42].")] = None,
+    revision: Annotated[
+        str | None, Opt("--revision", help="Hub revision of --base (branch, tag, commit).")
+    ] = None,
+    trust_remote_code: Annotated[
+        bool | None,
+        Opt(
+            "--trust-remote-code/--no-trust-remote-code",
+            help="Run the base model's own code (off unless asked).",
+        ),
+    ] = None,
+    template: Annotated[
+        str | None, Opt("--template", help="Prompt template: ko-sql-bot, en-sql-bot, chat, or a file.")
+    ] = None,
+    quant: Annotated[
+        str | None, Opt("--quant", help="4bit (QLoRA NF4), 8bit or none; 4bit/8bit need CUDA [none].")
+    ] = None,
+    log_every: Annotated[int | None, Opt("--log-every", help="Steps between loss log lines [10].")] = None,
+    save_every: Annotated[int | None, Opt("--save-every", help="Steps between checkpoints [200].")] = None,
+    resume: Annotated[
+        bool | None,
+        Opt("--resume/--no-resume", help="Continue from the last checkpoint in OUT/checkpoints."),
+    ] = None,
+    merge: Annotated[
+        bool | None,
+        Opt("--merge/--no-merge", help="Also save base+adapter merged in 16-bit to OUT/merged."),
+    ] = None,
+    push_to_hub: Annotated[
+        str | None, Opt("--push-to-hub", help="Push the adapter (or the merged model) to this hub repo.")
+    ] = None,
 ) -> None:
     """Fine-tune a base model with LoRA (or QLoRA with --quant 4bit) on Text-to-SQL rows.
 
@@ -59,10 +115,13 @@ def train(
     result = run_training(cfg)
     if not result.is_main:
         return
-    from text2sql_cli.cli._console import err, out as console
+    from text2sql_cli.cli._console import err
+    from text2sql_cli.cli._console import out as console
 
     if not result.completed:
-        err.print(f"interrupted at step {result.global_step}; checkpoint {result.checkpoint}; rerun with --resume")
+        err.print(
+            f"interrupted at step {result.global_step}; checkpoint {result.checkpoint}; rerun with --resume"
+        )
         raise typer.Exit(130)
     target = result.out
     if cfg.merge:
@@ -96,11 +155,19 @@ def _summary(result, cfg, target):
     world = f" ({t['world_size']} processes)" if t["world_size"] > 1 else ""
     rows = [
         ("base model", cfg.base),
-        ("training rows", f"{data['rows']} ({data['skipped_too_long']} skipped: longer than --max-len {cfg.max_len})"),
+        (
+            "training rows",
+            f"{data['rows']} ({data['skipped_too_long']} skipped: longer than --max-len {cfg.max_len})",
+        ),
         ("optimizer steps", f"{t['global_step']} (epoch {t['epoch'] or 0:.2f})"),
         ("examples per step", f"{t['effective_batch_size']}{world}"),
         ("train loss, final / best", f"{loss(t['final_loss'])} / {loss(t['best_loss'])}"),
-        ("eval loss, final / best", f"{loss(t['final_eval_loss'])} / {loss(t['best_eval_loss'])}" if cfg.eval_file else "- (no --eval-file)"),
+        (
+            "eval loss, final / best",
+            f"{loss(t['final_eval_loss'])} / {loss(t['best_eval_loss'])}"
+            if cfg.eval_file
+            else "- (no --eval-file)",
+        ),
         ("precision", f"{t['precision']} on {t['device']}"),
         ("training time", f"{t['train_runtime_s']:.1f} s"),
         ("loss log", str(result.out / LOG_FILE)),

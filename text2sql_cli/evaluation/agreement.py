@@ -48,8 +48,10 @@ class Agreement:
             "n": self.n,
             "excluded": self.excluded,
             "confusion": {
-                "ex_correct_judge_yes": self.both_yes, "ex_correct_judge_no": self.ex_only,
-                "ex_wrong_judge_yes": self.judge_only, "ex_wrong_judge_no": self.both_no,
+                "ex_correct_judge_yes": self.both_yes,
+                "ex_correct_judge_no": self.ex_only,
+                "ex_wrong_judge_yes": self.judge_only,
+                "ex_wrong_judge_no": self.both_no,
             },
             "observed_agreement": self.observed,
             "cohen_kappa": self.kappa,
@@ -82,8 +84,9 @@ def agreement(ids: Sequence[Any], ex: Sequence[bool | None], judge: Sequence[str
 
 def agreement_from_rows(rows: list[dict[str, Any]]) -> Agreement:
     """From results rows holding `ex` (True/False/None) and `judge_verdict` (see judge.py)."""
-    return agreement([r.get("id") for r in rows], [r.get("ex") for r in rows],
-                     [r.get("judge_verdict") for r in rows])
+    return agreement(
+        [r.get("id") for r in rows], [r.get("ex") for r in rows], [r.get("judge_verdict") for r in rows]
+    )
 
 
 def render(a: Agreement) -> Any:
@@ -92,9 +95,13 @@ def render(a: Agreement) -> Any:
 
     kappa = "undefined" if a.kappa is None else f"{a.kappa:.3f}"
     observed = "-" if a.observed is None else f"{a.observed:.1%}"
-    table = Table(title="EX vs judge", caption=(
-        f"agreement {observed}, Cohen's kappa {kappa}, {len(a.disagreements)} disagreements; "
-        f"{a.excluded} rows excluded (no EX result or no yes/no verdict)"))
+    table = Table(
+        title="EX vs judge",
+        caption=(
+            f"agreement {observed}, Cohen's kappa {kappa}, {len(a.disagreements)} disagreements; "
+            f"{a.excluded} rows excluded (no EX result or no yes/no verdict)"
+        ),
+    )
     table.add_column("")
     table.add_column("judge yes", justify="right")
     table.add_column("judge no", justify="right")

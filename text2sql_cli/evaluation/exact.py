@@ -20,5 +20,7 @@ def exact_match(gold: str | None, pred: str | None, dialect: str = "auto") -> bo
 
 
 def em_column(predictions, dialect: str = "auto") -> list[dict]:
-    return [{"em": None if getattr(p, "error", None) is not None else exact_match(p.gold, p.sql, dialect)}
-            for p in predictions]
+    return [
+        {"em": None if getattr(p, "error", None) is not None else exact_match(p.gold, p.sql, dialect)}
+        for p in predictions
+    ]

@@ -114,7 +114,9 @@ def _score(task: ExTask) -> ExVerdict:
     gold_results = [execute(conn, gold, **run) for conn in connections]
     failed = next((r for r in gold_results if not r.ok), None)
     if failed is not None:
-        return ExVerdict("gold_error", reason=failed.error, gold_error_kind=_error_kind(failed), databases=len(connections))
+        return ExVerdict(
+            "gold_error", reason=failed.error, gold_error_kind=_error_kind(failed), databases=len(connections)
+        )
     order = task.mode == "spider" and gold_ordered
     gold_empty = all(not r.rows for r in gold_results)
     same_everywhere = len(gold_results) > 1 and len({r.rows for r in gold_results}) == 1
@@ -132,7 +134,9 @@ def _score(task: ExTask) -> ExVerdict:
             return ExVerdict("timeout", reason=got.error, **facts)
         if not got.ok:
             return ExVerdict("pred_error", reason=got.error, **facts)
-        if not rows_match(expected.rows, got.rows, mode=task.mode, order_matters=order, float_tol=task.float_tol):
+        if not rows_match(
+            expected.rows, got.rows, mode=task.mode, order_matters=order, float_tol=task.float_tol
+        ):
             return ExVerdict("wrong_result", **facts)
     return ExVerdict("correct", **facts)
 
@@ -185,7 +189,9 @@ def _connections(task: ExTask, gold_sqlite: str):
 
     if not task.context or not task.context.strip():
         raise SchemaError("the example has no DDL (context)")
-    snapshots = instances_for(task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=task.dialect)
+    snapshots = instances_for(
+        task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=task.dialect
+    )
     return [open_snapshot(data) for data in snapshots]
 
 
@@ -237,15 +243,27 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
         import sqlglot.dialects.sqlite  # noqa: F401
 
         import text2sql_cli.sql.synth  # noqa: F401
-    bar = Progress(TextColumn("EX"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=Console(stderr=True), disable=not progress)
+    bar = Progress(
+        TextColumn("EX"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not progress,
+    )
     with bar:
         task_id = bar.add_task("EX", total=len(tasks))
-        results = run_tasks(score_example, tasks, workers=workers, on_crash=crashed,
-                            on_progress=lambda n: bar.advance(task_id, n))
+        results = run_tasks(
+            score_example,
+            tasks,
+            workers=workers,
+            on_crash=crashed,
+            on_progress=lambda n: bar.advance(task_id, n),
+        )
     verdicts = iter(results)
     return [
-        next(verdicts) if getattr(p, "error", None) is None
+        next(verdicts)
+        if getattr(p, "error", None) is None
         else ExVerdict("generation_error", reason=f"t2s infer produced no generation: {p.error}").as_row()
         for p in predictions
     ]

@@ -44,7 +44,9 @@ CACHE_FILE = "judge_cache.jsonl"
 JUDGE_PARAMS = {"response_format": {"type": "json_object"}, "temperature": 0}
 JUDGE_OUTPUT_TOKENS = 12  # {"resolve_yn": "yes"} is about 8 tokens; used for --dry-run only
 VERDICTS = ("yes", "no", "unparseable", "error", "skipped", "no_generation")
-SCORE_NOTE = "yes / (yes + no); unparseable, error, skipped and no_generation rows are excluded from the denominator"
+SCORE_NOTE = (
+    "yes / (yes + no); unparseable, error, skipped and no_generation rows are excluded from the denominator"
+)
 
 
 class JudgeSettings(T2SSettings):
@@ -83,14 +85,24 @@ class JudgeConfig:
         from text2sql_cli.errors import ConfigError
 
         settings = JudgeSettings.from_flags(
-            judge_model=model, judge_base_url=base_url, judge_api_key_env=api_key_env,
-            judge_sees=sees, judge_prompt=prompt_file,
+            judge_model=model,
+            judge_base_url=base_url,
+            judge_api_key_env=api_key_env,
+            judge_sees=sees,
+            judge_prompt=prompt_file,
         )
         if not settings.judge_model:
-            raise ConfigError("no judge model", hint="pass --judge MODEL (e.g. gpt-4-turbo-preview) or set T2S_JUDGE_MODEL")
+            raise ConfigError(
+                "no judge model", hint="pass --judge MODEL (e.g. gpt-4-turbo-preview) or set T2S_JUDGE_MODEL"
+            )
         client = ClientConfig.build(
-            settings.judge_model, base_url=settings.judge_base_url, url_key=settings.judge_api_key,
-            key_env=settings.judge_api_key_env, max_cost=max_cost, require_key=require_key, **client_flags,
+            settings.judge_model,
+            base_url=settings.judge_base_url,
+            url_key=settings.judge_api_key,
+            key_env=settings.judge_api_key_env,
+            max_cost=max_cost,
+            require_key=require_key,
+            **client_flags,
         )
         template, name = load_judge_template(settings.judge_prompt)
         return cls(client, settings.judge_sees, template, name, settings.judge_parse_attempts)
@@ -163,12 +175,16 @@ def _no_generation(row: dict[str, Any]) -> bool:
 
 def _check_rows(predictions: list[dict[str, Any]], sees: str) -> None:
     needed = ("id", "question", "context", "gold", "sql" if sees == "sql" else "raw")
-    problems = [f"row {i + 1} lacks {', '.join(k for k in needed if k not in row)}"
-                for i, row in enumerate(predictions) if any(k not in row for k in needed)]
+    problems = [
+        f"row {i + 1} lacks {', '.join(k for k in needed if k not in row)}"
+        for i, row in enumerate(predictions)
+        if any(k not in row for k in needed)
+    ]
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise InputError(None, "; ".join(problems[:5]) + more,
-                         hint=f"judge rows need {', '.join(needed)} (from t2s infer)")
+        raise InputError(
+            None, "; ".join(problems[:5]) + more, hint=f"judge rows need {', '.join(needed)} (from t2s infer)"
+        )
 
 
 def build_requests(predictions: list[dict[str, Any]], cfg: JudgeConfig) -> list[Request | None]:
@@ -182,8 +198,13 @@ def build_requests(predictions: list[dict[str, Any]], cfg: JudgeConfig) -> list[
         if gen is None or gold is None or _no_generation(row):
             out.append(None)
             continue
-        prompt = render_judge_prompt(cfg.template, context=str(row["context"] or ""),
-                                     question=str(row["question"] or ""), answer=gold, gen_sql=gen)
+        prompt = render_judge_prompt(
+            cfg.template,
+            context=str(row["context"] or ""),
+            question=str(row["question"] or ""),
+            answer=gold,
+            gen_sql=gen,
+        )
         fingerprint = hashlib.sha256(gen.encode()).hexdigest()[:16]
         out.append(Request(row["id"], [{"role": "system", "content": prompt}], fingerprint))
     return out
@@ -192,8 +213,13 @@ def build_requests(predictions: list[dict[str, Any]], cfg: JudgeConfig) -> list[
 def estimate_judge(predictions: list[dict[str, Any]], cfg: JudgeConfig, out_dir: Path) -> Estimate:
     """--dry-run: what the judge would send and cost; sends nothing."""
     requests = [r for r in build_requests(predictions, cfg) if r is not None]
-    return estimate(requests, cfg.client, cache_path=Path(out_dir) / CACHE_FILE, params=JUDGE_PARAMS,
-                    output_tokens=JUDGE_OUTPUT_TOKENS)
+    return estimate(
+        requests,
+        cfg.client,
+        cache_path=Path(out_dir) / CACHE_FILE,
+        params=JUDGE_PARAMS,
+        output_tokens=JUDGE_OUTPUT_TOKENS,
+    )
 
 
 def run_judge(
@@ -202,19 +228,33 @@ def run_judge(
     """Judge every row; verdicts come back in input order. Resumable through the cache in out_dir."""
     built = build_requests(predictions, cfg)
     requests = [r for r in built if r is not None]
-    report = run_batch(requests, cfg.client, cache_path=Path(out_dir) / CACHE_FILE, params=JUDGE_PARAMS,
-                       parse=parse_verdict, parse_attempts=cfg.parse_attempts, progress=progress, label="judge")
+    report = run_batch(
+        requests,
+        cfg.client,
+        cache_path=Path(out_dir) / CACHE_FILE,
+        params=JUDGE_PARAMS,
+        parse=parse_verdict,
+        parse_attempts=cfg.parse_attempts,
+        progress=progress,
+        label="judge",
+    )
     by_id = {str(r.id): r for r in report.results}
     verdicts = []
     for row, req in zip(predictions, built):
         if _no_generation(row):
-            verdicts.append(Verdict(row["id"], "no_generation", "t2s infer produced no generation; the judge was not asked"))
+            verdicts.append(
+                Verdict(
+                    row["id"], "no_generation", "t2s infer produced no generation; the judge was not asked"
+                )
+            )
             continue
         if req is None and _gold(row) is None:
             verdicts.append(Verdict(row["id"], "skipped", "no gold SQL to compare with"))
             continue
         if req is None:
-            verdicts.append(Verdict(row["id"], "no", "no SQL was extracted from the generation; the judge was not asked"))
+            verdicts.append(
+                Verdict(row["id"], "no", "no SQL was extracted from the generation; the judge was not asked")
+            )
             continue
         res = by_id[str(req.id)]
         verdict = res.value if res.status == "ok" else res.status

@@ -52,7 +52,9 @@ class Report:
     metrics: tuple[str, ...] = field(default=())
 
 
-def load_predictions(path: str | Path, stop: tuple[str, ...] = ("###",), *, partial: bool = False) -> list[Prediction]:
+def load_predictions(
+    path: str | Path, stop: tuple[str, ...] = ("###",), *, partial: bool = False
+) -> list[Prediction]:
     """Read a `t2s infer` JSONL file; bad lines raise InputError naming the file and line.
 
     A file whose `t2s infer` sidecar says it is unfinished is refused unless `partial`; then a torn
@@ -123,7 +125,9 @@ def check_finished(path: Path, partial: bool) -> dict[str, Any] | None:
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError(meta_file, "not valid JSON", hint="rerun the same t2s infer command to rewrite it") from None
+        raise InputError(
+            meta_file, "not valid JSON", hint="rerun the same t2s infer command to rewrite it"
+        ) from None
     status = meta.get("status") if isinstance(meta, dict) else None
     if status in FINISHED:
         return None
@@ -191,7 +195,9 @@ def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-def build_report(predictions: list[Prediction], columns: dict[str, list[dict]], settings: dict | None = None) -> Report:
+def build_report(
+    predictions: list[Prediction], columns: dict[str, list[dict]], settings: dict | None = None
+) -> Report:
     """Join metric columns per example and summarize them overall and per db_id."""
     for name, column in columns.items():
         if len(column) != len(predictions):
@@ -221,7 +227,9 @@ def build_report(predictions: list[Prediction], columns: dict[str, list[dict]], 
     return Report(rows, summary, metrics)
 
 
-NO_GENERATION_NOTE = "t2s infer failed on these rows; they are left out of every metric; rerun t2s infer to retry them"
+NO_GENERATION_NOTE = (
+    "t2s infer failed on these rows; they are left out of every metric; rerun t2s infer to retry them"
+)
 
 
 def no_generation_line(summary: dict[str, Any]) -> str | None:
@@ -229,9 +237,11 @@ def no_generation_line(summary: dict[str, Any]) -> str | None:
     n = (summary.get("no_generation") or {}).get("count", 0)
     if not n:
         return None
-    return (f"{n} prediction{'s have' if n != 1 else ' has'} no generation (t2s infer failed on "
-            f"{'them' if n != 1 else 'it'}); rerun t2s infer to retry {'them' if n != 1 else 'it'}. "
-            f"Not counted in any metric.")
+    return (
+        f"{n} prediction{'s have' if n != 1 else ' has'} no generation (t2s infer failed on "
+        f"{'them' if n != 1 else 'it'}); rerun t2s infer to retry {'them' if n != 1 else 'it'}. "
+        f"Not counted in any metric."
+    )
 
 
 def summarize(rows: list[dict], metrics: tuple[str, ...]) -> dict[str, Any]:
@@ -263,7 +273,9 @@ def _score(rows: list[dict], metric: str) -> dict[str, Any]:
 def _execution_facts(rows: list[dict]) -> dict[str, Any]:
     """What a reader needs to trust EX: statuses, why gold failed, how much compared empty tables."""
     statuses = Counter(r.get("status") for r in rows)
-    gold_errors = Counter(r.get("gold_error_kind") or "error" for r in rows if r.get("status") == "gold_error")
+    gold_errors = Counter(
+        r.get("gold_error_kind") or "error" for r in rows if r.get("status") == "gold_error"
+    )
     scored = [r for r in rows if r.get("ex") is not None]
     empty = [r for r in scored if r.get("gold_empty")]
     low = [r for r in scored if r.get("low_information")]

@@ -65,7 +65,7 @@ LLM_UNVERIFIED = ("error", "unparseable", "skipped")
 
 
 def parse_checks(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    """"missing,parse" -> ("missing", "parse") in canonical order; UsageError for unknown names."""
+    """ "missing,parse" -> ("missing", "parse") in canonical order; UsageError for unknown names."""
     if spec is None:
         return DEFAULT_CHECKS
     names = [s.strip().lower() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]

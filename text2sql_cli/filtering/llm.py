@@ -26,7 +26,15 @@ from typing import Any
 
 from text2sql_cli.data import Example
 from text2sql_cli.errors import InputError
-from text2sql_cli.llm_client import BatchReport, ClientConfig, Estimate, ParseError, Request, estimate, run_batch
+from text2sql_cli.llm_client import (
+    BatchReport,
+    ClientConfig,
+    Estimate,
+    ParseError,
+    Request,
+    estimate,
+    run_batch,
+)
 
 CACHE_FILE = "filter_llm_cache.jsonl"
 PARAMS = {"response_format": {"type": "json_object"}, "temperature": 0}
@@ -59,8 +67,13 @@ class LLMFilterConfig:
 
         endpoint = JudgeSettings.from_flags(judge_base_url=base_url, judge_api_key_env=api_key_env)
         client = ClientConfig.build(
-            model, base_url=endpoint.judge_base_url, url_key=endpoint.judge_api_key,
-            key_env=endpoint.judge_api_key_env, max_cost=max_cost, require_key=require_key, **client_flags,
+            model,
+            base_url=endpoint.judge_base_url,
+            url_key=endpoint.judge_api_key,
+            key_env=endpoint.judge_api_key_env,
+            max_cost=max_cost,
+            require_key=require_key,
+            **client_flags,
         )
         template, name = load_filter_template(prompt_file)
         return cls(client, template, name, endpoint.judge_parse_attempts)
@@ -108,15 +121,22 @@ def build_requests(examples: list[Example], cfg: LLMFilterConfig) -> list[Reques
 
     out = []
     for ex in examples:
-        prompt = render_filter_prompt(cfg.template, context=ex.context, question=ex.question, answer=ex.answer or "")
+        prompt = render_filter_prompt(
+            cfg.template, context=ex.context, question=ex.question, answer=ex.answer or ""
+        )
         fingerprint = hashlib.sha256(f"{ex.context}\0{ex.question}\0{ex.answer}".encode()).hexdigest()[:16]
         out.append(Request(ex.id, [{"role": "user", "content": prompt}], fingerprint))
     return out
 
 
 def estimate_llm(examples: list[Example], cfg: LLMFilterConfig, out_dir: Path) -> Estimate:
-    return estimate(build_requests(examples, cfg), cfg.client, cache_path=Path(out_dir) / CACHE_FILE,
-                    params=PARAMS, output_tokens=OUTPUT_TOKENS)
+    return estimate(
+        build_requests(examples, cfg),
+        cfg.client,
+        cache_path=Path(out_dir) / CACHE_FILE,
+        params=PARAMS,
+        output_tokens=OUTPUT_TOKENS,
+    )
 
 
 @dataclass(frozen=True)
@@ -130,9 +150,16 @@ class LLMOutcome:
 def run_llm(
     examples: list[Example], cfg: LLMFilterConfig, out_dir: Path, *, progress: bool = True
 ) -> tuple[dict[str, LLMOutcome], BatchReport]:
-    report = run_batch(build_requests(examples, cfg), cfg.client, cache_path=Path(out_dir) / CACHE_FILE,
-                       params=PARAMS, parse=parse_filter_verdict, parse_attempts=cfg.parse_attempts,
-                       progress=progress, label="LLM filter")
+    report = run_batch(
+        build_requests(examples, cfg),
+        cfg.client,
+        cache_path=Path(out_dir) / CACHE_FILE,
+        params=PARAMS,
+        parse=parse_filter_verdict,
+        parse_attempts=cfg.parse_attempts,
+        progress=progress,
+        label="LLM filter",
+    )
     outcomes = {}
     for res in report.results:
         if res.status == "ok":

@@ -121,7 +121,9 @@ def _schema(context: str, dialect: str):
 @lru_cache(maxsize=512)
 def _name_map(context: str, dialect: str) -> dict[str, dict[str, str]]:
     # Types do not matter for name resolution; TEXT avoids sqlglot rejecting an exotic type name.
-    return {t.name.lower(): {c.name.lower(): "TEXT" for c in t.columns} for t in _schema(context, dialect).tables}
+    return {
+        t.name.lower(): {c.name.lower(): "TEXT" for c in t.columns} for t in _schema(context, dialect).tables
+    }
 
 
 def check_schema(tree, context: str, dialect: str) -> Finding:
@@ -140,12 +142,20 @@ def check_schema(tree, context: str, dialect: str) -> Finding:
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         if table.name and table.name not in tables and table.name not in ctes:
-            return Finding("unknown_table", f"table {table.name!r} is not in the DDL (it has {_names(tables)})")
+            return Finding(
+                "unknown_table", f"table {table.name!r} is not in the DDL (it has {_names(tables)})"
+            )
     if not isinstance(tree, exp.Query):
         return _check_statement_columns(tree, tables)
     try:
-        qualify(tree, schema=tables, dialect=dialect, validate_qualify_columns=True,
-                quote_identifiers=False, identify=False)
+        qualify(
+            tree,
+            schema=tables,
+            dialect=dialect,
+            validate_qualify_columns=True,
+            quote_identifiers=False,
+            identify=False,
+        )
     except OptimizeError as err:
         return _from_optimize_error(str(err), tables)
     except Exception as err:  # sqlglot's analysis has gaps; never drop a row on one of them
@@ -171,7 +181,10 @@ def _check_statement_columns(tree, tables: dict[str, dict[str, str]]) -> Finding
         if qualifier and qualifier not in scope:
             return Finding("unknown_table", f"{qualifier}.{name}: no table or alias {qualifier!r} in scope")
         if name not in (scope[qualifier] if qualifier else {c for cols in scope.values() for c in cols}):
-            return Finding("unknown_column", f"column {name!r} is in no table of the statement ({_names(tables)} in the DDL)")
+            return Finding(
+                "unknown_column",
+                f"column {name!r} is in no table of the statement ({_names(tables)} in the DDL)",
+            )
     return PASSED
 
 
@@ -190,9 +203,14 @@ _UNKNOWN = re.compile(r"Unknown column: (\S+)")
 
 def _from_optimize_error(message: str, tables: dict[str, dict[str, str]]) -> Finding:
     if m := _FOR_TABLE.search(message):
-        return Finding("unknown_table", f"{m.group(2)}.{m.group(1)}: no table or alias {m.group(2)!r} in scope")
+        return Finding(
+            "unknown_table", f"{m.group(2)}.{m.group(1)}: no table or alias {m.group(2)!r} in scope"
+        )
     if m := _UNRESOLVED.search(message) or _UNKNOWN.search(message):
-        return Finding("unknown_column", f"column {m.group(1)!r} is in no table of the query ({_names(tables)} in the DDL)")
+        return Finding(
+            "unknown_column",
+            f"column {m.group(1)!r} is in no table of the query ({_names(tables)} in the DDL)",
+        )
     return Finding(note=f"schema_unchecked: {message[:120]}")
 
 

@@ -54,8 +54,13 @@ class FilterReport:
     estimate: Any = None  # llm_client.Estimate on --dry-run
 
 
-def load(source: str | Path, *, columns: dict[str, str] | None = None, config: str | None = None,
-         split: str = "train") -> Loaded:
+def load(
+    source: str | Path,
+    *,
+    columns: dict[str, str] | None = None,
+    config: str | None = None,
+    split: str = "train",
+) -> Loaded:
     """Rows as read plus validated Examples. load_examples does the validation (columns present,
     unique ids) and skips incomplete rows; the raw rows are read again to write them back as-is."""
     from text2sql_cli.data import _read_hub, _read_local
@@ -101,16 +106,25 @@ def run_filter(
         from text2sql_cli.filtering.llm import estimate_llm, run_llm
 
         if dry_run:
-            return FilterReport(_summary(data, outcomes, cfg, source, None, start), estimate=estimate_llm(candidates, llm, out_dir))
+            return FilterReport(
+                _summary(data, outcomes, cfg, source, None, start),
+                estimate=estimate_llm(candidates, llm, out_dir),
+            )
         verdicts, batch = run_llm(candidates, llm, out_dir, progress=progress)
         for ex, o in zip(data.examples, outcomes):
             if ex is not None and o.reason is None:
                 o.llm = verdicts[ex.id]
                 if o.llm.status == "no":
                     o.reason, o.detail = "llm_rejected", o.llm.reason or "the LLM answered no"
-        llm_summary = {**llm.public_dump(), "asked": len(candidates), "requests_sent": batch.sent,
-                       "cost_usd_this_run": round(batch.cost, 6), "cost_usd_total": round(batch.total_cost, 6),
-                       "stopped": batch.stopped, "on_failure": cfg.filter_on_llm_failure}
+        llm_summary = {
+            **llm.public_dump(),
+            "asked": len(candidates),
+            "requests_sent": batch.sent,
+            "cost_usd_this_run": round(batch.cost, 6),
+            "cost_usd_total": round(batch.total_cost, 6),
+            "stopped": batch.stopped,
+            "on_failure": cfg.filter_on_llm_failure,
+        }
     summary = _summary(data, outcomes, cfg, source, llm_summary, start)
     summary["checks"] = list(checks) + (["llm"] if llm is not None else [])
     return FilterReport(summary, _write(data, outcomes, cfg, out_dir, summary, llm is not None))
@@ -138,26 +152,49 @@ def _rule_checks(data: Loaded, outcomes: list[Outcome], cfg: FilterConfig, progr
         _sql_checks(todo, sql_checks, cfg, progress)
 
 
-def _sql_checks(todo: list[tuple[Example, Outcome]], checks: tuple[str, ...], cfg: FilterConfig, progress: bool) -> None:
+def _sql_checks(
+    todo: list[tuple[Example, Outcome]], checks: tuple[str, ...], cfg: FilterConfig, progress: bool
+) -> None:
     """Each distinct (DDL, gold SQL) is checked once, in worker processes, sorted by DDL so that
     a worker's chunk reuses its cached schema and database."""
     from text2sql_cli.sql.pool import run_tasks
 
-    tasks = sorted({SqlTask(ex.context, ex.answer or "", checks, cfg.filter_dialect, cfg.filter_timeout,
-                            cfg.filter_instances, cfg.filter_seed) for ex, _ in todo},
-                   key=lambda t: (t.context, t.answer))
+    tasks = sorted(
+        {
+            SqlTask(
+                ex.context,
+                ex.answer or "",
+                checks,
+                cfg.filter_dialect,
+                cfg.filter_timeout,
+                cfg.filter_instances,
+                cfg.filter_seed,
+            )
+            for ex, _ in todo
+        },
+        key=lambda t: (t.context, t.answer),
+    )
     workers = cfg.filter_workers if len(tasks) >= 32 else 1  # a pool costs more than it saves
     found: dict[SqlTask, Any] = {}
     # Batches give the progress bar something to show; each is big enough to keep workers busy.
     size = max(256, -(-len(tasks) // 10))
     with _Bar(progress, "rule checks", len(tasks)) as bar:
         for i in range(0, len(tasks), size):
-            batch = tasks[i:i + size]
+            batch = tasks[i : i + size]
             found.update(zip(batch, run_tasks(check_sql, batch, workers=workers, on_crash=crashed)))
             bar.advance(len(batch))
     for ex, o in todo:
-        f = found[SqlTask(ex.context, ex.answer or "", checks, cfg.filter_dialect, cfg.filter_timeout,
-                          cfg.filter_instances, cfg.filter_seed)]
+        f = found[
+            SqlTask(
+                ex.context,
+                ex.answer or "",
+                checks,
+                cfg.filter_dialect,
+                cfg.filter_timeout,
+                cfg.filter_instances,
+                cfg.filter_seed,
+            )
+        ]
         o.reason, o.detail, o.note = f.reason, f.detail, f.note
 
 
@@ -172,14 +209,18 @@ def _db(row: dict[str, Any], ex: Example | None) -> str:
     return NO_DB if value is None or str(value).strip() == "" else str(value).strip()
 
 
-def _summary(data: Loaded, outcomes: list[Outcome], cfg: FilterConfig, source, llm_summary, start) -> dict[str, Any]:
+def _summary(
+    data: Loaded, outcomes: list[Outcome], cfg: FilterConfig, source, llm_summary, start
+) -> dict[str, Any]:
     hold = cfg.filter_on_llm_failure == "hold"
     by_reason: Counter = Counter()
     notes: Counter = Counter()
     unverified: Counter = Counter()
     by_db: dict[str, dict[str, Any]] = {}
     for row, ex, o in zip(data.rows, data.examples, outcomes):
-        db = by_db.setdefault(_db(row, ex), {"rows": 0, "kept": 0, "dropped": 0, "held": 0, "by_reason": Counter()})
+        db = by_db.setdefault(
+            _db(row, ex), {"rows": 0, "kept": 0, "dropped": 0, "held": 0, "by_reason": Counter()}
+        )
         db["rows"] += 1
         if o.note:
             notes[o.note.split(":")[0]] += 1
@@ -212,7 +253,9 @@ def _summary(data: Loaded, outcomes: list[Outcome], cfg: FilterConfig, source, l
     }
 
 
-def _write(data: Loaded, outcomes: list[Outcome], cfg: FilterConfig, out_dir: Path, summary: dict, llm_ran: bool) -> dict[str, Path]:
+def _write(
+    data: Loaded, outcomes: list[Outcome], cfg: FilterConfig, out_dir: Path, summary: dict, llm_ran: bool
+) -> dict[str, Path]:
     from text2sql_cli.io import write_json, write_jsonl
 
     hold = cfg.filter_on_llm_failure == "hold"
@@ -220,11 +263,21 @@ def _write(data: Loaded, outcomes: list[Outcome], cfg: FilterConfig, out_dir: Pa
     for index, (row, ex, o) in enumerate(zip(data.rows, data.examples, outcomes)):
         row_id = ex.id if ex is not None else str(row.get("id", index))
         if o.reason:
-            dropped.append({"id": row_id, "db_id": _db(row, ex), "reason": o.reason, "detail": o.detail, "row": row})
+            dropped.append(
+                {"id": row_id, "db_id": _db(row, ex), "reason": o.reason, "detail": o.detail, "row": row}
+            )
             continue
         if _is_held(o):
-            held.append({"id": row_id, "db_id": _db(row, ex), "status": f"llm_{o.llm.status}",
-                         "detail": o.llm.reason, "kept": not hold, "row": row})
+            held.append(
+                {
+                    "id": row_id,
+                    "db_id": _db(row, ex),
+                    "status": f"llm_{o.llm.status}",
+                    "detail": o.llm.reason,
+                    "kept": not hold,
+                    "row": row,
+                }
+            )
             if hold:
                 continue
         kept.append(row)
@@ -255,7 +308,9 @@ def write_rows(path: Path, rows: list[dict[str, Any]], fmt: str, fieldnames: lis
         import io
 
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=fieldnames or list(FIELDS), extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(
+            buffer, fieldnames=fieldnames or list(FIELDS), extrasaction="ignore", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(path, buffer.getvalue())
@@ -279,12 +334,16 @@ class _Bar:
 
     def __enter__(self) -> _Bar:
         if self.enabled:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            from rich.console import Console
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=Console(stderr=True))
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+            )
             self.bar.__enter__()
             self.task = self.bar.add_task(self.label, total=self.total)
         return self

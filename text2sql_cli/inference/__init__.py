@@ -30,7 +30,8 @@ class InferConfig(T2SSettings):
 
     backend: Literal["hf", "openai"] = Field("hf", validation_alias="T2S_INFER_BACKEND")
     template: str | None = Field(
-        None, validation_alias="T2S_INFER_TEMPLATE",
+        None,
+        validation_alias="T2S_INFER_TEMPLATE",
         description="template for a model saved without one (hub base models, API models)",
     )
     max_new_tokens: int = Field(256, gt=0, validation_alias="T2S_MAX_NEW_TOKENS")
@@ -40,7 +41,8 @@ class InferConfig(T2SSettings):
     base_url: str | None = Field(None, validation_alias="T2S_INFER_BASE_URL")
     model_name: str | None = Field(None, validation_alias="T2S_INFER_MODEL_NAME")
     api_key: SecretStr | None = Field(
-        None, validation_alias="T2S_INFER_API_KEY",
+        None,
+        validation_alias="T2S_INFER_API_KEY",
         description="key sent to --base-url (the OpenAI key goes only to api.openai.com)",
     )
 

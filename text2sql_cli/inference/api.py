@@ -42,8 +42,13 @@ class OpenAIBackend:
         template = resolve_template(model, cfg.template, notes)
         client = ClientConfig.build(cfg.model_name, base_url=cfg.base_url, url_key=cfg.api_key)
         fixed = cfg.fixed_batch_size()
-        return cls(client=client, template=template, max_new_tokens=cfg.max_new_tokens,
-                   batch_size=fixed or API_BATCH, notes=notes)
+        return cls(
+            client=client,
+            template=template,
+            max_new_tokens=cfg.max_new_tokens,
+            batch_size=fixed or API_BATCH,
+            notes=notes,
+        )
 
     def params(self) -> dict[str, Any]:
         return {"temperature": 0, "max_tokens": self.max_new_tokens}
@@ -64,10 +69,18 @@ class OpenAIBackend:
         if len(set(keys)) < len(keys):
             keys = [f"{n}:{key}" for n, key in enumerate(keys)]
         requests = [Request(id=key, messages=messages) for key, (_, messages) in zip(keys, prepared)]
-        report = run_batch(requests, self.client, cache_path=self.cache_path, params=self.params(),
-                           progress=False, label="prompts")
+        report = run_batch(
+            requests,
+            self.client,
+            cache_path=self.cache_path,
+            params=self.params(),
+            progress=False,
+            label="prompts",
+        )
         return [
-            Generation(raw=r.text) if r.status == "ok" else Generation(raw=None, error=f"{r.status}: {r.reason}")
+            Generation(raw=r.text)
+            if r.status == "ok"
+            else Generation(raw=None, error=f"{r.status}: {r.reason}")
             for r in report.results
         ]
 
@@ -82,5 +95,9 @@ class OpenAIBackend:
             "template": {k: v for k, v in self.template.to_dict().items() if k != "description"},
             "precision": None,
             "quant": None,
-            "generation": {"temperature": 0, "max_tokens": self.max_new_tokens, "stop": list(self.template.stop)},
+            "generation": {
+                "temperature": 0,
+                "max_tokens": self.max_new_tokens,
+                "stop": list(self.template.stop),
+            },
         }

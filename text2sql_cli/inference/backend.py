@@ -91,16 +91,22 @@ def looks_local(model: str) -> bool:
 def check_model_path(model: str | None) -> None:
     """A local-looking `--model`/`--base` that does not exist is a typo, not a hub id to look up."""
     if model and looks_local(model) and not Path(model).expanduser().exists():
-        raise UsageError(f"no such model directory {model}", hint="give a t2s run dir, a model dir or a hub id")
+        raise UsageError(
+            f"no such model directory {model}", hint="give a t2s run dir, a model dir or a hub id"
+        )
 
 
-def load_backend(cfg: InferConfig, *, model: str | None, base: str | None = None, device: Any = None) -> Backend:
+def load_backend(
+    cfg: InferConfig, *, model: str | None, base: str | None = None, device: Any = None
+) -> Backend:
     """Build the backend `cfg.backend` names. Heavy libraries load here, not at import."""
     check_model_path(model)
     check_model_path(base)
     if cfg.backend == "hf":
         if not model:
-            raise UsageError("--model is required for the hf backend", hint="give a t2s run dir or a model id")
+            raise UsageError(
+                "--model is required for the hf backend", hint="give a t2s run dir or a model id"
+            )
         from text2sql_cli.inference.hf import HFBackend
 
         return HFBackend.load(cfg, model=model, base=base, device=device)

@@ -35,10 +35,11 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from text2sql_cli.data import Example, load_examples
 from text2sql_cli.errors import InputError, UsageError
@@ -49,7 +50,16 @@ from text2sql_cli.sql.extract import extract_sql
 
 # Provenance entries that decide whether two runs may share an output file. The rest (paths,
 # device, versions) describe the run without changing what the model generates.
-IDENTITY_KEYS = ("backend", "weights", "adapter_sha256", "base_url", "template", "precision", "quant", "generation")
+IDENTITY_KEYS = (
+    "backend",
+    "weights",
+    "adapter_sha256",
+    "base_url",
+    "template",
+    "precision",
+    "quant",
+    "generation",
+)
 
 
 @dataclass
@@ -96,7 +106,11 @@ class _Dist:
             from accelerate import PartialState
 
             self.state = PartialState(cpu=not torch.cuda.is_available())
-            self.rank, self.world, self.device = self.state.process_index, self.state.num_processes, self.state.device
+            self.rank, self.world, self.device = (
+                self.state.process_index,
+                self.state.num_processes,
+                self.state.device,
+            )
 
     def barrier(self) -> None:
         if self.state is not None:
@@ -139,13 +153,21 @@ def run_batch_inference(
     _check_compatible(out, provenance, fp)  # every rank checks, so every rank fails alike
     dist.barrier()
     done = _done_ids(out)
-    summary = BatchSummary(out=out, total=len(examples), resumed=len(done & {e.id for e in examples}),
-                           world_size=dist.world, rank=dist.rank, notes=list(backend.notes))
+    summary = BatchSummary(
+        out=out,
+        total=len(examples),
+        resumed=len(done & {e.id for e in examples}),
+        world_size=dist.world,
+        rank=dist.rank,
+        notes=list(backend.notes),
+    )
     dist.barrier()  # every rank has read the same `done` before anyone appends
     if dist.rank == 0:
-        _write_meta(out, provenance, fp, data, status="running", summary=summary, batch_size=backend.batch_size)
+        _write_meta(
+            out, provenance, fp, data, status="running", summary=summary, batch_size=backend.batch_size
+        )
     pending = [e for e in examples if e.id not in done]
-    mine = pending[dist.rank::dist.world]
+    mine = pending[dist.rank :: dist.world]
     if on_start is not None and dist.rank == 0:
         on_start(backend, len(examples), summary.resumed)
     start = time.perf_counter()
@@ -163,14 +185,28 @@ def run_batch_inference(
         summary.errors = len(failed)
         summary.first_error = summary.first_error or (failed[0]["error"] if failed else None)
         summary.generated = len(merged) - summary.errors - summary.resumed
-        _write_meta(out, provenance, fp, data, status="incomplete" if failed else "complete",
-                    summary=summary, batch_size=backend.batch_size)
+        _write_meta(
+            out,
+            provenance,
+            fp,
+            data,
+            status="incomplete" if failed else "complete",
+            summary=summary,
+            batch_size=backend.batch_size,
+        )
     dist.barrier()
     return summary
 
 
-def _generate_into(backend: Backend, examples: list[Example], sink: JsonlAppender, fp: str,
-                   summary: BatchSummary, *, console: Any) -> None:
+def _generate_into(
+    backend: Backend,
+    examples: list[Example],
+    sink: JsonlAppender,
+    fp: str,
+    summary: BatchSummary,
+    *,
+    console: Any,
+) -> None:
     prepared = [backend.prepare(Item(e.id, e.context, e.question)) for e in examples]
     # Longest first: similar lengths share a batch (little padding), and an out-of-memory shows
     # on the first batch rather than an hour in.
@@ -178,7 +214,7 @@ def _generate_into(backend: Backend, examples: list[Example], sink: JsonlAppende
     with _progress(console, len(order)) as advance:
         pos = 0
         while pos < len(order):
-            chunk = order[pos:pos + backend.batch_size]
+            chunk = order[pos : pos + backend.batch_size]
             generations = backend.generate([prepared[i] for i in chunk])
             for i, gen in zip(chunk, generations):
                 row = prediction_row(examples[i], gen, backend.template.stop, fp)
@@ -195,8 +231,12 @@ def _generate_into(backend: Backend, examples: list[Example], sink: JsonlAppende
 
 def prediction_row(example: Example, gen: Generation, stop: tuple[str, ...], fp: str) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "id": example.id, "db_id": example.db_id, "question": example.question,
-        "context": example.context, "gold": example.answer, "raw": gen.raw,
+        "id": example.id,
+        "db_id": example.db_id,
+        "question": example.question,
+        "context": example.context,
+        "gold": example.answer,
+        "raw": gen.raw,
     }
     if gen.raw is None:
         row.update(sql=None, extraction="error", fingerprint=fp, error=gen.error or "no generation")
@@ -225,7 +265,9 @@ def _done_ids(out: Path) -> set[str]:
 
 def check_out_path(out: Path) -> None:
     if out.is_dir():
-        raise UsageError(f"--out {out} is a directory", hint=f"give a file name, e.g. --out {out / 'preds.jsonl'}")
+        raise UsageError(
+            f"--out {out} is a directory", hint=f"give a file name, e.g. --out {out / 'preds.jsonl'}"
+        )
 
 
 def _check_same_data(out: Path, examples: list[Example], data: str | Path) -> None:
@@ -244,10 +286,14 @@ def _check_same_data(out: Path, examples: list[Example], data: str | Path) -> No
     if foreign:
         problems.append(f"{len(foreign)} row(s) with ids not in {data} ({_some(foreign)})")
     if changed:
-        problems.append(f"{len(changed)} row(s) whose question or context differs from {data} ({_some(changed)})")
+        problems.append(
+            f"{len(changed)} row(s) whose question or context differs from {data} ({_some(changed)})"
+        )
     if problems:
-        raise UsageError(f"{out} was made from other data: {'; '.join(problems)}",
-                         hint="use another --out, or --overwrite to start it again")
+        raise UsageError(
+            f"{out} was made from other data: {'; '.join(problems)}",
+            hint="use another --out, or --overwrite to start it again",
+        )
 
 
 def _some(ids: dict[str, None], n: int = 3) -> str:
@@ -286,7 +332,9 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
         if a != b:
             if isinstance(a, dict) and isinstance(b, dict):
                 inner = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-                diffs.append(f"{key}.{'/'.join(inner)}: {[a.get(k) for k in inner]} -> {[b.get(k) for k in inner]}")
+                diffs.append(
+                    f"{key}.{'/'.join(inner)}: {[a.get(k) for k in inner]} -> {[b.get(k) for k in inner]}"
+                )
             else:
                 diffs.append(f"{key}: {a!r} -> {b!r}")
     return "; ".join(diffs) or "unknown provenance"
@@ -311,21 +359,37 @@ def _merge(out: Path, examples: list[Example], has_parts: bool) -> list[dict[str
     return ordered
 
 
-def _write_meta(out: Path, provenance: dict[str, Any], fp: str, data: str | Path, *, status: str,
-                summary: BatchSummary, batch_size: int) -> None:
-    write_json(meta_path(out), {
-        "format": PREDICTIONS_FORMAT,
-        "fingerprint": fp,
-        "status": status,
-        "data": str(data),
-        "data_sha256": _sha256(data),
-        "provenance": provenance,
-        "batch_size": batch_size,
-        "world_size": summary.world_size,
-        "counts": {"rows": summary.total, "resumed": summary.resumed, "generated": summary.generated,
-                   "errors": summary.errors, "extraction": dict(summary.methods)},
-        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    })
+def _write_meta(
+    out: Path,
+    provenance: dict[str, Any],
+    fp: str,
+    data: str | Path,
+    *,
+    status: str,
+    summary: BatchSummary,
+    batch_size: int,
+) -> None:
+    write_json(
+        meta_path(out),
+        {
+            "format": PREDICTIONS_FORMAT,
+            "fingerprint": fp,
+            "status": status,
+            "data": str(data),
+            "data_sha256": _sha256(data),
+            "provenance": provenance,
+            "batch_size": batch_size,
+            "world_size": summary.world_size,
+            "counts": {
+                "rows": summary.total,
+                "resumed": summary.resumed,
+                "generated": summary.generated,
+                "errors": summary.errors,
+                "extraction": dict(summary.methods),
+            },
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
 
 
 def _sha256(data: str | Path) -> str | None:
@@ -352,8 +416,14 @@ class _progress:
             return lambda n: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self._bar = Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(),
-                             TimeRemainingColumn(), console=self.console, transient=True)
+        self._bar = Progress(
+            TextColumn("generating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
         self._bar.start()
         task = self._bar.add_task("generate", total=self.total)
         return lambda n: self._bar.advance(task, n)

@@ -58,7 +58,9 @@ def resolve_model(model: str, base: str | None = None) -> ModelSpec:
             )
         has_tokenizer = (path / "tokenizer_config.json").is_file()
         return ModelSpec(
-            given=model, weights=_local(base_id), adapter=str(path.resolve()),
+            given=model,
+            weights=_local(base_id),
+            adapter=str(path.resolve()),
             tokenizer_from=str(path.resolve()) if has_tokenizer else _local(base_id),
             template_dir=str(path.resolve()),
         )
@@ -68,11 +70,15 @@ def resolve_model(model: str, base: str | None = None) -> ModelSpec:
             hint="give a t2s run dir, a merged model dir or a hub model id",
         )
     if base is not None:
-        raise UsageError(f"--base is for adapter run dirs, and {model} has no {ADAPTER_CONFIG}",
-                         hint="drop --base to run this model as it is")
+        raise UsageError(
+            f"--base is for adapter run dirs, and {model} has no {ADAPTER_CONFIG}",
+            hint="drop --base to run this model as it is",
+        )
     weights = _local(model)
     return ModelSpec(
-        given=model, weights=weights, tokenizer_from=weights,
+        given=model,
+        weights=weights,
+        tokenizer_from=weights,
         template_dir=weights if path.is_dir() else None,
     )
 
@@ -120,7 +126,9 @@ def check_quant(quant: str) -> None:
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise EnvironmentNotSupported("--quant 4bit needs bitsandbytes", hint="pip install bitsandbytes") from None
+        raise EnvironmentNotSupported(
+            "--quant 4bit needs bitsandbytes", hint="pip install bitsandbytes"
+        ) from None
 
 
 def _dtype_for(precision: str, device) -> tuple[Any, str]:
@@ -152,7 +160,7 @@ class TailStop:
     def __call__(self, input_ids, scores=None, **kwargs):
         import torch
 
-        tails = input_ids[:, self.prompt_len:][:, -self.window:]
+        tails = input_ids[:, self.prompt_len :][:, -self.window :]
         texts = self.tokenizer.batch_decode(tails, skip_special_tokens=True)
         done = [any(s in text for s in self.stops) for text in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
@@ -176,7 +184,9 @@ class HFBackend:
     @classmethod
     def load(cls, cfg: InferConfig, *, model: str, base: str | None = None, device: Any = None) -> HFBackend:
         if cfg.base_url or cfg.model_name:
-            raise UsageError("--base-url/--model-name are for --backend openai", hint="or drop them for a local model")
+            raise UsageError(
+                "--base-url/--model-name are for --backend openai", hint="or drop them for a local model"
+            )
         check_quant(cfg.quant)
         import torch
 
@@ -197,10 +207,17 @@ class HFBackend:
             how = "halving on out-of-memory" if device.type == "cuda" else "a CPU default"
             notes.append(f"--batch-size auto: starting at {size} ({how})")
         return cls(
-            spec=spec, model=lm, tokenizer=tokenizer, template=template,
+            spec=spec,
+            model=lm,
+            tokenizer=tokenizer,
+            template=template,
             generation_config=_greedy_config(lm, tokenizer, cfg.max_new_tokens),
-            precision=precision, quant=cfg.quant, device=device,
-            batch_size=fixed or size, auto_batch=fixed is None, notes=notes,
+            precision=precision,
+            quant=cfg.quant,
+            device=device,
+            batch_size=fixed or size,
+            auto_batch=fixed is None,
+            notes=notes,
         )
 
     # -- the Backend interface ---------------------------------------------------------------
@@ -218,7 +235,7 @@ class HFBackend:
         out: list[Generation] = []
         start = 0
         while start < len(prepared):
-            chunk = prepared[start:start + self.batch_size]
+            chunk = prepared[start : start + self.batch_size]
             try:
                 texts = self._generate_padded(chunk)
             except (torch.OutOfMemoryError, RuntimeError) as error:
@@ -243,12 +260,16 @@ class HFBackend:
         width = max(len(ids) for ids in batch)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in batch], device=self.device)
-        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=self.device)
+        attention = torch.tensor(
+            [[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=self.device
+        )
         stop = StoppingCriteriaList([TailStop(self.tokenizer, self.template.stop, width)])
         with torch.inference_mode():
             output = self.model.generate(
-                input_ids=input_ids, attention_mask=attention,
-                generation_config=self.generation_config, stopping_criteria=stop,
+                input_ids=input_ids,
+                attention_mask=attention,
+                generation_config=self.generation_config,
+                stopping_criteria=stop,
             )
         return self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
 
@@ -266,8 +287,11 @@ class HFBackend:
             "precision": self.precision,
             "quant": None if self.quant == "none" else "4bit-nf4",
             "generation": {
-                "do_sample": False, "num_beams": 1, "max_new_tokens": g.max_new_tokens,
-                "stop": list(self.template.stop), "eos_token_id": g.eos_token_id,
+                "do_sample": False,
+                "num_beams": 1,
+                "max_new_tokens": g.max_new_tokens,
+                "stop": list(self.template.stop),
+                "eos_token_id": g.eos_token_id,
                 "repetition_penalty": g.repetition_penalty,
             },
             "device": str(self.device),
@@ -324,8 +348,10 @@ def _attach_adapter(model, adapter_dir: str, *, merge: bool):
     from peft import PeftModel
 
     if not any((Path(adapter_dir) / n).is_file() for n in ADAPTER_WEIGHTS):
-        raise ModelLoadError(f"{adapter_dir}: no adapter weights ({' or '.join(ADAPTER_WEIGHTS)})",
-                             hint="was training interrupted before saving?")
+        raise ModelLoadError(
+            f"{adapter_dir}: no adapter weights ({' or '.join(ADAPTER_WEIGHTS)})",
+            hint="was training interrupted before saving?",
+        )
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -337,8 +363,10 @@ def _attach_adapter(model, adapter_dir: str, *, merge: bool):
         ) from None
     missing = [str(w.message) for w in caught if "missing adapter keys" in str(w.message)]
     if missing:
-        raise ModelLoadError(f"the adapter in {adapter_dir} did not load completely: {missing[0][:300]}",
-                             hint="is --base the model it was trained on?")
+        raise ModelLoadError(
+            f"the adapter in {adapter_dir} did not load completely: {missing[0][:300]}",
+            hint="is --base the model it was trained on?",
+        )
     # Merging removes the LoRA detour from every forward pass; exact up to float rounding.
     return peft_model.merge_and_unload() if merge else peft_model
 
@@ -348,7 +376,9 @@ def _is_oom(error: BaseException) -> bool:
     import torch
 
     text = str(error)
-    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in text.lower() or "ALLOC_FAILED" in text
+    return (
+        isinstance(error, torch.OutOfMemoryError) or "out of memory" in text.lower() or "ALLOC_FAILED" in text
+    )
 
 
 def _greedy_config(model, tokenizer, max_new_tokens: int):
@@ -365,4 +395,3 @@ def _greedy_config(model, tokenizer, max_new_tokens: int):
     if config.eos_token_id is None:
         config.eos_token_id = tokenizer.eos_token_id
     return config
-

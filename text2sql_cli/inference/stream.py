@@ -84,8 +84,9 @@ class _Job:
     record: dict[str, Any] | None  # the JSON object in JSONL mode, None in text mode
 
 
-def run_stream(backend: Backend, lines: Iterable[str], out: TextIO, errors: TextIO, *,
-               ddl: str | None) -> StreamSummary:
+def run_stream(
+    backend: Backend, lines: Iterable[str], out: TextIO, errors: TextIO, *, ddl: str | None
+) -> StreamSummary:
     """Answer each input line on `out`; bad lines go to `errors` as JSON error records."""
     inbox: queue.Queue = queue.Queue()
     threading.Thread(target=_read_all, args=(lines, inbox), daemon=True).start()
@@ -116,7 +117,9 @@ def run_stream(backend: Backend, lines: Iterable[str], out: TextIO, errors: Text
             if jsonl is None:
                 jsonl = text.lstrip().startswith("{")
                 if not jsonl and ddl is None:
-                    raise UsageError("questions on stdin need a schema", hint="pass --ddl FILE or --db FILE.sqlite")
+                    raise UsageError(
+                        "questions on stdin need a schema", hint="pass --ddl FILE or --db FILE.sqlite"
+                    )
                 if not jsonl:
                     slots.extend([None] * leading_blanks)
             job = _parse(number, text, jsonl, ddl)
@@ -166,8 +169,9 @@ def _parse(number: int, text: str, jsonl: bool, ddl: str | None) -> _Job | str:
     return _Job(number, Item(str(record.get("id", number)), context, question.strip()), record)
 
 
-def _answer(job: _Job, gen: Generation, backend: Backend, out: TextIO, errors: TextIO,
-            summary: StreamSummary) -> None:
+def _answer(
+    job: _Job, gen: Generation, backend: Backend, out: TextIO, errors: TextIO, summary: StreamSummary
+) -> None:
     extraction = extract_sql(gen.raw, backend.template.stop) if gen.raw is not None else None
     sql = extraction.sql if extraction else None
     summary.answered += 1

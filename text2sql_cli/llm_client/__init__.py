@@ -55,6 +55,7 @@ estimate), progress (the progress bar). Importing this package does not import `
 """
 
 from text2sql_cli.llm_client.cache import REUSED_STATUSES, cache_key, load_cache, prompt_hash
+from text2sql_cli.llm_client.datatypes import BatchReport, Estimate, ParseError, Request, Result
 from text2sql_cli.llm_client.limits import _classify, _retry_after  # noqa: F401  (private; for tests)
 from text2sql_cli.llm_client.runner import arun_batch, estimate, run_batch
 from text2sql_cli.llm_client.settings import (
@@ -67,10 +68,26 @@ from text2sql_cli.llm_client.settings import (
     price_of,
     resolve_key,
 )
-from text2sql_cli.llm_client.datatypes import BatchReport, Estimate, ParseError, Request, Result
 
 __all__ = [
-    "OPENAI_BASE_URL", "PRICES", "REUSED_STATUSES", "BatchReport", "ClientConfig", "Estimate",
-    "LLMSettings", "ParseError", "Request", "Result", "approx_tokens", "arun_batch", "cache_key",
-    "estimate", "is_openai_url", "load_cache", "price_of", "prompt_hash", "resolve_key", "run_batch",
+    "OPENAI_BASE_URL",
+    "PRICES",
+    "REUSED_STATUSES",
+    "BatchReport",
+    "ClientConfig",
+    "Estimate",
+    "LLMSettings",
+    "ParseError",
+    "Request",
+    "Result",
+    "approx_tokens",
+    "arun_batch",
+    "cache_key",
+    "estimate",
+    "is_openai_url",
+    "load_cache",
+    "price_of",
+    "prompt_hash",
+    "resolve_key",
+    "run_batch",
 ]

@@ -19,7 +19,9 @@ REUSED_STATUSES = ("ok", "unparseable")
 
 
 def prompt_hash(model: str, messages: list[dict[str, str]], params: Mapping[str, Any]) -> str:
-    blob = json.dumps({"model": model, "messages": messages, "params": dict(params)}, sort_keys=True, ensure_ascii=False)
+    blob = json.dumps(
+        {"model": model, "messages": messages, "params": dict(params)}, sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -41,5 +43,7 @@ def _text(messages: list[dict[str, str]]) -> str:
 
 
 def _reusable(cache, cfg: ClientConfig, req: Request, params) -> dict[str, Any] | None:
-    rec = cache.get(cache_key(cfg.model, prompt_hash(cfg.model, req.messages, params), req.id, req.fingerprint))
+    rec = cache.get(
+        cache_key(cfg.model, prompt_hash(cfg.model, req.messages, params), req.id, req.fingerprint)
+    )
     return rec if rec and rec.get("status") in REUSED_STATUSES else None

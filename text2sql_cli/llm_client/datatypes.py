@@ -58,5 +58,7 @@ class Estimate:
 
     def line(self) -> str:
         cost = "unknown (no price for this model)" if self.cost is None else f"about ${self.cost:.4f}"
-        return (f"{self.to_send} of {self.requests} requests to send ({self.cached} cached), "
-                f"~{self.prompt_tokens} prompt + ~{self.output_tokens} output tokens, cost {cost}")
+        return (
+            f"{self.to_send} of {self.requests} requests to send ({self.cached} cached), "
+            f"~{self.prompt_tokens} prompt + ~{self.output_tokens} output tokens, cost {cost}"
+        )

@@ -11,12 +11,17 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            from rich.console import Console
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("${task.fields[cost]:.4f}"), TimeElapsedColumn(), console=Console(stderr=True))
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("${task.fields[cost]:.4f}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+            )
             self.bar.__enter__()
             self.task = self.bar.add_task(self.label, total=self.total, completed=self.done, cost=0.0)
         return self

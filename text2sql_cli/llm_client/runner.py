@@ -14,9 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from text2sql_cli.errors import ApiError, InputError
-from text2sql_cli.llm_client.cache import REUSED_STATUSES, _reusable, _text, cache_key, load_cache, prompt_hash
+from text2sql_cli.llm_client.cache import (
+    REUSED_STATUSES,
+    _reusable,
+    _text,
+    cache_key,
+    load_cache,
+    prompt_hash,
+)
 from text2sql_cli.llm_client.datatypes import BatchReport, Estimate, Request, Result
-from text2sql_cli.llm_client.limits import _classify, _Fatal, _NoRetry, _Pacer, _Retry, _Unreachable, _unreachable
+from text2sql_cli.llm_client.limits import (
+    _classify,
+    _Fatal,
+    _NoRetry,
+    _Pacer,
+    _Retry,
+    _Unreachable,
+    _unreachable,
+)
 from text2sql_cli.llm_client.progress import _Progress
 from text2sql_cli.llm_client.settings import ClientConfig, approx_tokens, is_openai_url, price_of
 
@@ -118,7 +133,9 @@ class _BatchRunner:
             if rec and rec.get("status") in REUSED_STATUSES:
                 self.results[i] = self._from_record(req.id, rec)
             else:
-                fresh.append(_Job(i, req, phash, key, Result(req.id, "error"), approx_tokens(_text(req.messages))))
+                fresh.append(
+                    _Job(i, req, phash, key, Result(req.id, "error"), approx_tokens(_text(req.messages)))
+                )
         self.client = openai.AsyncOpenAI(
             api_key=self.cfg.api_key.get_secret_value() if self.cfg.api_key else "",
             base_url=self.cfg.base_url,
@@ -179,7 +196,10 @@ class _BatchRunner:
                 start = max(start, self.tpm.reserve(job.prompt_tokens + self.est_out, time.monotonic()))
             await asyncio.sleep(max(0.0, start - time.monotonic()))
             est_cost = self._cost(job.prompt_tokens, self.est_out)
-            if self.cfg.max_cost is not None and self.spent + self.in_flight_cost + est_cost > self.cfg.max_cost:
+            if (
+                self.cfg.max_cost is not None
+                and self.spent + self.in_flight_cost + est_cost > self.cfg.max_cost
+            ):
                 self.stopped = f"stopped at --max-cost ${self.cfg.max_cost:g}"
             if self.fatal or self.stopped:  # checked last: calls that ended meanwhile count
                 sem.release()
@@ -238,8 +258,18 @@ class _BatchRunner:
         return None
 
     def _from_record(self, item_id: Any, rec: dict[str, Any]) -> Result:
-        result = Result(item_id, rec["status"], rec.get("text"), None, rec.get("reason"), rec.get("attempts", 0),
-                        rec.get("prompt_tokens", 0), rec.get("completion_tokens", 0), rec.get("cost", 0.0), True)
+        result = Result(
+            item_id,
+            rec["status"],
+            rec.get("text"),
+            None,
+            rec.get("reason"),
+            rec.get("attempts", 0),
+            rec.get("prompt_tokens", 0),
+            rec.get("completion_tokens", 0),
+            rec.get("cost", 0.0),
+            True,
+        )
         if result.status == "ok":
             try:
                 result.value = self.parse(result.text or "") if self.parse is not None else result.text
@@ -301,9 +331,20 @@ class _BatchRunner:
         if self.cache_writer is None:
             return
         r = job.result
-        self.cache_writer.write({
-            "key": job.key, "id": job.req.id, "model": self.cfg.model, "prompt_hash": job.phash,
-            "fingerprint": job.req.fingerprint, "status": r.status, "text": r.text, "reason": r.reason,
-            "attempts": r.attempts, "prompt_tokens": r.prompt_tokens,
-            "completion_tokens": r.completion_tokens, "cost": r.cost, "ts": time.time(),
-        })
+        self.cache_writer.write(
+            {
+                "key": job.key,
+                "id": job.req.id,
+                "model": self.cfg.model,
+                "prompt_hash": job.phash,
+                "fingerprint": job.req.fingerprint,
+                "status": r.status,
+                "text": r.text,
+                "reason": r.reason,
+                "attempts": r.attempts,
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
+                "cost": r.cost,
+                "ts": time.time(),
+            }
+        )

@@ -40,7 +40,6 @@ PRICES: dict[str, tuple[float, float]] = {
 }
 
 
-
 class LLMSettings(T2SSettings):
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("T2S_OPENAI_API_KEY", "OPENAI_API_KEY")
@@ -94,13 +93,17 @@ class ClientConfig:
         if max_cost is not None and price_of(model, prices) is None:
             raise ConfigError(
                 f"--max-cost needs a price for model {model!r}",
-                hint='set T2S_LLM_PRICES=\'{"%s": [usd_per_1m_in, usd_per_1m_out]}\'' % model,
+                hint="set T2S_LLM_PRICES='{\"%s\": [usd_per_1m_in, usd_per_1m_out]}'" % model,
             )
         return cls(
             model=model,
             base_url=url,
             api_key=resolve_key(
-                url, url_key=url_key, key_env=key_env, openai_key=settings.openai_api_key, required=require_key
+                url,
+                url_key=url_key,
+                key_env=key_env,
+                openai_key=settings.openai_api_key,
+                required=require_key,
             ),
             rpm=settings.rpm,
             tpm=settings.tpm,
@@ -114,9 +117,14 @@ class ClientConfig:
     def public_dump(self) -> dict[str, Any]:
         """For run metadata: everything but the key (only whether one is set)."""
         return {
-            "model": self.model, "base_url": self.base_url, "api_key_set": self.api_key is not None,
-            "rpm": self.rpm, "tpm": self.tpm, "timeout_s": self.timeout_s,
-            "max_attempts": self.max_attempts, "max_cost": self.max_cost,
+            "model": self.model,
+            "base_url": self.base_url,
+            "api_key_set": self.api_key is not None,
+            "rpm": self.rpm,
+            "tpm": self.tpm,
+            "timeout_s": self.timeout_s,
+            "max_attempts": self.max_attempts,
+            "max_cost": self.max_cost,
         }
 
 

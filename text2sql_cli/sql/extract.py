@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _FENCE = re.compile(r"```[ \t]*(sql|sqlite|mysql|postgresql|postgres)?[ \t]*\n?(.*?)(?:```|$)", re.I | re.S)
-_SQL_START = re.compile(r"^\s*(SELECT|WITH|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|REPLACE|PRAGMA|VALUES)\b", re.I)
+_SQL_START = re.compile(
+    r"^\s*(SELECT|WITH|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|REPLACE|PRAGMA|VALUES)\b", re.I
+)
 _SQL_LINE = re.compile(r"^[ \t]*(SELECT|WITH)\b", re.I | re.M)
 
 
@@ -70,7 +72,7 @@ def _from_sql_line(text: str) -> str:
     if _SQL_START.match(text):
         return text
     found = _SQL_LINE.search(text)
-    return text[found.start():] if found else text
+    return text[found.start() :] if found else text
 
 
 def _cut_semicolon(text: str) -> tuple[str, bool]:

@@ -107,7 +107,9 @@ def execute(
     except sqlite3.OperationalError as err:
         elapsed = time.monotonic() - start
         if "interrupted" in str(err) and elapsed >= timeout:
-            return ExecutionResult(ok=False, error=f"timed out after {timeout:g} s", timed_out=True, elapsed_s=elapsed)
+            return ExecutionResult(
+                ok=False, error=f"timed out after {timeout:g} s", timed_out=True, elapsed_s=elapsed
+            )
         return ExecutionResult(ok=False, error=_message(err), elapsed_s=elapsed)
     except (sqlite3.Error, OverflowError, ValueError, MemoryError) as err:
         return ExecutionResult(ok=False, error=_message(err), elapsed_s=time.monotonic() - start)
@@ -117,7 +119,9 @@ def execute(
         conn.set_progress_handler(None, 0)
     elapsed = time.monotonic() - start
     if len(rows) > max_rows:
-        return ExecutionResult(ok=False, error=f"more than {max_rows} rows", row_limit=True, elapsed_s=elapsed)
+        return ExecutionResult(
+            ok=False, error=f"more than {max_rows} rows", row_limit=True, elapsed_s=elapsed
+        )
     return ExecutionResult(ok=True, rows=tuple(tuple(r) for r in rows), columns=columns, elapsed_s=elapsed)
 
 
@@ -182,7 +186,7 @@ def _left(s, n):
 
 
 def _right(s, n):
-    return None if s is None or n is None else (str(s)[-int(n):] if int(n) > 0 else "")
+    return None if s is None or n is None else (str(s)[-int(n) :] if int(n) > 0 else "")
 
 
 _FUNCTIONS = (

@@ -73,7 +73,10 @@ def gold_literals(gold_sql: str, schema: Schema | None = None) -> Literals:
             others = list(node.expressions)
         if isinstance(node, exp.Between):
             others = [node.args.get("low"), node.args.get("high")]
-        key = (aliases.get(column.table.lower(), column.table.lower()) if column.table else "", column.name.lower())
+        key = (
+            aliases.get(column.table.lower(), column.table.lower()) if column.table else "",
+            column.name.lower(),
+        )
         for other in others:
             value = _literal(other)
             if value is None:
@@ -123,7 +126,9 @@ def _like_variants(pattern: str) -> list[str]:
     return variants + [core[:-1] or "q", "no" + core[1:]]
 
 
-def synthesize(schema: Schema, literals: Literals = Literals(), *, k: int = 5, seed: int = 0) -> tuple[bytes, ...]:
+def synthesize(
+    schema: Schema, literals: Literals = Literals(), *, k: int = 5, seed: int = 0
+) -> tuple[bytes, ...]:
     """`k` filled instances of `schema`, as sandbox snapshots."""
     literals = _along_foreign_keys(schema, literals)
     digest = hashlib.sha256("\n".join(schema.sqlite_ddl).encode() + repr(literals).encode()).hexdigest()[:16]
@@ -179,7 +184,9 @@ def _cached_instances(ddl: str, dialect: str, literals: Literals, k: int, seed: 
     return synthesize(cached_schema(ddl, dialect), literals, k=k, seed=seed)
 
 
-def instances_for(ddl: str, gold_sql: str | None, *, k: int = 5, seed: int = 0, dialect: str = "auto") -> tuple[bytes, ...]:
+def instances_for(
+    ddl: str, gold_sql: str | None, *, k: int = 5, seed: int = 0, dialect: str = "auto"
+) -> tuple[bytes, ...]:
     """Synthesized instances for `ddl`, seeded with the literals of `gold_sql` (SQLite syntax)."""
     schema = cached_schema(ddl, dialect)
     literals = gold_literals(gold_sql, schema) if gold_sql else Literals()
@@ -208,7 +215,9 @@ def _parents_first(schema: Schema) -> list[Table]:
     return order
 
 
-def _fill(table: Table, schema: Schema, literals: Literals, generated: dict, rng: random.Random) -> list[dict]:
+def _fill(
+    table: Table, schema: Schema, literals: Literals, generated: dict, rng: random.Random
+) -> list[dict]:
     n = rng.choice((4, 12, 25, 60))
     fk_pools = _fk_pools(table, generated)
     rows: list[dict] = []

@@ -30,13 +30,22 @@ class RichProgress(TrainerCallback):
         if not state.is_world_process_zero:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(
             TextColumn("[bold]train"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("epoch {task.fields[epoch]}  loss {task.fields[loss]}{task.fields[eval_loss]}  lr {task.fields[lr]}"),
+            TextColumn(
+                "epoch {task.fields[epoch]}  loss {task.fields[loss]}{task.fields[eval_loss]}  lr {task.fields[lr]}"
+            ),
             TimeElapsedColumn(),
             TextColumn("<"),
             TimeRemainingColumn(),
@@ -44,7 +53,13 @@ class RichProgress(TrainerCallback):
         )
         # a resumed run starts part-way; the remaining-time estimate counts only steps done now
         self.task = self.progress.add_task(
-            "train", total=state.max_steps, completed=state.global_step, epoch=f"{state.epoch or 0:.2f}", loss="-", eval_loss="", lr="-"
+            "train",
+            total=state.max_steps,
+            completed=state.global_step,
+            epoch=f"{state.epoch or 0:.2f}",
+            loss="-",
+            eval_loss="",
+            lr="-",
         )
         self.progress.start()
 

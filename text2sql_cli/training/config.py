@@ -24,7 +24,9 @@ ENV_PREFIX = "T2S_TRAIN_"
 
 
 def _opt(name: str, default: Any, description: str, **kw: Any) -> Any:
-    return Field(default, validation_alias=AliasChoices(ENV_PREFIX + name.upper()), description=description, **kw)
+    return Field(
+        default, validation_alias=AliasChoices(ENV_PREFIX + name.upper()), description=description, **kw
+    )
 
 
 class TrainConfig(T2SSettings):
@@ -45,7 +47,9 @@ class TrainConfig(T2SSettings):
     alpha: int = _opt("alpha", 32, "LoRA alpha", gt=0)
     dropout: float = _opt("dropout", 0.05, "LoRA dropout", ge=0, lt=1)
     targets: str = _opt("targets", "all-linear", "LoRA target modules: all-linear or comma-separated names")
-    quant: Literal["none", "4bit", "8bit"] = _opt("quant", "none", "load the base quantized (QLoRA, CUDA only)")
+    quant: Literal["none", "4bit", "8bit"] = _opt(
+        "quant", "none", "load the base quantized (QLoRA, CUDA only)"
+    )
     # optimisation
     epochs: float = _opt("epochs", 1.0, "passes over the data", gt=0)
     max_steps: int = _opt("max_steps", -1, "stop after this many optimizer steps (-1: epochs decide)")
@@ -55,10 +59,18 @@ class TrainConfig(T2SSettings):
     max_len: int = _opt("max_len", 1024, "longest prompt+SQL in tokens; longer rows are skipped", gt=8)
     warmup_ratio: float = _opt("warmup_ratio", 0.1, "share of steps for linear warmup", ge=0, lt=1)
     weight_decay: float = _opt("weight_decay", 0.01, "AdamW weight decay", ge=0)
-    lr_scheduler: str = _opt("lr_scheduler", "linear", "transformers scheduler name (linear, cosine, constant...)")
-    gradient_checkpointing: bool = _opt("gradient_checkpointing", False, "trade compute for activation memory")
-    packing: bool = _opt("packing", False, "padding-free packing: a micro-batch is one row, attention kept per example")
-    loss: Literal["completion", "full"] = _opt("loss", "completion", "completion: loss on SQL+EOS only; full: prompt too")
+    lr_scheduler: str = _opt(
+        "lr_scheduler", "linear", "transformers scheduler name (linear, cosine, constant...)"
+    )
+    gradient_checkpointing: bool = _opt(
+        "gradient_checkpointing", False, "trade compute for activation memory"
+    )
+    packing: bool = _opt(
+        "packing", False, "padding-free packing: a micro-batch is one row, attention kept per example"
+    )
+    loss: Literal["completion", "full"] = _opt(
+        "loss", "completion", "completion: loss on SQL+EOS only; full: prompt too"
+    )
     seed: int = _opt("seed", 42, "seed for shuffling, dropout and LoRA init")
     # bookkeeping
     report_to: Literal["none", "tensorboard", "wandb"] = _opt("report_to", "none", "experiment tracker")

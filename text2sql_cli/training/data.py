@@ -33,7 +33,12 @@ class Tokenized:
 
 
 def tokenize_examples(
-    examples: list[Example], template: PromptTemplate, tokenizer: Any, *, max_len: int, loss: str = "completion"
+    examples: list[Example],
+    template: PromptTemplate,
+    tokenizer: Any,
+    *,
+    max_len: int,
+    loss: str = "completion",
 ) -> Tokenized:
     """`input_ids` = prompt + SQL + EOS; rows longer than `max_len` are skipped, not truncated
     (a truncated row would teach SQL without its end, or no SQL at all)."""

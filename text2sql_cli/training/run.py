@@ -50,7 +50,18 @@ LOG_FILE = "train_log.jsonl"
 START_FILE = "t2s_start.json"  # under OUT/checkpoints
 # options that may differ between the start of a run and a --resume of it (module docstring)
 RESUME_SAFE = frozenset(
-    {"max_steps", "epochs", "save_every", "save_total_limit", "log_every", "report_to", "resume", "merge", "push_to_hub", "out"}
+    {
+        "max_steps",
+        "epochs",
+        "save_every",
+        "save_total_limit",
+        "log_every",
+        "report_to",
+        "resume",
+        "merge",
+        "push_to_hub",
+        "out",
+    }
 )
 DATA_OPTIONS = ("data", "eval_file")  # compared by sha256, not by path
 
@@ -97,7 +108,11 @@ def last_checkpoint(out: Path) -> Path | None:
     folder = out / CHECKPOINT_DIR
     if not folder.is_dir():
         return None
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and p.is_dir()]
+    found = [
+        (int(m.group(1)), p)
+        for p in folder.iterdir()
+        if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and p.is_dir()
+    ]
     return max(found)[1] if found else None
 
 
@@ -109,23 +124,35 @@ def check_paths(cfg: TrainConfig) -> None:
         if path is not None and not Path(path).is_file():
             problems.append(f"--{name.replace('_', '-')} {path}: no such file")
     base = cfg.base or ""
-    if base and (base.startswith((".", "/", "~")) or Path(base).exists()) and not Path(base).expanduser().is_dir():
+    if (
+        base
+        and (base.startswith((".", "/", "~")) or Path(base).exists())
+        and not Path(base).expanduser().is_dir()
+    ):
         problems.append(f"--base {base}: no such model directory")
     if cfg.out is not None and _blocking_file(cfg.out) is not None:
-        problems.append(f"--out {cfg.out}: {_blocking_file(cfg.out)} is a file, not a directory (give a directory path)")
+        problems.append(
+            f"--out {cfg.out}: {_blocking_file(cfg.out)} is a file, not a directory (give a directory path)"
+        )
     elif cfg.out is not None:
         # a checkpoints folder holding no checkpoint (a run that died before its first save) is no run
         has_run = (cfg.out / RUN_FILE).exists() or last_checkpoint(cfg.out) is not None
         if has_run and not cfg.resume:
-            problems.append(f"--out {cfg.out} already holds a run (use --resume to continue it, or another --out)")
+            problems.append(
+                f"--out {cfg.out} already holds a run (use --resume to continue it, or another --out)"
+            )
         if cfg.resume and last_checkpoint(cfg.out) is None:
             problems.append(f"--resume: no checkpoint under {cfg.out / CHECKPOINT_DIR}")
     tracker = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}.get(cfg.report_to, ())
     if tracker and not any(importlib.util.find_spec(m) for m in tracker):
-        problems.append(f"--report-to {cfg.report_to}: the {tracker[0]} package is not installed (pip install {tracker[0]})")
+        problems.append(
+            f"--report-to {cfg.report_to}: the {tracker[0]} package is not installed (pip install {tracker[0]})"
+        )
     if cfg.push_to_hub and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         # found out now, not after hours of training
-        problems.append(f"--push-to-hub {cfg.push_to_hub}: HF_HUB_OFFLINE is set (unset it, or push later with t2s model export)")
+        problems.append(
+            f"--push-to-hub {cfg.push_to_hub}: HF_HUB_OFFLINE is set (unset it, or push later with t2s model export)"
+        )
     if problems:
         raise UsageError("; ".join(problems))
 
@@ -136,7 +163,10 @@ def start_record(cfg: TrainConfig, data_sha256: dict[str, str | None]) -> dict[s
 
 
 def _data_sha256(cfg: TrainConfig) -> dict[str, str | None]:
-    return {name: file_sha256(Path(getattr(cfg, name))) if getattr(cfg, name) is not None else None for name in DATA_OPTIONS}
+    return {
+        name: file_sha256(Path(getattr(cfg, name))) if getattr(cfg, name) is not None else None
+        for name in DATA_OPTIONS
+    }
 
 
 def _flag(name: str) -> str:
@@ -175,7 +205,9 @@ def check_resume(cfg: TrainConfig) -> Path:
     for name, sha in _data_sha256(cfg).items():
         if sha != started_sha.get(name):
             was = started_sha.get(name)
-            differ.append(f"{_flag(name)} {'(none)' if sha is None else 'content ' + sha[:12]} (started with {'(none)' if was is None else 'content ' + was[:12]})")
+            differ.append(
+                f"{_flag(name)} {'(none)' if sha is None else 'content ' + sha[:12]} (started with {'(none)' if was is None else 'content ' + was[:12]})"
+            )
     if differ:
         raise UsageError(
             f"--resume: {out} was started with other options: {'; '.join(differ)}; "
@@ -198,7 +230,11 @@ def check_resume(cfg: TrainConfig) -> Path:
             pass
     reached = step >= cfg.max_steps if cfg.max_steps > 0 else epoch >= cfg.epochs - 1e-9
     if reached:
-        what = f"{out} already completed {step} steps" if completed else f"{out}'s last checkpoint is already at step {step}"
+        what = (
+            f"{out} already completed {step} steps"
+            if completed
+            else f"{out}'s last checkpoint is already at step {step}"
+        )
         target = f"--max-steps {cfg.max_steps}" if cfg.max_steps > 0 else f"--epochs {cfg.epochs:g}"
         raise UsageError(f"{what} ({target}); nothing to resume; raise --max-steps/--epochs to train further")
     return checkpoint
@@ -228,7 +264,9 @@ def load_tokenizer(cfg: TrainConfig) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(cfg.base, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+        tok = AutoTokenizer.from_pretrained(
+            cfg.base, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code
+        )
     except (OSError, ValueError) as err:
         raise ModelLoadError(
             f"cannot load the tokenizer of {cfg.base!r}: {str(err).splitlines()[0]}",
@@ -301,7 +339,9 @@ def _trim_log(path: Path, max_step: int) -> None:
     from text2sql_cli.io import read_jsonl, write_jsonl
 
     if path.exists():
-        write_jsonl(path, [r for r in read_jsonl(path, tolerate_torn_tail=True) if r.get("step", 0) <= max_step])
+        write_jsonl(
+            path, [r for r in read_jsonl(path, tolerate_torn_tail=True) if r.get("step", 0) <= max_step]
+        )
 
 
 def loss_summary(path: Path) -> dict[str, float | None]:
@@ -360,7 +400,9 @@ def _run(cfg: TrainConfig, template: Any, callbacks: tuple[Any, ...]) -> TrainRe
     bf16 = cuda and torch.cuda.is_bf16_supported(including_emulation=False)
     tokenizer = load_tokenizer(cfg)
     train_rows, train_info = _tokenize(cfg, Path(cfg.data), template, tokenizer)
-    eval_rows, eval_info = _tokenize(cfg, Path(cfg.eval_file), template, tokenizer) if cfg.eval_file else (None, None)
+    eval_rows, eval_info = (
+        _tokenize(cfg, Path(cfg.eval_file), template, tokenizer) if cfg.eval_file else (None, None)
+    )
 
     from peft import get_peft_model
 
@@ -444,7 +486,9 @@ def _run(cfg: TrainConfig, template: Any, callbacks: tuple[Any, ...]) -> TrainRe
             "world_size": world,
             "effective_batch_size": cfg.batch_size * cfg.grad_accum * world,
             # the numeric format of the trainable weights and the forward pass, in t2s infer's words
-            "precision": _precision_label(precision) if cfg.quant == "none" else f"{cfg.quant}+{_precision_label(precision)}",
+            "precision": _precision_label(precision)
+            if cfg.quant == "none"
+            else f"{cfg.quant}+{_precision_label(precision)}",
             "device": "cuda" if cuda else "cpu",
         },
         "merged": None,
