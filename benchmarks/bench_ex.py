@@ -9,7 +9,8 @@
 Predictions are the gold queries with some changed, so both matching and mismatching paths are
 timed: on the test split every third query has `>=` turned into `>` (where it has one; the
 benchmark prints how many such boundary changes the synthesized databases told apart), on the real
-databases every second query is a rewrite from PAIRS (some equivalent, some wrong). Nothing is downloaded; the databases go to a temp folder.
+databases every second query is a rewrite from PAIRS (some equivalent, some wrong). Nothing is
+downloaded; the databases go to a temp folder.
 """
 
 from __future__ import annotations
@@ -97,12 +98,15 @@ PAIRS = [
         "SELECT COUNT(*), city FROM customers GROUP BY city",
     ),
     (
-        "SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status = 'paid' GROUP BY c.id",
+        "SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id WHERE "
+        "o.status = 'paid' GROUP BY c.id",
         "SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id",
     ),
     (
-        "SELECT id, amount FROM orders WHERE created BETWEEN '2023-0{m}-01' AND '2023-0{m}-28' ORDER BY amount DESC LIMIT 20",
-        "SELECT id, amount FROM orders WHERE created >= '2023-0{m}-01' AND created <= '2023-0{m}-28' ORDER BY amount DESC LIMIT 20",
+        "SELECT id, amount FROM orders WHERE created BETWEEN '2023-0{m}-01' AND '2023-0{m}-28' ORDER BY "
+        "amount DESC LIMIT 20",
+        "SELECT id, amount FROM orders WHERE created >= '2023-0{m}-01' AND created <= '2023-0{m}-28' ORDER "
+        "BY amount DESC LIMIT 20",
     ),
     (
         "SELECT AVG(age) FROM customers WHERE city = 'Seoul'",
@@ -149,7 +153,8 @@ def main() -> None:
     if args.test_split.exists():
         seconds, ex, changed, told_apart = bench_test_split(args.test_split, args.workers)
         print(
-            f"EX, 112-row test split, synthesis included (K=5, {args.workers} workers): {seconds:.2f} s (EX {ex:.1%})"
+            f"EX, 112-row test split, synthesis included (K=5, {args.workers} workers): {seconds:.2f} s "
+            f"(EX {ex:.1%})"
         )
         print(
             f"  '>=' -> '>' changes told apart from gold on the synthesized databases: {told_apart}/{changed}"
@@ -158,7 +163,8 @@ def main() -> None:
         print(f"skipped the test-split benchmark: {args.test_split} is absent")
     seconds, ex = bench_real(args.workers)
     print(
-        f"EX, 1000 pairs over 10 real SQLite databases ({args.workers} workers): {seconds:.2f} s (EX {ex:.1%})"
+        f"EX, 1000 pairs over 10 real SQLite databases ({args.workers} workers): {seconds:.2f} s (EX "
+        f"{ex:.1%})"
     )
 
 

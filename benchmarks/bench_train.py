@@ -187,11 +187,13 @@ def paper_estimate() -> list[str]:
         6 * n_params * tokens
     )  # fwd 2N + bwd (activation grads only, frozen base) 2N + recompute 2N (grad ckpt)
     lines = [
-        f"- rows {rows_total:,}, ≈{tok_row:.0f} tokens/row (prompt+SQL; {hangul:.0f} Hangul + {other:.0f} other chars; "
+        f"- rows {rows_total:,}, ≈{tok_row:.0f} tokens/row (prompt+SQL; {hangul:.0f} Hangul + {other:.0f} "
+        "other chars; "
         "assumed 1.6 Hangul and 3.5 other chars per Yi-Ko token) → ≈{:.1f} M tokens per epoch".format(
             tokens / 1e6
         ),
-        f"- compute ≈ 6·N·T = {flops:.2e} FLOPs (N = 6.18 B; frozen NF4 base: forward 2N, backward to activations 2N, "
+        f"- compute ≈ 6·N·T = {flops:.2e} FLOPs (N = 6.18 B; frozen NF4 base: forward 2N, backward to "
+        "activations 2N, "
         "gradient-checkpointing recompute 2N per token; LoRA's own FLOPs < 1 %)",
     ]
     for gpu, peak, mfu in (
@@ -201,7 +203,8 @@ def paper_estimate() -> list[str]:
         ("H100 SXM (bf16 989 TFLOPS)", 989e12, 0.25),
     ):
         lines.append(
-            f"- {gpu} at {mfu:.0%} MFU (NF4 dequantisation overhead): ≈{flops / (peak * mfu) / 3600:.1f} GPU hours per epoch"
+            f"- {gpu} at {mfu:.0%} MFU (NF4 dequantisation overhead): ≈{flops / (peak * mfu) / 3600:.1f} "
+            "GPU hours per epoch"
         )
     weights = n_linear * 0.5 * 1.03 / 1e9 + (n_params - n_linear) * 2 / 1e9
     lora = 32 * 16 * (2 * (4096 + 4096) + 2 * (4096 + 512) + 3 * (4096 + 11008))
@@ -217,8 +220,10 @@ def paper_estimate() -> list[str]:
         logits = toks * 78464 * (2 + 4) / 1e9  # bf16 logits + fp32 upcast for the loss
         total = weights + opt + ckpt + layer + logits + 1.5  # + CUDA context and allocator slack
         lines.append(
-            f"- memory, micro-batch {label} ({toks:,} tokens): weights {weights:.1f} GB (NF4 linears + bf16 embeddings/head) "
-            f"+ LoRA {lora / 1e6:.0f} M params with Adam {opt:.2f} GB + checkpoints {ckpt:.1f} + layer {layer:.1f} "
+            f"- memory, micro-batch {label} ({toks:,} tokens): weights {weights:.1f} GB (NF4 linears + "
+            "bf16 embeddings/head) "
+            f"+ LoRA {lora / 1e6:.0f} M params with Adam {opt:.2f} GB + checkpoints {ckpt:.1f} + layer "
+            f"{layer:.1f} "
             f"+ logits {logits:.1f} + 1.5 overhead ≈ **{total:.0f} GB**"
         )
     return lines
@@ -247,7 +252,8 @@ def main() -> None:
     packed = run_t2s(base, work, a.steps, a.batch_size, packing=True)
     t2s_s, plain_s = min(t2s), min(plain)
     print(
-        f"## Training step time, tiny model (hidden 64, 2 layers), batch {a.batch_size}, LoRA r16 all-linear, fp32 CPU"
+        f"## Training step time, tiny model (hidden 64, 2 layers), batch {a.batch_size}, LoRA r16 "
+        "all-linear, fp32 CPU"
     )
     print("| trainer | s/step (median, best of 2 runs) | vs plain |\n|---|---|---|")
     print(f"| plain Trainer + DataCollatorForLanguageModeling (full loss) | {plain_s:.4f} | 1.00 |")
@@ -255,15 +261,18 @@ def main() -> None:
     print(f"| t2s train --packing (padding-free) | {packed:.4f} | {packed / plain_s:.2f} |")
     print(f"\nraw: t2s {[round(x, 4) for x in t2s]}, plain {[round(x, 4) for x in plain]}")
     print(
-        f"\n## Padding waste (padded / real tokens), random micro-batches of {a.batch_size}, tiny-model tokenizer"
+        f"\n## Padding waste (padded / real tokens), random micro-batches of {a.batch_size}, tiny-model "
+        "tokenizer"
     )
     print("| data | rows | mean tokens/row | padded | --packing |\n|---|---|---|---|---|")
     for name, r in padding_report(base, a.batch_size).items():
         print(
-            f"| {name} | {r['rows']} | {r['mean_tokens']:.0f} | {r['waste_padded']:.1%} | {r['waste_packed']:.1%} |"
+            f"| {name} | {r['rows']} | {r['mean_tokens']:.0f} | {r['waste_padded']:.1%} | "
+            f"{r['waste_packed']:.1%} |"
         )
     print(
-        "\n## On paper: Yi-Ko-6B QLoRA (r16, all-linear, NF4 + double quant, gradient checkpointing), one epoch"
+        "\n## On paper: Yi-Ko-6B QLoRA (r16, all-linear, NF4 + double quant, gradient checkpointing), one "
+        "epoch"
     )
     print("\n".join(paper_estimate()))
     print(json.dumps({"t2s_s_per_step": t2s_s, "plain_s_per_step": plain_s, "packed_s_per_step": packed}))

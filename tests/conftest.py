@@ -21,6 +21,21 @@ EXAMPLES = REPO / "examples"
 SHARED_DATA = REPO.parent / "shared" / "data" / "ko_text2sql"
 
 
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests run wherever CUDA is available and are skipped elsewhere (torch is imported only
+    when such a test was collected, so the fast tier stays torch-free)."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is false)")
+    for item in gpu_items:
+        item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _offline_isolated(tmp_path, monkeypatch):
     for key in list(os.environ):

@@ -61,7 +61,7 @@ def test_eval_writes_results_and_summary(preds, tmp_path):
 
 def test_eval_statuses_per_example(preds, tmp_path):
     CliRunner().invoke(app, ["eval", str(preds), "--out", str(tmp_path / "ev")])
-    rows = [json.loads(l) for l in (tmp_path / "ev" / "results.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (tmp_path / "ev" / "results.jsonl").read_text().splitlines()]
     assert [r["status"] for r in rows] == [
         "correct",
         "wrong_result",

@@ -14,6 +14,8 @@ from text2sql_cli.cli import app
 from text2sql_cli.errors import ApiError, ModelLoadError, UsageError
 from text2sql_cli.export import check_vocab, merge_run, push_to_hub
 
+pytestmark = pytest.mark.slow  # builds, trains or runs the tiny model
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):

@@ -60,7 +60,8 @@ def bad_and_good_rows() -> list[dict]:
         row(
             11,
             "평균 이상",
-            "WITH a AS (SELECT AVG(level) AS v FROM players) SELECT p.username FROM players p, a WHERE p.level > a.v",
+            "WITH a AS (SELECT AVG(level) AS v FROM players) SELECT p.username FROM players p, a WHERE "
+            "p.level > a.v",
         ),
     ]
 
@@ -241,7 +242,10 @@ def test_importing_the_package_loads_no_sql_engine_or_client():
     import subprocess
     import sys
 
-    code = "import sys, text2sql_cli.filtering\nprint([m for m in ('sqlglot', 'openai', 'torch') if m in sys.modules])"
+    code = (
+        "import sys, text2sql_cli.filtering\n"
+        "print([m for m in ('sqlglot', 'openai', 'torch') if m in sys.modules])"
+    )
     assert (
         subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -42,7 +42,8 @@ VALID = [
     "WITH top AS (SELECT clan_id, COUNT(*) AS n FROM players GROUP BY clan_id) "
     "SELECT c.name, t.n FROM top t JOIN clans c ON c.clan_id = t.clan_id",
     "SELECT s.u FROM (SELECT username AS u FROM players) AS s",
-    "SELECT p.username FROM players p WHERE p.level > (SELECT AVG(p2.level) FROM players p2 WHERE p2.clan_id = p.clan_id)",
+    "SELECT p.username FROM players p WHERE p.level > (SELECT AVG(p2.level) FROM players p2 WHERE "
+    "p2.clan_id = p.clan_id)",
     "SELECT username FROM players WHERE EXISTS (SELECT 1 FROM clans WHERE clans.clan_id = players.clan_id)",
     "SELECT username FROM players UNION SELECT name FROM clans",
     "SELECT username, RANK() OVER (ORDER BY level DESC) AS 순위 FROM players",

@@ -17,6 +17,8 @@ from text2sql_cli.inference.backend import Item
 from text2sql_cli.inference.batch import meta_path, run_batch_inference
 from text2sql_cli.prompts import TEMPLATES, encode, get_template, save_template
 
+pytestmark = pytest.mark.slow  # builds, trains or runs the tiny model
+
 runner = CliRunner()
 ROW_KEYS = {"id", "db_id", "question", "context", "gold", "raw", "sql", "extraction", "fingerprint"}
 FAST = ["--max-new-tokens", "12"]

@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 from text2sql_cli.cli import app
 from text2sql_cli.prompts import TEMPLATES, load_template
 
+pytestmark = pytest.mark.slow  # builds, trains or runs the tiny model
+
 runner = CliRunner()
 
 
@@ -19,7 +21,6 @@ def _ok(args):
     return result
 
 
-@pytest.mark.slow
 def test_split_tiny_train_infer_eval_end_to_end(tmp_path):
     _ok(["data", "split", str(EXAMPLES / "sample.jsonl"), "--test-db", "1", "--out", "data"])
     _ok(["model", "tiny", "--data", "data/train.jsonl", "--out", "base", "--pretrain-steps", "20"])

@@ -14,7 +14,7 @@ from text2sql_cli.prompts import (
 )
 
 BOOK_PROMPT = (
-    "당신은 SQL을 생성하는 SQL 봇입니다. DDL의 테이블을 활용한 Question을 해결할 수 있는 SQL 쿼리를 생성하세요.\n"
+    "당신은 SQL을 생성하는 SQL 봇입니다. DDL의 테이블을 활용한 Question을 해결할 수 있는 SQL 쿼리를 생성하세요.\n"  # noqa: E501 (the book's text)
     "\n### DDL:\nCREATE TABLE t (a INT);\n"
     "\n### Question:\n몇 개야?\n"
     "\n### SQL:\n"

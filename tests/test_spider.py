@@ -18,7 +18,8 @@ def spider(tmp_path):
     (root / "database" / "pets").mkdir(parents=True)
     conn = sqlite3.connect(root / "database" / "pets" / "pets.sqlite")
     conn.executescript(
-        'CREATE TABLE "Pets" (PetID INTEGER PRIMARY KEY, PetType VARCHAR(20)); INSERT INTO Pets VALUES (1, "cat");'
+        'CREATE TABLE "Pets" (PetID INTEGER PRIMARY KEY, PetType VARCHAR(20)); INSERT INTO Pets VALUES (1, '
+        '"cat");'
     )
     conn.close()
     items = [{"db_id": "pets", "question": "How many pets? ", "query": "SELECT count(*) FROM pets"}]

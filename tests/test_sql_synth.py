@@ -50,9 +50,12 @@ CASES = [
     ),
     (
         GAME,
-        "SELECT p.username FROM players AS p JOIN characters AS c ON p.player_id = c.player_id WHERE c.character_class = '전사'",
-        "SELECT username FROM players, characters WHERE players.player_id = characters.player_id AND character_class = '전사'",
-        "SELECT p.username FROM players AS p JOIN characters AS c ON p.player_id = c.player_id WHERE c.character_class <> '전사'",
+        "SELECT p.username FROM players AS p JOIN characters AS c ON p.player_id = c.player_id WHERE "
+        "c.character_class = '전사'",
+        "SELECT username FROM players, characters WHERE players.player_id = characters.player_id AND "
+        "character_class = '전사'",
+        "SELECT p.username FROM players AS p JOIN characters AS c ON p.player_id = c.player_id WHERE "
+        "c.character_class <> '전사'",
     ),
     (
         GAME,
@@ -69,7 +72,8 @@ CASES = [
     (
         SHOP,
         "SELECT name FROM products WHERE product_id IN (SELECT product_id FROM orders WHERE quantity > 3)",
-        "SELECT p.name FROM products p WHERE EXISTS (SELECT 1 FROM orders o WHERE o.product_id = p.product_id AND o.quantity > 3)",
+        "SELECT p.name FROM products p WHERE EXISTS (SELECT 1 FROM orders o WHERE o.product_id = "
+        "p.product_id AND o.quantity > 3)",
         "SELECT name FROM products WHERE product_id IN (SELECT product_id FROM orders WHERE quantity >= 3)",
     ),
     (

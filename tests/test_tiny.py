@@ -5,6 +5,8 @@ from text2sql_cli.data import load_examples
 from text2sql_cli.prompts import TEMPLATES
 from text2sql_cli.tiny import build_tiny_model, corpus_for, pretrain, train_tokenizer
 
+pytestmark = pytest.mark.slow  # builds, trains or runs the tiny model
+
 
 @pytest.fixture(scope="module")
 def texts():

@@ -10,6 +10,8 @@ from text2sql_cli.data import Example
 from text2sql_cli.prompts import encode, get_template
 from text2sql_cli.training.data import IGNORE, PadCollator, packing_collator, padding_waste, tokenize_examples
 
+pytestmark = pytest.mark.slow  # builds, trains or runs the tiny model
+
 ROWS = [
     Example("a", "1", "CREATE TABLE t (a INT);", "a를 모두 보여줘", "SELECT a FROM t;"),
     Example("b", "1", "CREATE TABLE u (b INT, c TEXT);", "c가 x인 b는?", "SELECT b FROM u WHERE c = 'x';"),

@@ -7,11 +7,14 @@ from __future__ import annotations
 import logging
 import warnings
 
+import pytest
 from _tiny import shared_tiny, write_rows
 from typer.testing import CliRunner
 
 from text2sql_cli.cli import app
 from text2sql_cli.io import read_jsonl
+
+pytestmark = pytest.mark.slow  # builds, trains or runs the tiny model
 
 
 def test_train_prints_no_raw_log_dicts_and_logs_every_logged_step(tmp_path):
@@ -55,9 +58,11 @@ def test_quiet_known_noise_drops_only_the_named_messages_and_only_inside(caplog)
             bnb.warning("%s: No module named 'kernels'", BNB_KERNEL_MESSAGE)
             bnb.warning("some other bitsandbytes problem")
             warnings.warn(
-                "`is_gradient_checkpointing` is deprecated and will be removed in v6.", FutureWarning
+                "`is_gradient_checkpointing` is deprecated and will be removed in v6.",
+                FutureWarning,
+                stacklevel=1,
             )
-            warnings.warn("another deprecation", FutureWarning)
+            warnings.warn("another deprecation", FutureWarning, stacklevel=1)
     assert [r.getMessage() for r in caplog.records] == ["some other bitsandbytes problem"]
     assert [str(w.message) for w in seen] == ["another deprecation"]
 

@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from text2sql_cli.cli import app
 from text2sql_cli.io import read_jsonl
 
+pytestmark = pytest.mark.slow  # builds, trains or runs the tiny model
+
 # train_tiny's defaults, as flags
 SAME = [
     "--batch-size",

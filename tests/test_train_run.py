@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 from _tiny import WITH_HEAD, shared_tiny, write_rows
@@ -13,6 +14,8 @@ from typer.testing import CliRunner
 
 from text2sql_cli.cli import app
 from text2sql_cli.io import read_jsonl
+
+pytestmark = pytest.mark.slow  # builds, trains or runs the tiny model
 
 FAST = ["--batch-size", "4", "--lr", "0.01", "--r", "8", "--alpha", "16", "--log-every", "1"]
 
@@ -38,7 +41,7 @@ def test_run_directory_has_adapter_tokenizer_template_log_and_run_json(rows):
         "run.json",
     ):
         assert os.path.exists(f"run/{name}"), name
-    info = json.loads(open("run/run.json", encoding="utf-8").read())
+    info = json.loads(Path("run/run.json").read_text(encoding="utf-8"))
     assert info["kind"] == "lora-adapter" and info["status"] == "completed"
     assert info["base_model"] == str(shared_tiny()) and info["template"] == "ko-sql-bot"
     assert info["config"]["r"] == 8 and info["config"]["max_steps"] == 3
@@ -74,7 +77,7 @@ def test_packing_trains_and_evaluates(rows, tmp_path):
         "--data", str(rows), "--eval-file", str(evals), "--out", "run", "--max-steps", "2", "--packing", *FAST
     )
     assert result.exit_code == 0, result.output
-    info = json.loads(open("run/run.json", encoding="utf-8").read())
+    info = json.loads(Path("run/run.json").read_text(encoding="utf-8"))
     assert info["config"]["packing"] and info["training"]["best_eval_loss"] is not None
 
 
@@ -99,7 +102,7 @@ def test_signal_saves_checkpoint_and_resume_continues_like_an_uninterrupted_run(
 
     resumed = _train(*args, "--out", "run", "--resume")
     assert resumed.exit_code == 0, resumed.output
-    info = json.loads(open("run/run.json", encoding="utf-8").read())
+    info = json.loads(Path("run/run.json").read_text(encoding="utf-8"))
     assert info["training"]["resumed_from_step"] == 3 and info["training"]["global_step"] == 6
     log, reference = read_jsonl("run/train_log.jsonl"), read_jsonl("straight/train_log.jsonl")
     assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]
@@ -163,7 +166,7 @@ def test_merge_flag_writes_a_standalone_model_after_training(rows):
     result = _train("--data", str(rows), "--out", "run", "--max-steps", "1", "--merge", *FAST)
     assert result.exit_code == 0, result.output
     assert os.path.exists("run/merged/model.safetensors") and os.path.exists("run/merged/t2s_template.json")
-    assert json.loads(open("run/run.json", encoding="utf-8").read())["merged"] == "merged"
+    assert json.loads(Path("run/run.json").read_text(encoding="utf-8"))["merged"] == "merged"
 
 
 def test_push_to_hub_offline_is_refused_before_training(rows):
@@ -188,4 +191,4 @@ def test_report_to_a_missing_tracker_is_a_usage_error(rows, monkeypatch):
 def test_chat_template_is_trained_and_saved(rows):
     result = _train("--data", str(rows), "--out", "run", "--max-steps", "1", "--template", "chat", *FAST)
     assert result.exit_code == 0, result.output
-    assert json.loads(open("run/t2s_template.json", encoding="utf-8").read())["chat"] is True
+    assert json.loads(Path("run/t2s_template.json").read_text(encoding="utf-8"))["chat"] is True

@@ -102,7 +102,9 @@ def check_dotenv(path: str | Path = ".env") -> None:
             text = binding.original.string.strip()
             raise ConfigError(
                 f"{path}:{binding.original.line}: cannot parse {text[:60]!r}",
-                hint="write NAME=value (quote values with spaces, close every quote) or comment it out with #",
+                hint=(
+                    "write NAME=value (quote values with spaces, close every quote) or comment it out with #"
+                ),
             )
     known = {name for cls in settings_classes() for name in env_names(cls)}
     for binding in bindings:
@@ -114,7 +116,8 @@ def check_dotenv(path: str | Path = ".env") -> None:
                 : binding.original.string.find(binding.key)
             ].count("\n")
             print(
-                f"warning: {path}:{line}: {binding.key} is not a t2s setting (see .env.example); it is ignored",
+                f"warning: {path}:{line}: {binding.key} is not a t2s setting (see .env.example); it is "
+                "ignored",
                 file=sys.stderr,
             )
 
@@ -148,7 +151,8 @@ def env_example_text() -> str:
     lines = [
         "# t2s configuration. Copy to .env and uncomment what you need.",
         "# Precedence: command-line flag > T2S_* environment variable > .env > default.",
-        "# Keys: OPENAI_API_KEY is sent only to api.openai.com; other base URLs get only the key given for them.",
+        "# Keys: OPENAI_API_KEY is sent only to api.openai.com; other base URLs get only the key given for "
+        "them.",
         "",
     ]
     for cls in settings_classes():

@@ -85,7 +85,8 @@ def _read_local(path: Path) -> tuple[list[dict[str, Any]], list[int], str]:
         if not isinstance(row, dict):
             raise InputError(
                 path,
-                f"{unit} {at}: expected a row object with db_id, context, question, answer; got {type(row).__name__}",
+                f"{unit} {at}: expected a row object with db_id, context, question, answer; got "
+                f"{type(row).__name__}",
                 line=at if unit == "line" else None,
             )
     return rows, where, unit
@@ -201,7 +202,8 @@ def load_examples(
         if row_id in first_seen:
             raise InputError(
                 source_str,
-                f"{'' if unit == 'line' else f'row {at}: '}duplicate id {row_id!r} (first at {unit} {first_seen[row_id]})",
+                f"{'' if unit == 'line' else f'row {at}: '}duplicate id {row_id!r} (first at {unit} "
+                f"{first_seen[row_id]})",
                 line=at if unit == "line" else None,
                 hint="ids must be unique",
             )

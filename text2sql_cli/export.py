@@ -71,7 +71,8 @@ def check_vocab(model: Any, tokenizer: Any) -> None:
     head_rows = head.weight.shape[0] if head is not None else rows
     if len(tokenizer) > min(rows, head_rows):
         raise ModelLoadError(
-            f"tokenizer has {len(tokenizer)} tokens but the model's embedding/LM head have {rows}/{head_rows} rows",
+            f"tokenizer has {len(tokenizer)} tokens but the model's embedding/LM head have "
+            f"{rows}/{head_rows} rows",
             hint="the adapter was trained with another tokenizer; export with the run's own base model",
         )
 
@@ -169,6 +170,9 @@ def push_to_hub(folder: str | Path, repo: str, *, private: bool = True, token: s
     except Exception as err:  # network, auth and hub errors all end the same way for the user
         raise ApiError(
             f"push to {repo!r} failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
-            hint="check the network and your hub token (`hf auth login` or HF_TOKEN) and write access to the repo",
+            hint=(
+                "check the network and your hub token (`hf auth login` or HF_TOKEN) and write access "
+                "to the repo"
+            ),
         ) from None
     return str(url)

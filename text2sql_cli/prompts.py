@@ -35,7 +35,7 @@ KO_SQL_BOT = """당신은 SQL을 생성하는 SQL 봇입니다. DDL의 테이블
 {question}
 
 ### SQL:
-{query}"""
+{query}"""  # noqa: E501 (prompt text kept verbatim)
 
 EN_SQL_BOT = """You are a SQL bot. Write one SQL query over the tables in the DDL that answers the Question.
 
@@ -206,7 +206,7 @@ BOOK_JUDGE_PROMPT = """Based on below DDL and Question, evaluate gen_sql can res
 DDL: {context}
 Question: {question}
 gt_sql: {answer}
-gen_sql: {gen_sql}"""
+gen_sql: {gen_sql}"""  # noqa: E501 (prompt text kept verbatim)
 
 JUDGE_PLACEHOLDERS = ("context", "question", "answer", "gen_sql")
 _JUDGE_PLACEHOLDER = re.compile(r"\{(context|question|answer|gen_sql)\}")
@@ -246,7 +246,7 @@ Question:
 SQL:
 {answer}
 
-Reply with only a JSON object: {"verdict": "yes" or "no", "reason": "one short sentence"}"""
+Reply with only a JSON object: {"verdict": "yes" or "no", "reason": "one short sentence"}"""  # noqa: E501 (prompt text kept verbatim)
 
 FILTER_PLACEHOLDERS = ("context", "question", "answer")
 _FILTER_PLACEHOLDER = re.compile(r"\{(context|question|answer)\}")

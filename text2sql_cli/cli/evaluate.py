@@ -42,9 +42,7 @@ def evaluate(
     k: Annotated[
         int | None, typer.Option("--k", "--instances", help="Synthesized databases per example.")
     ] = None,
-    float_tol: Annotated[
-        float | None, typer.Option(help="Absolute tolerance for comparing numbers.")
-    ] = None,
+    float_tol: Annotated[float | None, typer.Option(help="Absolute tolerance for comparing numbers.")] = None,
     max_rows: Annotated[int | None, typer.Option(help="A query returning more rows fails.")] = None,
     judge: Annotated[
         str | None,
@@ -57,14 +55,20 @@ def evaluate(
     judge_base_url: Annotated[
         str | None,
         typer.Option(
-            help="OpenAI-compatible base URL (vLLM, Ollama, Azure...); default OpenAI. The OpenAI key is never sent elsewhere.",
+            help=(
+                "OpenAI-compatible base URL (vLLM, Ollama, Azure...); default OpenAI. The OpenAI key "
+                "is never sent elsewhere."
+            ),
             rich_help_panel="LLM judge",
         ),
     ] = None,
     judge_api_key_env: Annotated[
         str | None,
         typer.Option(
-            help="Name of the environment variable holding the key for --judge-base-url (or set T2S_JUDGE_API_KEY).",
+            help=(
+                "Name of the environment variable holding the key for --judge-base-url (or set "
+                "T2S_JUDGE_API_KEY)."
+            ),
             rich_help_panel="LLM judge",
         ),
     ] = None,
@@ -226,7 +230,8 @@ def print_summary(console, summary: dict) -> None:
         if facts["gold_errors"]:
             why = ", ".join(f"{k} {v}" for k, v in facts["gold_errors"].items())
             console.print(
-                f"Gold queries that could not run (excluded from EX): {sum(facts['gold_errors'].values())} ({why})"
+                f"Gold queries that could not run (excluded from EX): {sum(facts['gold_errors'].values())} "
+                f"({why})"
             )
         if facts["gold_empty"]:
             console.print(
@@ -236,7 +241,8 @@ def print_summary(console, summary: dict) -> None:
         share = facts["low_information_share"]
         if share is not None:
             console.print(
-                f"Low-information examples (gold empty or identical on every database): {facts['low_information']} ({share:.1%})"
+                "Low-information examples (gold empty or identical on every database): "
+                f"{facts['low_information']} ({share:.1%})"
             )
 
 
@@ -257,7 +263,8 @@ def _print_warnings(console, summary: dict, no_generation: str | None) -> None:
     part = summary.get("partial")
     if part:
         console.print(
-            f"[bold yellow]Partial:[/] scored {part['rows']} of {part['of']} rows; t2s infer has not finished this file."
+            f"[bold yellow]Partial:[/] scored {part['rows']} of {part['of']} rows; t2s infer has not "
+            "finished this file."
         )
     if summary.get("no_gold"):
         console.print(f"{summary['no_gold']} examples have no gold SQL (excluded from EX, EM and the judge).")
@@ -317,7 +324,8 @@ def _print_judge(console, summary: dict) -> None:
     j = summary["judge"]
     score = "n/a" if j["score"] is None else f"{j['score']:.1%}"
     console.print(
-        f"Judge {j['model']} (sees {j['sees']}, prompt {j['prompt']}): {score} = {j['yes']} yes / {j['judged']} judged; "
+        f"Judge {j['model']} (sees {j['sees']}, prompt {j['prompt']}): {score} = {j['yes']} yes / "
+        f"{j['judged']} judged; "
         f"not counted: {j['unparseable']} unparseable, {j['error']} error, {j['skipped']} skipped, "
         f"{j.get('no_generation', 0)} no generation. "
         f"Cost ${j['cost_usd_this_run']:.4f} this run (${j['cost_usd_total']:.4f} in all)."

@@ -18,12 +18,13 @@ def export(
         str,
         typer.Option(
             "--dtype",
-            help="auto (bfloat16 if the run trained in bf16, else float16 like the book), float16, bfloat16 or float32.",
+            help=(
+                "auto (bfloat16 if the run trained in bf16, else float16 like the book), float16, "
+                "bfloat16 or float32."
+            ),
         ),
     ] = "auto",
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu or cuda [cuda if available].")
-    ] = None,
+    device: Annotated[str | None, typer.Option("--device", help="cpu or cuda [cuda if available].")] = None,
     push_to_hub: Annotated[
         str | None,
         typer.Option(

@@ -74,7 +74,10 @@ def filter_command(
     on_llm_failure: Annotated[
         str | None,
         typer.Option(
-            help="Rows the LLM could not judge (error, unparseable, skipped): hold (out of kept, in held.jsonl) or keep."
+            help=(
+                "Rows the LLM could not judge (error, unparseable, skipped): hold (out of kept, in "
+                "held.jsonl) or keep."
+            )
         ),
     ] = None,
 ) -> None:

@@ -66,9 +66,7 @@ def infer(
     ] = None,
     quant: Annotated[str | None, typer.Option(help="none or 4bit (NF4, CUDA only).")] = None,
     ddl: Annotated[Path | None, typer.Option(help="Pipe mode: a file of CREATE TABLE statements.")] = None,
-    db: Annotated[
-        Path | None, typer.Option(help="Pipe mode: a SQLite file whose schema is the DDL.")
-    ] = None,
+    db: Annotated[Path | None, typer.Option(help="Pipe mode: a SQLite file whose schema is the DDL.")] = None,
     columns: Annotated[
         str | None, typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
     ] = None,

@@ -24,7 +24,10 @@ def tiny(
     pretrain_steps: Annotated[
         int,
         typer.Option(
-            help="Full-weight steps on --data's text so the model writes SQL-shaped text (give it training rows only)."
+            help=(
+                "Full-weight steps on --data's text so the model writes SQL-shaped text (give it "
+                "training rows only)."
+            )
         ),
     ] = 0,
 ) -> None:

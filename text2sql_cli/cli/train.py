@@ -21,9 +21,7 @@ def train(
     out: Annotated[
         Path | None, Opt("--out", help="Run directory: adapter, tokenizer, template, run.json.")
     ] = None,
-    config: Annotated[
-        Path | None, Opt("--config", help="YAML file of options; flags override it.")
-    ] = None,
+    config: Annotated[Path | None, Opt("--config", help="YAML file of options; flags override it.")] = None,
     preset: Annotated[
         str | None, Opt("--preset", help="Named defaults: book = the chapter's autotrain run.")
     ] = None,

@@ -12,7 +12,8 @@ database.
 Statuses: correct, wrong_result, pred_error, timeout (the prediction ran out of time),
 extraction_failed (no SQL in the generation), gold_error (the gold query or its DDL does not run:
 excluded from the denominator, never a match), no_gold, crashed (the worker died: excluded, never
-recorded as 0), generation_error (`t2s infer` produced no generation: excluded, not run). `ex` is True/False for scored examples and None for excluded ones.
+recorded as 0), generation_error (`t2s infer` produced no generation: excluded, not run). `ex` is
+True/False for scored examples and None for excluded ones.
 
 This module imports only pydantic and the standard library at load time (config.py imports it to
 list settings classes); sqlglot loads when evaluation starts.

@@ -136,7 +136,8 @@ def check_finished(path: Path, partial: bool) -> dict[str, Any] | None:
     if not partial:
         raise InputError(
             path,
-            f"t2s infer has not finished this file: it has {present} of {expected if expected is not None else '?'} "
+            f"t2s infer has not finished this file: it has {present} of "
+            f"{expected if expected is not None else '?'} "
             f"rows ({meta_file.name} says status {status!r})",
             hint="rerun the same t2s infer command to finish it, or pass --partial to score what is there",
         )
@@ -188,7 +189,10 @@ def check_inputs(path: str | Path, predictions: list[Prediction], metrics: tuple
             )
 
 
-DB_DIR_HINT = "lay it out as <dir>/<db_id>/<db_id>.sqlite (Spider layout), or leave out --db-dir to synthesize from the DDL"
+DB_DIR_HINT = (
+    "lay it out as <dir>/<db_id>/<db_id>.sqlite (Spider layout), or leave out --db-dir to synthesize "
+    "from the DDL"
+)
 
 
 def _text(value: Any) -> bool:

@@ -313,7 +313,8 @@ def _check_compatible(out: Path, provenance: dict[str, Any], fp: str) -> None:
             old = {}
         if old.get("fingerprint") != fp:
             raise UsageError(
-                f"{out} was made with different settings ({_differences(old.get('provenance', {}), provenance)})",
+                f"{out} was made with different settings "
+                f"({_differences(old.get('provenance', {}), provenance)})",
                 hint="use another --out, or --overwrite to start it again",
             )
         return

@@ -93,7 +93,7 @@ class ClientConfig:
         if max_cost is not None and price_of(model, prices) is None:
             raise ConfigError(
                 f"--max-cost needs a price for model {model!r}",
-                hint="set T2S_LLM_PRICES='{\"%s\": [usd_per_1m_in, usd_per_1m_out]}'" % model,
+                hint=f"set T2S_LLM_PRICES='{{\"{model}\": [usd_per_1m_in, usd_per_1m_out]}}'",
             )
         return cls(
             model=model,
@@ -155,7 +155,10 @@ def resolve_key(
         if openai_key is None and required:
             raise ConfigError(
                 "no OpenAI API key",
-                hint="export OPENAI_API_KEY=sk-... (or put it in .env), or use a local server with --judge-base-url",
+                hint=(
+                    "export OPENAI_API_KEY=sk-... (or put it in .env), or use a local server with "
+                    "--judge-base-url"
+                ),
             )
         return openai_key
     return None  # a local or third-party server: no key unless one was given for it

@@ -8,8 +8,9 @@ and if it does not, the execution error says why). `dialect="sqlite"` never rewr
 ko_text2sql (reading plain SQL as MySQL keeps `"France"` a string, as Spider's gold means it).
 
 Beyond sqlglot's own transpilation, MySQL date arithmetic (`DATE_SUB(NOW(), INTERVAL 7 DAY)`,
-`d - INTERVAL 1 DAY`) becomes SQLite `DATETIME(d, '-7 day')`, and LEFT/RIGHT become SUBSTR. Functions SQLite lacks (`YEAR`,
-`MONTH`, `NOW`, `CONCAT`, ...) are registered on sandbox connections instead (see `sandbox`).
+`d - INTERVAL 1 DAY`) becomes SQLite `DATETIME(d, '-7 day')`, and LEFT/RIGHT become SUBSTR. Functions
+SQLite lacks (`YEAR`, `MONTH`, `NOW`, `CONCAT`, ...) are registered on sandbox connections instead
+(see `sandbox`).
 """
 
 from __future__ import annotations

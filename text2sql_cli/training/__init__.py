@@ -4,8 +4,10 @@
 - `options`: TrainConfig -> LoraConfig / BitsAndBytesConfig / TrainingArguments.
 - `data`: rows -> token ids through prompts.encode, completion-only labels, pad and packing collators.
 - `run`: `train(cfg)`, the run directory and run.json.
-- `callbacks`: the rich progress bar, the loss log and checkpoint-on-signal (imports transformers; loaded lazily).
-- `quiet`: silences named, known-harmless library messages during t2s' own model work.
+- `callbacks`: the rich progress bar, the loss log and checkpoint-on-signal (imports transformers;
+  loaded lazily).
+
+`text2sql_cli.quiet` (shared with infer and export) silences named, known-harmless library messages.
 
 Importing this package loads no torch, transformers or peft.
 """

@@ -44,7 +44,8 @@ class RichProgress(TrainerCallback):
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn(
-                "epoch {task.fields[epoch]}  loss {task.fields[loss]}{task.fields[eval_loss]}  lr {task.fields[lr]}"
+                "epoch {task.fields[epoch]}  loss {task.fields[loss]}{task.fields[eval_loss]}  lr "
+                "{task.fields[lr]}"
             ),
             TimeElapsedColumn(),
             TextColumn("<"),

@@ -6,7 +6,7 @@ The run directory (RUN = --out):
     t2s_template.json                                 the prompt template (prompts.save_template)
     train_log.jsonl                                   {step, epoch, loss, lr, grad_norm} / {step, eval_loss}
     checkpoints/checkpoint-N/                         Trainer checkpoints (for --resume)
-    checkpoints/t2s_start.json                        the resolved options and data sha256 the run started with
+    checkpoints/t2s_start.json                        the resolved options and data sha256 at start
     merged/                                           with --merge: standalone 16-bit model
     run.json                                          written last: its existence means training completed
 
@@ -146,12 +146,14 @@ def check_paths(cfg: TrainConfig) -> None:
     tracker = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}.get(cfg.report_to, ())
     if tracker and not any(importlib.util.find_spec(m) for m in tracker):
         problems.append(
-            f"--report-to {cfg.report_to}: the {tracker[0]} package is not installed (pip install {tracker[0]})"
+            f"--report-to {cfg.report_to}: the {tracker[0]} package is not installed (pip install "
+            f"{tracker[0]})"
         )
     if cfg.push_to_hub and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         # found out now, not after hours of training
         problems.append(
-            f"--push-to-hub {cfg.push_to_hub}: HF_HUB_OFFLINE is set (unset it, or push later with t2s model export)"
+            f"--push-to-hub {cfg.push_to_hub}: HF_HUB_OFFLINE is set (unset it, or push later with t2s "
+            "model export)"
         )
     if problems:
         raise UsageError("; ".join(problems))
@@ -188,7 +190,8 @@ def check_resume(cfg: TrainConfig) -> Path:
     start_path = out / CHECKPOINT_DIR / START_FILE
     if not start_path.is_file():
         raise UsageError(
-            f"--resume: {start_path} is missing (the run was started by an older t2s), so its options cannot be checked; "
+            f"--resume: {start_path} is missing (the run was started by an older t2s), so its options "
+            "cannot be checked; "
             "start a new run with another --out"
         )
     try:
@@ -206,7 +209,8 @@ def check_resume(cfg: TrainConfig) -> Path:
         if sha != started_sha.get(name):
             was = started_sha.get(name)
             differ.append(
-                f"{_flag(name)} {'(none)' if sha is None else 'content ' + sha[:12]} (started with {'(none)' if was is None else 'content ' + was[:12]})"
+                f"{_flag(name)} {'(none)' if sha is None else 'content ' + sha[:12]} (started with "
+                f"{'(none)' if was is None else 'content ' + was[:12]})"
             )
     if differ:
         raise UsageError(
@@ -270,7 +274,10 @@ def load_tokenizer(cfg: TrainConfig) -> Any:
     except (OSError, ValueError) as err:
         raise ModelLoadError(
             f"cannot load the tokenizer of {cfg.base!r}: {str(err).splitlines()[0]}",
-            hint="check the hub id or directory, the network (HF_HUB_OFFLINE=1 blocks downloads) and --revision",
+            hint=(
+                "check the hub id or directory, the network (HF_HUB_OFFLINE=1 blocks downloads) and "
+                "--revision"
+            ),
         ) from None
     if tok.pad_token_id is None:  # labels mask padding, so reusing EOS as pad is harmless
         tok.pad_token = tok.eos_token
@@ -296,7 +303,10 @@ def load_model(cfg: TrainConfig, *, cuda: bool, bf16: bool) -> Any:
     except (OSError, ValueError) as err:
         raise ModelLoadError(
             f"cannot load base model {cfg.base!r}: {str(err).splitlines()[0]}",
-            hint="check the hub id or directory, the network (HF_HUB_OFFLINE=1 blocks downloads) and --revision",
+            hint=(
+                "check the hub id or directory, the network (HF_HUB_OFFLINE=1 blocks downloads) and "
+                "--revision"
+            ),
         ) from None
     if quant is not None:
         from peft import prepare_model_for_kbit_training
