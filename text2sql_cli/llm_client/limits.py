@@ -1,16 +1,88 @@
-"""Rate pacing and retry classification for the batch runner.
+"""Rate limits learned from the server, adaptive timeouts and retry classification.
 
-`_Pacer` spaces requests (or tokens) evenly per minute. `_classify` maps an HTTP error to
-`_Retry` (408/409/429/5xx, honouring Retry-After), `_Fatal` (401/403/404: stop the batch) or
-`_NoRetry` (other 4xx). `_unreachable` tells a refused connection or unknown host (the server is
-not there: `_Unreachable`) from a dropped one (a server that is there: retried per row).
+`_Limits` paces requests and tokens (GCRA, no burst) at the limits the server announces in its
+`x-ratelimit-*` headers (OpenAI's: limit / remaining / reset for requests and tokens, durations like
+`6m0s`, `1s`, `250ms`). A user's --rpm / --tpm are upper bounds the pace never passes; a server that
+announces nothing is paced at those, else at DEFAULT_RPM / DEFAULT_TPM (the concurrency cap applies
+either way). Tokens are counted as the provider counts them before a call: prompt + max_tokens.
+A 429 slows the pace (multiplicative decrease); each answered request brings it back (additive
+increase). The request that got the 429 waits its Retry-After; the others keep going.
+
+`_Latency` keeps the recent latencies of answered requests: the per-request timeout is a multiple of
+their p95 (with a floor, and the configured timeout as ceiling), so a hung request is given up in
+seconds instead of after the full timeout; it also gives the delay after which a request is hedged.
+
+`_classify` maps an HTTP error to `_Retry` (408/409/429/5xx, honouring Retry-After), `_Fatal`
+(401/403/404: stop the batch) or `_NoRetry` (other 4xx). `_unreachable` tells a refused connection or
+unknown host (`_Unreachable`) from a dropped one (a server that is there: retried per row).
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+DEFAULT_RPM = 500  # pace for a server that announces no limits and a user who set none
+DEFAULT_TPM = 150_000
+# Pace this far under an announced limit: a request that reaches the server a few ms early (network
+# jitter) must not find the server's per-second allowance spent.
+HEADROOM = 0.98
+SLOWDOWN = 0.7  # pace factor after a 429
+RECOVERY = 0.05  # pace factor regained per answered request (about 6 answers undo one 429)
+MIN_FACTOR = 0.1
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds in an OpenAI reset header: '6m0s' -> 360, '1s' -> 1, '250ms' -> 0.25, '1h2m3.5s',
+    or a bare number of seconds. None when absent or unreadable."""
+    if text is None:
+        return None
+    text = text.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _UNIT[u] for n, u in parts)
+
+
+@dataclass(frozen=True)
+class Announced:
+    """What one response's x-ratelimit-* headers say (None: not sent)."""
+
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    reset_requests: float | None = None
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens: float | None = None
+
+    @classmethod
+    def read(cls, headers: Mapping[str, str]) -> Announced | None:
+        def num(name: str) -> int | None:
+            try:
+                return int(float(headers.get(f"x-ratelimit-{name}", "")))
+            except ValueError:
+                return None
+
+        got = cls(
+            num("limit-requests"),
+            num("remaining-requests"),
+            parse_duration(headers.get("x-ratelimit-reset-requests")),
+            num("limit-tokens"),
+            num("remaining-tokens"),
+            parse_duration(headers.get("x-ratelimit-reset-tokens")),
+        )
+        return None if got == cls() else got
 
 
 class _Pacer:
@@ -21,6 +93,9 @@ class _Pacer:
         self.interval = 60.0 / per_minute
         self.next_at = 0.0
 
+    def set_rate(self, per_minute: float) -> None:
+        self.interval = 60.0 / per_minute
+
     def reserve(self, cost: float, now: float) -> float:
         start = max(now, self.next_at)
         self.next_at = start + cost * self.interval
@@ -30,10 +105,120 @@ class _Pacer:
         self.next_at -= cost * self.interval
 
 
+class _Limits:
+    """The pace of one batch: announced limits (x-ratelimit-*) capped by the user's, else the
+    user's, else the defaults; times a factor that a 429 lowers and answers restore."""
+
+    def __init__(self, rpm_cap: float | None, tpm_cap: float | None):
+        self.rpm_cap, self.tpm_cap = rpm_cap, tpm_cap
+        self.announced_rpm: int | None = None
+        self.announced_tpm: int | None = None
+        self.factor = 1.0
+        self.requests = _Pacer(self.rpm())
+        self.tokens = _Pacer(self.tpm())
+
+    def rpm(self) -> float:
+        return self._pace(self.announced_rpm, self.rpm_cap, DEFAULT_RPM)
+
+    def tpm(self) -> float:
+        return self._pace(self.announced_tpm, self.tpm_cap, DEFAULT_TPM)
+
+    def _pace(self, announced: int | None, cap: float | None, default: float) -> float:
+        if announced is not None:
+            base = announced * HEADROOM if cap is None else min(announced * HEADROOM, cap)
+        else:
+            base = cap if cap is not None else default
+        return max(base * self.factor, 1e-3)
+
+    def reserve(self, tokens: int, now: float) -> float:
+        """When a request of `tokens` (prompt + max_tokens) may start."""
+        return max(self.requests.reserve(1, now), self.tokens.reserve(tokens, now))
+
+    def refund_tokens(self, tokens: float) -> None:
+        """Give back tokens reserved above what the server counted (our prompt estimate is high)."""
+        if tokens > 0:
+            self.tokens.refund(tokens)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        seen = Announced.read(headers)
+        if seen is None:
+            return
+        if seen.limit_requests:
+            self.announced_rpm = seen.limit_requests
+        if seen.limit_tokens:
+            self.announced_tpm = seen.limit_tokens
+        if seen.remaining_requests == 0 or seen.remaining_tokens == 0:
+            # The server's count is ahead of ours (another client on the same key, or a pace
+            # faster than it counts): slow down before it answers 429.
+            self.factor = max(MIN_FACTOR, self.factor * SLOWDOWN)
+        self._apply()
+
+    def slow_down(self) -> None:
+        self.factor = max(MIN_FACTOR, self.factor * SLOWDOWN)
+        self._apply()
+
+    def answered(self) -> None:
+        if self.factor < 1.0:
+            self.factor = min(1.0, self.factor + RECOVERY)
+            self._apply()
+
+    def _apply(self) -> None:
+        self.requests.set_rate(self.rpm())
+        self.tokens.set_rate(self.tpm())
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "rpm": round(self.rpm(), 1),
+            "tpm": round(self.tpm()),
+            "announced": self.announced_rpm is not None,
+        }
+
+
+class _Latency:
+    """Recent latencies of answered requests -> the adaptive timeout and the hedge delay.
+
+    timeout = clamp(TIMEOUT_P95_MULTIPLE x p95, floor, ceiling): a request running three times
+    longer than 95 % of its peers is almost surely hung (a dropped answer, a stuck worker), and
+    retrying it costs one request where waiting costs up to the full ceiling. Until MIN_SAMPLES
+    answers are in, the ceiling (the configured timeout) applies."""
+
+    MIN_SAMPLES = 20
+    WINDOW = 200
+    TIMEOUT_P95_MULTIPLE = 3.0
+    HEDGE_P95_MULTIPLE = 1.5
+
+    def __init__(self, floor_s: float, ceiling_s: float):
+        self.floor_s, self.ceiling_s = min(floor_s, ceiling_s), ceiling_s
+        self.samples: deque[float] = deque(maxlen=self.WINDOW)
+        self._p95: float | None = None
+
+    def add(self, seconds: float) -> None:
+        self.samples.append(seconds)
+        self._p95 = None
+
+    def p95(self) -> float | None:
+        if len(self.samples) < self.MIN_SAMPLES:
+            return None
+        if self._p95 is None:
+            ordered = sorted(self.samples)
+            self._p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+        return self._p95
+
+    def timeout(self) -> float:
+        p95 = self.p95()
+        if p95 is None:
+            return self.ceiling_s
+        return min(self.ceiling_s, max(self.floor_s, self.TIMEOUT_P95_MULTIPLE * p95))
+
+    def hedge_after(self) -> float | None:
+        p95 = self.p95()
+        return None if p95 is None else self.HEDGE_P95_MULTIPLE * p95
+
+
 class _Retry(Exception):
-    def __init__(self, reason: str, wait_s: float | None = None):
+    def __init__(self, reason: str, wait_s: float | None = None, rate_limited: bool = False):
         super().__init__(reason)
-        self.reason, self.wait_s = reason, wait_s
+        self.reason, self.wait_s, self.rate_limited = reason, wait_s, rate_limited
 
 
 class _NoRetry(Exception):
@@ -73,7 +258,7 @@ def _classify(err: Any) -> Exception:
     status = err.status_code
     reason = f"HTTP {status}: {str(getattr(err, 'message', err))[:200]}"
     if status in (408, 409, 429) or status >= 500:
-        return _Retry(reason, _retry_after(err.response.headers))
+        return _Retry(reason, _retry_after(err.response.headers), rate_limited=status == 429)
     if status in (401, 403, 404):
         return _Fatal(reason)
     return _NoRetry(reason)

@@ -26,8 +26,9 @@ from text2sql_cli.llm_client.datatypes import BatchReport, Estimate, Request, Re
 from text2sql_cli.llm_client.limits import (
     _classify,
     _Fatal,
+    _Latency,
+    _Limits,
     _NoRetry,
-    _Pacer,
     _Retry,
     _Unreachable,
     _unreachable,
@@ -106,11 +107,12 @@ class _BatchRunner:
         self.cfg, self.params, self.parse = cfg, params, parse
         self.parse_attempts = parse_attempts
         self.cache_path = Path(cache_path) if cache_path is not None else None
-        self.rpm = _Pacer(cfg.rpm)
-        self.tpm = _Pacer(cfg.tpm) if cfg.tpm else None
+        self.limits = _Limits(cfg.rpm, cfg.tpm)
+        self.latency = _Latency(cfg.timeout_floor_s, cfg.timeout_s)
         self.price = price_of(cfg.model, cfg.prices)
         self.est_out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 256)
         self.sent = 0
+        self.hedged = 0  # second copies sent (cfg.hedge)
         self.spent = 0.0
         self.in_flight_cost = 0.0
         self.stopped: str | None = None
@@ -191,10 +193,7 @@ class _BatchRunner:
                     await asyncio.sleep(timeout or 0.0)
                 continue
             await sem.acquire()
-            start = self.rpm.reserve(1, time.monotonic())
-            if self.tpm is not None:
-                start = max(start, self.tpm.reserve(job.prompt_tokens + self.est_out, time.monotonic()))
-            await asyncio.sleep(max(0.0, start - time.monotonic()))
+            await self._slot(job)
             est_cost = self._cost(job.prompt_tokens, self.est_out)
             if (
                 self.cfg.max_cost is not None
@@ -283,34 +282,25 @@ class _BatchRunner:
         base = min(self.cfg.backoff_max_s, self.cfg.backoff_s * 2 ** (attempt - 1))
         return random.uniform(base / 2, base)  # jitter spreads retries that failed together
 
-    async def _send(self, job: _Job, result: Result) -> str:
-        import openai
+    async def _slot(self, job: _Job) -> None:
+        """Wait for the pace: one request and prompt + max_tokens tokens, as the provider counts."""
+        start = self.limits.reserve(job.prompt_tokens + self.est_out, time.monotonic())
+        await asyncio.sleep(max(0.0, start - time.monotonic()))
 
+    async def _send(self, job: _Job, result: Result) -> str:
         est_cost = self._cost(job.prompt_tokens, self.est_out)
-        self.sent += 1
         try:
-            resp = await self.client.chat.completions.create(
-                model=self.cfg.model, messages=job.req.messages, extra_headers=self.auth, **self.params
-            )
-        except openai.APIStatusError as err:
-            self.answered = True
-            raise _classify(err) from None
-        except openai.APIConnectionError as err:  # includes APITimeoutError
-            why = None if isinstance(err, openai.APITimeoutError) else _unreachable(err)
-            if why is not None:
-                raise _Unreachable(why) from None
-            raise _Retry(f"{type(err).__name__}: {err}") from None
-        except (ValueError, openai.APIResponseValidationError) as err:  # a body that is not JSON
-            self.answered = True
-            raise _Retry(f"malformed response body: {str(err)[:120]}") from None
+            resp = await (self._hedged(job, result) if self.cfg.hedge else self._call(job))
         finally:
             self.in_flight_cost -= est_cost
-        self.answered = True
         usage = resp.usage
         p_tok = usage.prompt_tokens if usage else job.prompt_tokens
         c_tok = usage.completion_tokens if usage else 0
-        if self.tpm is not None:
-            self.tpm.refund(job.prompt_tokens + self.est_out - p_tok - c_tok)  # over-reserved tokens
+        # Our prompt estimate is high; give back what the server did not count. The output
+        # reservation is max_tokens, which the provider counts whatever the reply's length.
+        self.limits.refund_tokens(job.prompt_tokens - p_tok)
+        if not self._max_tokens_set():
+            self.limits.refund_tokens(self.est_out - c_tok)
         cost = self._cost(p_tok, c_tok)
         self.spent += cost
         result.prompt_tokens += p_tok
@@ -320,6 +310,89 @@ class _BatchRunner:
         if content is None:
             raise _Retry("empty reply (no message content)")
         return content
+
+    def _max_tokens_set(self) -> bool:
+        return bool(self.params.get("max_tokens") or self.params.get("max_completion_tokens"))
+
+    async def _hedged(self, job: _Job, result: Result) -> Any:
+        """Send `job`; if it runs past HEDGE_P95_MULTIPLE x p95, send a second copy (paced like any
+        request) and take the first answer. The slower copy is cancelled; its prompt is counted
+        in the cost, since the provider may have processed it."""
+        tasks = {asyncio.create_task(self._call(job))}
+        delay = self.latency.hedge_after()
+        try:
+            if delay is not None:
+                done, _ = await asyncio.wait(tasks, timeout=delay)
+                if not done:
+                    await self._slot(job)
+                    if not any(t.done() for t in tasks):
+                        self.hedged += 1
+                        tasks.add(asyncio.create_task(self._call(job)))
+            error: BaseException | None = None
+            while tasks:
+                done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task.exception() is None:
+                        return task.result()
+                    error = error or task.exception()
+            assert error is not None
+            raise error
+        finally:
+            for task in tasks:
+                task.cancel()
+                loser = self._cost(job.prompt_tokens, 0)
+                self.spent += loser
+                result.cost += loser
+
+    async def _call(self, job: _Job) -> Any:
+        """One HTTP request under the adaptive timeout (re-read every second, so a request sent
+        before the p95 was known is still cut short once it is). Reads the rate-limit headers of
+        every answer, errors included."""
+        import openai
+
+        self.sent += 1
+        started = time.monotonic()
+        task = asyncio.create_task(
+            self.client.chat.completions.with_raw_response.create(
+                model=self.cfg.model,
+                messages=job.req.messages,
+                extra_headers=self.auth,
+                timeout=self.cfg.timeout_s,
+                **self.params,
+            )
+        )
+        try:
+            while not task.done():
+                limit = self.latency.timeout()
+                left = started + limit - time.monotonic()
+                if left <= 0:
+                    raise _Retry(f"no answer within {limit:.1f} s (adaptive timeout)")
+                await asyncio.wait({task}, timeout=min(left, 1.0))
+            raw = task.result()
+            self.limits.observe(raw.headers)
+            resp = raw.parse()
+        except openai.APIStatusError as err:
+            self.answered = True
+            self.limits.observe(err.response.headers)
+            retry = _classify(err)
+            if isinstance(retry, _Retry) and retry.rate_limited:
+                self.limits.slow_down()
+            raise retry from None
+        except openai.APIConnectionError as err:  # includes APITimeoutError
+            why = None if isinstance(err, openai.APITimeoutError) else _unreachable(err)
+            if why is not None:
+                raise _Unreachable(why) from None
+            raise _Retry(f"{type(err).__name__}: {err}") from None
+        except (ValueError, openai.APIResponseValidationError) as err:  # a body that is not JSON
+            self.answered = True
+            raise _Retry(f"malformed response body: {str(err)[:120]}") from None
+        finally:
+            if not task.done():
+                task.cancel()
+        self.answered = True
+        self.latency.add(time.monotonic() - started)
+        self.limits.answered()
+        return resp
 
     def _cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         if self.price is None:

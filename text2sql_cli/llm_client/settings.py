@@ -44,9 +44,15 @@ class LLMSettings(T2SSettings):
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("T2S_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
-    rpm: int = Field(500, gt=0, description="requests per minute")
-    tpm: int | None = Field(150_000, gt=0, description="tokens per minute (None: no limit)")
-    llm_timeout_s: float = Field(60.0, gt=0, description="per-request timeout")
+    rpm: int | None = Field(
+        None, gt=0, description="most requests per minute (default: the server's announced limit, else 500)"
+    )
+    tpm: int | None = Field(
+        None, gt=0, description="most tokens per minute (default: the server's announced limit, else 150000)"
+    )
+    llm_timeout_s: float = Field(60.0, gt=0, description="per-request timeout (ceiling of the adaptive one)")
+    llm_timeout_floor_s: float = Field(2.0, gt=0, description="the adaptive timeout never goes below this")
+    llm_hedge: bool = Field(False, description="send a second copy of a request slower than 1.5x the p95")
     llm_max_attempts: int = Field(6, ge=1, description="attempts per request before 'error'")
     llm_concurrency: int = Field(64, ge=1, description="requests in flight at most")
     llm_prices: dict[str, tuple[float, float]] = Field(
@@ -59,9 +65,11 @@ class ClientConfig:
     model: str
     base_url: str = OPENAI_BASE_URL
     api_key: SecretStr | None = field(default=None, repr=False)
-    rpm: int = 500
-    tpm: int | None = 150_000
-    timeout_s: float = 60.0
+    rpm: int | None = None  # upper bounds given by the user; None: the server's limits, else defaults
+    tpm: int | None = None
+    timeout_s: float = 60.0  # ceiling; the timeout adapts to observed latency (limits._Latency)
+    timeout_floor_s: float = 2.0
+    hedge: bool = False
     max_attempts: int = 6
     concurrency: int = 64
     max_cost: float | None = None
@@ -108,6 +116,8 @@ class ClientConfig:
             rpm=settings.rpm,
             tpm=settings.tpm,
             timeout_s=settings.llm_timeout_s,
+            timeout_floor_s=settings.llm_timeout_floor_s,
+            hedge=settings.llm_hedge,
             max_attempts=settings.llm_max_attempts,
             concurrency=settings.llm_concurrency,
             max_cost=max_cost,
@@ -123,6 +133,8 @@ class ClientConfig:
             "rpm": self.rpm,
             "tpm": self.tpm,
             "timeout_s": self.timeout_s,
+            "timeout_floor_s": self.timeout_floor_s,
+            "hedge": self.hedge,
             "max_attempts": self.max_attempts,
             "max_cost": self.max_cost,
         }

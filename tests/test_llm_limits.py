@@ -1,0 +1,159 @@
+"""Limits learned from x-ratelimit-* headers, 429 slow-down and recovery, token accounting, the
+adaptive timeout and hedging (llm_client.limits + runner) against the local fake server."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fake_openai import FakeOpenAI, format_duration
+
+from text2sql_cli.llm_client import ClientConfig, Request, run_batch
+from text2sql_cli.llm_client.limits import (
+    DEFAULT_RPM,
+    HEADROOM,
+    Announced,
+    _Latency,
+    _Limits,
+    parse_duration,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def reqs(n: int, prefix: str = "q") -> list[Request]:
+    return [Request(f"{prefix}{i}", [{"role": "user", "content": f"<{prefix}{i}> hello"}]) for i in range(n)]
+
+
+def run(server, requests, tmp_path, **kw):
+    cfg = ClientConfig(
+        **{"model": "gpt-4", "base_url": server.url, "backoff_s": 0.02, "max_attempts": 5, **kw}
+    )
+    return run_batch(requests, cfg, cache_path=tmp_path / "cache.jsonl", progress=False)
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("6m0s", 360.0), ("1s", 1.0), ("250ms", 0.25), ("1h2m3.5s", 3723.5), ("0.5", 0.5), ("20ms", 0.02)],
+)
+def test_reset_durations_parse(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", [None, "", "soon", "5 minutes", "1x"])
+def test_unreadable_durations_are_none(text):
+    assert parse_duration(text) is None
+
+
+def test_fake_server_durations_read_back():
+    for seconds in (0.25, 1.0, 59.5, 360.0):
+        assert parse_duration(format_duration(seconds)) == pytest.approx(seconds, abs=0.001)
+
+
+def test_announced_limits_replace_the_defaults():
+    limits = _Limits(None, None)
+    assert limits.rpm() == DEFAULT_RPM
+    limits.observe({"x-ratelimit-limit-requests": "10000", "x-ratelimit-limit-tokens": "2000000"})
+    assert limits.rpm() == pytest.approx(10000 * HEADROOM)
+    assert limits.tpm() == pytest.approx(2_000_000 * HEADROOM)
+
+
+def test_user_limits_are_upper_bounds():
+    limits = _Limits(300, 1000)
+    limits.observe({"x-ratelimit-limit-requests": "10000", "x-ratelimit-limit-tokens": "2000000"})
+    assert (limits.rpm(), limits.tpm()) == (300, 1000)
+    limits.observe({"x-ratelimit-limit-requests": "100"})  # the server allows less: it wins
+    assert limits.rpm() == pytest.approx(100 * HEADROOM)
+
+
+def test_no_headers_keeps_configured_limits():
+    limits = _Limits(120, None)
+    limits.observe({"content-type": "application/json"})
+    assert limits.rpm() == 120 and Announced.read({}) is None
+
+
+def test_429_slows_the_pace_and_answers_restore_it():
+    limits = _Limits(600, None)
+    limits.slow_down()
+    limits.slow_down()
+    assert limits.rpm() < 600 * 0.5
+    for _ in range(20):
+        limits.answered()
+    assert limits.rpm() == 600
+
+
+def test_tokens_are_paced_as_prompt_plus_max_tokens():
+    limits = _Limits(None, 6000)  # 100 tokens a second
+    starts = [limits.reserve(100, 0.0) for _ in range(3)]  # e.g. 40 prompt + max_tokens 60
+    assert starts == pytest.approx([0.0, 1.0, 2.0])
+
+
+def test_adaptive_timeout_is_a_multiple_of_the_p95_within_floor_and_ceiling():
+    latency = _Latency(floor_s=1.0, ceiling_s=60.0)
+    assert latency.timeout() == 60.0  # nothing observed yet: the configured timeout
+    for _ in range(50):
+        latency.add(0.2)
+    assert latency.timeout() == 1.0  # 3 x 0.2 is under the floor
+    for _ in range(200):
+        latency.add(2.0)
+    assert latency.timeout() == pytest.approx(6.0)
+    for _ in range(200):
+        latency.add(100.0)
+    assert latency.timeout() == 60.0
+
+
+def test_client_paces_to_the_announced_limit_without_flags(tmp_path):
+    # 6000 rpm announced: far above the 500 rpm default, which would take 4.7 s for 40 requests.
+    with FakeOpenAI(rpm=6000, lifetime_s=60) as server:
+        run(server, reqs(40), tmp_path)
+        times = sorted(r.t for r in server.seen)
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    assert gaps[len(gaps) // 2] < 60 / DEFAULT_RPM / 2
+    assert server.rate_limited == 0
+
+
+def test_server_limit_is_respected_when_lower_than_the_default(tmp_path):
+    with FakeOpenAI(rpm=300, lifetime_s=60) as server:  # 5 a second, bursts of 5
+        report = run(server, reqs(30), tmp_path)
+    assert [r.status for r in report.results] == ["ok"] * 30
+    # Before the first answer the client paces at its default; after it, at the server's limit.
+    assert server.rate_limited <= 2
+
+
+def test_every_answer_carries_the_rate_limit_headers(tmp_path):
+    import httpx
+
+    with FakeOpenAI(rpm=600, tpm=90_000, lifetime_s=60) as server:
+        resp = httpx.post(
+            server.url + "/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 50},
+        )
+    assert resp.headers["x-ratelimit-limit-requests"] == "600"
+    assert resp.headers["x-ratelimit-limit-tokens"] == "90000"
+    assert int(resp.headers["x-ratelimit-remaining-tokens"]) <= 90_000 - 50
+    assert parse_duration(resp.headers["x-ratelimit-reset-requests"]) is not None
+
+
+def test_adaptive_timeout_catches_a_hang_in_a_running_batch(tmp_path):
+    with FakeOpenAI(hang_s=40, lifetime_s=60) as server:
+        server.script("<q30>", ["hang"])
+        started = time.monotonic()
+        report = run(server, reqs(40), tmp_path, rpm=60_000, timeout_s=30.0, timeout_floor_s=0.5)
+        took = time.monotonic() - started
+    q30 = report.results[30]
+    assert (q30.status, q30.attempts) == ("ok", 2)
+    assert took < 10  # cut after ~0.5 s, not the 30 s ceiling
+
+
+def test_hedge_answers_a_hung_request_from_its_copy(tmp_path):
+    with FakeOpenAI(hang_s=40, lifetime_s=60) as server:
+        server.script("<q30>", ["hang"])
+        started = time.monotonic()
+        report = run(server, reqs(40), tmp_path, rpm=60_000, timeout_s=30.0, timeout_floor_s=20.0, hedge=True)
+        took = time.monotonic() - started
+        copies = server.count("<q30>")
+    q30 = report.results[30]
+    assert (q30.status, q30.attempts) == ("ok", 1)  # one attempt, answered by the second copy
+    assert copies == 2
+    assert report.sent == 41  # the copy counts as a request
+    assert took < 10  # neither the 20 s floor nor the 30 s ceiling was waited out
