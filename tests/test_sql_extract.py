@@ -3,9 +3,9 @@
 from text2sql_cli.sql.extract import Extraction, extract_sql
 
 
-def test_first_sql_fence_wins():
+def test_last_complete_sql_fence_wins():
     assert extract_sql("Here:\n```sql\nSELECT 1\n```\n```sql\nSELECT 2\n```") == Extraction(
-        "SELECT 1", "fence"
+        "SELECT 2", "fence"
     )
 
 

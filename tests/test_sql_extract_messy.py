@@ -1,0 +1,31 @@
+"""Extraction over real-style messy model output (Korean and English; chat, base and reasoning models).
+
+Each line of fixtures/messy_outputs.jsonl is one raw generation with the SQL a reader would take
+from it (`null`: there is none). The stop marker is the default template's `###`.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from text2sql_cli.sql.extract import extract_sql
+
+CASES = [
+    json.loads(line)
+    for line in (Path(__file__).parent / "fixtures" / "messy_outputs.jsonl")
+    .read_text(encoding="utf-8")
+    .splitlines()
+    if line.strip()
+]
+
+
+def test_fixture_covers_korean_english_chat_and_base_models():
+    assert len(CASES) >= 60
+    assert {c["lang"] for c in CASES} == {"ko", "en"}
+    assert {"chat", "base", "reasoning"} <= {c["model"] for c in CASES}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c['id']}-{c['note']}" for c in CASES])
+def test_messy_output_gives_the_intended_sql(case):
+    assert extract_sql(case["raw"], stop=("###",)).sql == case["sql"]
