@@ -41,7 +41,8 @@ _START = re.compile(
     re.I | re.M,
 )
 _OTHER_START = re.compile(
-    r"^[ \t>*#\-]*(?:[^\n:：]{0,40}[:：][ \t]*)?(?P<q>(?:INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|REPLACE|PRAGMA)\b)",
+    r"^[ \t>*#\-]*(?:[^\n:：]{0,40}[:：][ \t]*)?"
+    r"(?P<q>(?:INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|REPLACE|PRAGMA)\b)",
     re.I | re.M,
 )
 _LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
