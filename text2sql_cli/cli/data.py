@@ -1,4 +1,5 @@
-"""`t2s data ...`: split rows by database domain (and import Spider, see cli/spider.py)."""
+"""`t2s data ...`: split rows by database domain (and import Spider or WikiSQL, see cli/spider.py
+and cli/wikisql.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-data_app = typer.Typer(no_args_is_help=True, help="Prepare data: split by db_id, import Spider.")
+data_app = typer.Typer(no_args_is_help=True, help="Prepare data: split by db_id, import Spider or WikiSQL.")
 
 
 @data_app.command("split")
@@ -67,7 +68,8 @@ def split(
 
 
 def register(app: typer.Typer) -> None:
-    from text2sql_cli.cli import spider  # Spider import lives in its own module
+    from text2sql_cli.cli import spider, wikisql  # the imports live in their own modules
 
     spider.register(data_app)
+    wikisql.register(data_app)
     app.add_typer(data_app, name="data")
