@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from text2sql_cli import __version__
 
-COMMAND_MODULES = ("data", "model", "train", "infer", "evaluate", "filter")
+COMMAND_MODULES = ("data", "model", "train", "infer", "evaluate", "filter", "sweep", "report")
 
 
 class T2SGroup(TyperGroup):
