@@ -172,7 +172,8 @@ def test_sweep_help_and_dry_run_load_no_torch(tmp_path):
     path = _config(tmp_path, axes={"r": [8]})
     code = (
         "import sys\nfrom typer.testing import CliRunner\nfrom text2sql_cli.cli import app\n"
-        f"for args in (['sweep', '--help'], ['report', '--help'], ['sweep', '--config', {str(path)!r}, '--out', 'o', '--dry-run']):\n"
+        f"dry = ['sweep', '--config', {str(path)!r}, '--out', 'o', '--dry-run']\n"
+        "for args in (['sweep', '--help'], ['report', '--help'], dry):\n"
         "    r = CliRunner().invoke(app, args)\n"
         "    assert r.exit_code == 0, r.output\n"
         "print([m for m in ('torch', 'transformers', 'peft', 'trl', 'accelerate') if m in sys.modules])"

@@ -97,7 +97,8 @@ def sweep(
             )
             console.print(
                 f"Judge {model}: {one.requests} requests per point x {todo} point(s) to run = "
-                f"{one.requests * todo} requests, ~{(one.prompt_tokens + one.output_tokens) * todo} tokens, cost {cost}"
+                f"{one.requests * todo} requests, "
+                f"~{(one.prompt_tokens + one.output_tokens) * todo} tokens, cost {cost}"
             )
         console.print("Dry run: nothing was run.")
         return

@@ -57,8 +57,14 @@ def diff_table(diff: dict[str, Any] | None) -> str:
         return ""
     a, b = diff["a"], diff["b"]
     if not diff["rows"]:
-        return f"<h2>Verdicts that differ: {_e(a)} vs {_e(b)}</h2><p>None: both runs got the same verdict on every row.</p>"
-    head = f"<tr><th>id</th><th>question</th><th>{_e(a)} SQL</th><th>{_e(a)}</th><th>{_e(b)} SQL</th><th>{_e(b)}</th></tr>"
+        return (
+            f"<h2>Verdicts that differ: {_e(a)} vs {_e(b)}</h2>"
+            "<p>None: both runs got the same verdict on every row.</p>"
+        )
+    head = (
+        f"<tr><th>id</th><th>question</th><th>{_e(a)} SQL</th><th>{_e(a)}</th>"
+        f"<th>{_e(b)} SQL</th><th>{_e(b)}</th></tr>"
+    )
     body = "".join(
         "<tr>"
         f'<td class="text">{_e(r["id"])}</td><td class="text">{_e(r["question"])}</td>'
@@ -84,6 +90,7 @@ def write_page(
     )
     note_html = "".join(f"<p>{_e(n)}</p>" for n in notes)
     produced = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    sources = ", ".join(str(p) for p in inputs)
     page = f"""<!DOCTYPE html>
 <html lang="ko"><head><meta charset="utf-8"><title>t2s report</title><style>{CSS}</style></head>
 <body>
@@ -94,7 +101,7 @@ between EX and the judge. Best value per column in bold. The same table is in ru
 {runs_table(df)}
 {figures}
 {diff_table(diff)}
-<footer>Produced by t2s {_e(__version__)} report at {_e(produced)} from {_e(", ".join(str(p) for p in inputs))}.</footer>
+<footer>Produced by t2s {_e(__version__)} report at {_e(produced)} from {_e(sources)}.</footer>
 </body></html>
 """
     path = out / "index.html"
