@@ -63,6 +63,7 @@ class SeenRequest:
     prompt: str
     attempt: int  # 1-based count of requests with this exact prompt so far
     fault: str | None
+    answered_at: float | None = None  # when a 200 answer was fully written
 
 
 def book_judge_answer(prompt: str) -> str:
@@ -414,7 +415,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "bad_body":
             return self._send_raw(200, b'{"id": "chatcmpl-x", "choices": [{"index": 0, "mess', limits)
         content = "resolve_yn: yes (not JSON" if fault == "bad_content" else self.fake.answer(seen.prompt)
-        return self._send(200, _completion(body, seen.prompt, content), limits)
+        self._send(200, _completion(body, seen.prompt, content), limits)
+        seen.answered_at = time.monotonic()
+        return None
 
     def _upload(self, raw: bytes) -> None:
         head = f"Content-Type: {self.headers.get('Content-Type', '')}\r\n\r\n".encode()

@@ -107,8 +107,7 @@ def test_client_paces_to_the_announced_limit_without_flags(tmp_path):
     with FakeOpenAI(rpm=6000, lifetime_s=60) as server:
         run(server, reqs(40), tmp_path)
         times = sorted(r.t for r in server.seen)
-    gaps = sorted(b - a for a, b in zip(times, times[1:]))
-    assert gaps[len(gaps) // 2] < 60 / DEFAULT_RPM / 2
+    assert times[-1] - times[0] < 39 * 60 / DEFAULT_RPM / 2  # at least twice the default's pace
     assert server.rate_limited == 0
 
 
