@@ -450,7 +450,10 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout, a hedge)
+            self.close_connection = True
 
 
 def _completion(body: dict, prompt: str, content: str) -> dict:

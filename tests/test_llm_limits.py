@@ -145,14 +145,15 @@ def test_adaptive_timeout_catches_a_hang_in_a_running_batch(tmp_path):
 
 
 def test_hedge_answers_a_hung_request_from_its_copy(tmp_path):
+    # The last row: a copy is sent only when no other row waits for the rate budget.
     with FakeOpenAI(hang_s=40, lifetime_s=60) as server:
-        server.script("<q30>", ["hang"])
+        server.script("<q39>", ["hang"])
         started = time.monotonic()
         report = run(server, reqs(40), tmp_path, rpm=60_000, timeout_s=30.0, timeout_floor_s=20.0, hedge=True)
         took = time.monotonic() - started
-        copies = server.count("<q30>")
-    q30 = report.results[30]
-    assert (q30.status, q30.attempts) == ("ok", 1)  # one attempt, answered by the second copy
+        copies = server.count("<q39>")
+    q39 = report.results[39]
+    assert (q39.status, q39.attempts) == ("ok", 1)  # one attempt, answered by the second copy
     assert copies == 2
     assert report.sent == 41  # the copy counts as a request
     assert took < 10  # neither the 20 s floor nor the 30 s ceiling was waited out

@@ -28,9 +28,10 @@ from typing import Any
 
 DEFAULT_RPM = 500  # pace for a server that announces no limits and a user who set none
 DEFAULT_TPM = 150_000
-# Pace this far under an announced limit: a request that reaches the server a few ms early (network
-# jitter) must not find the server's per-second allowance spent.
-HEADROOM = 0.98
+# Pace at the announced limit itself: providers enforce it with a bucket that holds about a second
+# of allowance, which absorbs requests arriving a few ms early (network jitter). A server that
+# counts in fixed windows may still answer 429 at a window's edge; the 429 slows the pace.
+HEADROOM = 1.0
 SLOWDOWN = 0.7  # pace factor after a 429
 RECOVERY = 0.05  # pace factor regained per answered request (about 6 answers undo one 429)
 MIN_FACTOR = 0.1

@@ -168,6 +168,7 @@ class _BatchRunner:
     async def _dispatch(self, fresh: list[_Job]) -> None:
         fresh.reverse()  # pop() from the end = input order
         retries: list[tuple[float, int, _Job]] = []  # heap of (ready_at, seq, job)
+        self._fresh, self._retries = fresh, retries
         sem = asyncio.Semaphore(self.cfg.concurrency)
         tasks: set[asyncio.Task] = set()
 
@@ -314,16 +315,23 @@ class _BatchRunner:
     def _max_tokens_set(self) -> bool:
         return bool(self.params.get("max_tokens") or self.params.get("max_completion_tokens"))
 
+    def _idle(self) -> bool:
+        """No fresh row waits and no retry is due: the pace has room to spare."""
+        now = time.monotonic()
+        return not self._fresh and not any(ready <= now for ready, _, _ in self._retries)
+
     async def _hedged(self, job: _Job, result: Result) -> Any:
-        """Send `job`; if it runs past HEDGE_P95_MULTIPLE x p95, send a second copy (paced like any
-        request) and take the first answer. The slower copy is cancelled; its prompt is counted
+        """Send `job`; if it runs past HEDGE_P95_MULTIPLE x p95 while the batch is idle, send a second
+        copy (paced like any request) and take the first answer. The slower copy is cancelled; its prompt is counted
         in the cost, since the provider may have processed it."""
         tasks = {asyncio.create_task(self._call(job))}
         delay = self.latency.hedge_after()
         try:
             if delay is not None:
                 done, _ = await asyncio.wait(tasks, timeout=delay)
-                if not done:
+                # A copy spends rate budget that fresh rows and retries would use, so it is sent
+                # only when none of them is waiting (in practice: the tail of a batch).
+                if not done and self._idle():
                     await self._slot(job)
                     if not any(t.done() for t in tasks):
                         self.hedged += 1

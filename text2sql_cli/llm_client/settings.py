@@ -51,7 +51,7 @@ class LLMSettings(T2SSettings):
         None, gt=0, description="most tokens per minute (default: the server's announced limit, else 150000)"
     )
     llm_timeout_s: float = Field(60.0, gt=0, description="per-request timeout (ceiling of the adaptive one)")
-    llm_timeout_floor_s: float = Field(2.0, gt=0, description="the adaptive timeout never goes below this")
+    llm_timeout_floor_s: float = Field(1.0, gt=0, description="the adaptive timeout never goes below this")
     llm_hedge: bool = Field(False, description="send a second copy of a request slower than 1.5x the p95")
     llm_max_attempts: int = Field(6, ge=1, description="attempts per request before 'error'")
     llm_concurrency: int = Field(64, ge=1, description="requests in flight at most")
@@ -68,7 +68,7 @@ class ClientConfig:
     rpm: int | None = None  # upper bounds given by the user; None: the server's limits, else defaults
     tpm: int | None = None
     timeout_s: float = 60.0  # ceiling; the timeout adapts to observed latency (limits._Latency)
-    timeout_floor_s: float = 2.0
+    timeout_floor_s: float = 1.0
     hedge: bool = False
     max_attempts: int = 6
     concurrency: int = 64
