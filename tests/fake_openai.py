@@ -24,8 +24,10 @@ call: prompt tokens + max_tokens. The `remaining` headers report a minute-sized 
 The Batch API: `POST /v1/files` (multipart upload), `GET /v1/files/{id}/content`, `POST /v1/batches`,
 `GET /v1/batches/{id}` (each poll advances validating -> in_progress -> finalizing -> completed; it
 completes on poll `batch_polls`), `POST /v1/batches/{id}/cancel`. On completion each line is
-answered like a chat request; `batch_fault_rate` sends a seeded share of lines to the error file
-(status 500) or, with "expire", to neither file (a batch that expired before reaching them).
+answered like a chat request; `batch_fault_rate` gives a seeded share of lines one of
+`batch_fault_kinds`: "500" / "400" (a line in the error file), "bad_content" (a reply that is not
+JSON) or "expire" (in neither file: the batch expired before reaching it). `GET /v1/batches` lists
+the batches, newest first.
 
 Every request is recorded (`server.seen`) with its Authorization header, so tests can assert what
 a key was sent to. conftest.py registers this module as a pytest plugin, so every test can ask for
@@ -35,6 +37,7 @@ the `fake_openai` fixture (tests/ is on sys.path under pytest); benchmarks add t
 from __future__ import annotations
 
 import email.parser
+import email.policy
 import hashlib
 import itertools
 import json
@@ -307,12 +310,15 @@ class FakeOpenAI:
             req_id = f"batch_req_{next(self._ids)}"
             if fault == "expire":
                 continue
-            if fault == "500":
+            if fault in ("400", "500"):
                 err.append(
                     {
                         "id": req_id,
                         "custom_id": item["custom_id"],
-                        "response": {"status_code": 500, "body": {"error": {"message": "injected 500"}}},
+                        "response": {
+                            "status_code": int(fault),
+                            "body": {"error": {"message": f"injected {fault}"}},
+                        },
                         "error": None,
                     }
                 )
@@ -353,12 +359,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        parts = self.path.strip("/").split("/")
+        parts = self.path.split("?")[0].strip("/").split("/")
         if parts[:2] == ["v1", "files"] and len(parts) == 4 and parts[3] == "content":
             stored = self.fake.files.get(parts[2])
             if stored is None:
                 return self._send(404, {"error": {"message": f"no file {parts[2]}"}})
             return self._send_raw(200, stored["data"], content_type="application/octet-stream")
+        if parts == ["v1", "batches"]:
+            with self.fake._lock:
+                listed = [self.fake._public_batch(b) for b in reversed(self.fake.batches)]
+            return self._send(200, {"object": "list", "data": listed, "has_more": False})
         if parts[:2] == ["v1", "batches"] and len(parts) == 3:
             return self._batch_reply(self.fake._poll_batch(parts[2]))
         return self._send(404, {"error": {"message": f"no route GET {self.path}"}})
@@ -421,7 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _upload(self, raw: bytes) -> None:
         head = f"Content-Type: {self.headers.get('Content-Type', '')}\r\n\r\n".encode()
-        message = email.parser.BytesParser().parsebytes(head + raw)
+        message = email.parser.BytesParser(policy=email.policy.default).parsebytes(head + raw)
         fields = {}
         for part in message.iter_parts() if message.is_multipart() else []:
             name = part.get_param("name", header="content-disposition")

@@ -1,4 +1,5 @@
-"""The resume cache: a JSONL file of finished calls keyed by (model, prompt hash, id, fingerprint).
+"""The resume cache: a JSONL file of finished calls keyed by (model, prompt hash, id, fingerprint),
+plus the Batch API jobs a run submitted (records with a "batch" field; see load_batches).
 
 Only "ok" and "unparseable" records are reused; "error" and "skipped" are sent again. A torn last
 line (kill -9 mid-append) is ignored. API keys never reach the cache.
@@ -36,6 +37,28 @@ def load_cache(path: Path | None) -> dict[str, dict[str, Any]]:
     from text2sql_cli.io import iter_jsonl
 
     return {rec["key"]: rec for _, rec in iter_jsonl(path, tolerate_torn_tail=True) if "key" in rec}
+
+
+def load_batches(path: Path | None, *, include_merged: bool = False) -> list[dict[str, Any]]:
+    """Batch API jobs recorded in the cache (llm_client.batch), oldest first, one dict per input
+    file: {"input_file_id", "keys", "batch_id" (absent if the run died before the batch was
+    created)}. Merged ones (their answers are in the cache) are left out unless asked for."""
+    if path is None or not Path(path).exists():
+        return []
+    from text2sql_cli.io import iter_jsonl
+
+    jobs: dict[str, dict[str, Any]] = {}
+    merged: set[str] = set()
+    for _, rec in iter_jsonl(path, tolerate_torn_tail=True):
+        kind = rec.get("batch")
+        if kind in ("uploaded", "submitted"):
+            job = jobs.setdefault(rec["input_file_id"], {"input_file_id": rec["input_file_id"]})
+            job["keys"] = rec["keys"]
+            if kind == "submitted":
+                job["batch_id"] = rec["batch_id"]
+        elif kind == "merged":
+            merged.add(rec["batch_id"])
+    return [j for j in jobs.values() if include_merged or j.get("batch_id") not in merged]
 
 
 def _text(messages: list[dict[str, str]]) -> str:

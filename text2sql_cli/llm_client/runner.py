@@ -36,6 +36,50 @@ from text2sql_cli.llm_client.limits import (
 from text2sql_cli.llm_client.progress import _Progress
 from text2sql_cli.llm_client.settings import ClientConfig, approx_tokens, is_openai_url, price_of
 
+BATCH_DISCOUNT = 0.5  # the Batch API's price: half the list price (OpenAI, 24 h window)
+
+
+def open_client(cfg: ClientConfig, *, max_retries: int) -> tuple[Any, dict[str, Any]]:
+    """(AsyncOpenAI client, headers to pass as extra_headers on every call). The Authorization
+    header is pinned on every request: the key resolved for this URL, or none. This also overrides
+    anything the SDK picks up from OPENAI_* variables."""
+    import openai
+
+    client = openai.AsyncOpenAI(
+        api_key=cfg.api_key.get_secret_value() if cfg.api_key else "",
+        base_url=cfg.base_url,
+        organization=None if is_openai_url(cfg.base_url) else "",
+        project=None if is_openai_url(cfg.base_url) else "",
+        timeout=cfg.timeout_s,
+        max_retries=max_retries,
+        _enforce_credentials=False,
+    )
+    key = cfg.api_key.get_secret_value() if cfg.api_key else None
+    return client, {"Authorization": f"Bearer {key}" if key else openai.Omit()}
+
+
+def result_from_record(item_id: Any, rec: dict[str, Any], parse: Callable[[str], Any] | None) -> Result:
+    """The Result a cache record stands for; an "ok" reply is parsed again (the hook may be stricter
+    now: then it is "unparseable")."""
+    result = Result(
+        item_id,
+        rec["status"],
+        rec.get("text"),
+        None,
+        rec.get("reason"),
+        rec.get("attempts", 0),
+        rec.get("prompt_tokens", 0),
+        rec.get("completion_tokens", 0),
+        rec.get("cost", 0.0),
+        True,
+    )
+    if result.status == "ok":
+        try:
+            result.value = parse(result.text or "") if parse is not None else result.text
+        except ValueError as err:  # the parse hook changed since: stay strict
+            result.status, result.reason = "unparseable", f"cached reply no longer parses: {err}"
+    return result
+
 
 def _check_ids(requests: Sequence[Request]) -> None:
     seen: set[str] = set()
@@ -52,8 +96,10 @@ def estimate(
     cache_path: Path | None = None,
     params: Mapping[str, Any] | None = None,
     output_tokens: int | None = None,
+    batch: bool = False,
 ) -> Estimate:
-    """What `run_batch` would send and cost (a high estimate); calls nothing."""
+    """What `run_batch` would send and cost (a high estimate); calls nothing. `batch`: at the Batch
+    API's price (BATCH_DISCOUNT of the list price)."""
     _check_ids(requests)
     params = dict(params or {})
     cache = load_cache(cache_path)
@@ -63,6 +109,8 @@ def estimate(
     out_tokens = per_output * len(todo)
     price = price_of(cfg.model, cfg.prices)
     cost = None if price is None else (prompt_tokens * price[0] + out_tokens * price[1]) / 1e6
+    if cost is not None and batch:
+        cost *= BATCH_DISCOUNT
     return Estimate(len(requests), len(requests) - len(todo), len(todo), prompt_tokens, out_tokens, cost)
 
 
@@ -121,8 +169,6 @@ class _BatchRunner:
         self.answered = False  # has the endpoint sent any HTTP response in this batch?
 
     async def run(self, requests: list[Request], *, progress: bool, label: str) -> BatchReport:
-        import openai
-
         from text2sql_cli.io import JsonlAppender
 
         cache = load_cache(self.cache_path)
@@ -138,19 +184,8 @@ class _BatchRunner:
                 fresh.append(
                     _Job(i, req, phash, key, Result(req.id, "error"), approx_tokens(_text(req.messages)))
                 )
-        self.client = openai.AsyncOpenAI(
-            api_key=self.cfg.api_key.get_secret_value() if self.cfg.api_key else "",
-            base_url=self.cfg.base_url,
-            organization=None if is_openai_url(self.cfg.base_url) else "",
-            project=None if is_openai_url(self.cfg.base_url) else "",
-            timeout=self.cfg.timeout_s,
-            max_retries=0,  # retries are ours: they honour Retry-After and count against rpm
-            _enforce_credentials=False,
-        )
-        # Pin the Authorization header on every request: the key resolved for this URL, or none.
-        # This also overrides anything the SDK picks up from OPENAI_* variables.
-        key = self.cfg.api_key.get_secret_value() if self.cfg.api_key else None
-        self.auth = {"Authorization": f"Bearer {key}" if key else openai.Omit()}
+        # Retries are ours: they honour Retry-After and count against the limits.
+        self.client, self.auth = open_client(self.cfg, max_retries=0)
         self.cache_writer = JsonlAppender(self.cache_path) if self.cache_path is not None else None
         self.bar = _Progress(progress, label, len(requests), len(requests) - len(fresh))
         try:
@@ -258,24 +293,7 @@ class _BatchRunner:
         return None
 
     def _from_record(self, item_id: Any, rec: dict[str, Any]) -> Result:
-        result = Result(
-            item_id,
-            rec["status"],
-            rec.get("text"),
-            None,
-            rec.get("reason"),
-            rec.get("attempts", 0),
-            rec.get("prompt_tokens", 0),
-            rec.get("completion_tokens", 0),
-            rec.get("cost", 0.0),
-            True,
-        )
-        if result.status == "ok":
-            try:
-                result.value = self.parse(result.text or "") if self.parse is not None else result.text
-            except ValueError as err:  # the parse hook changed since: stay strict
-                result.status, result.reason = "unparseable", f"cached reply no longer parses: {err}"
-        return result
+        return result_from_record(item_id, rec, self.parse)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -321,9 +339,9 @@ class _BatchRunner:
         return not self._fresh and not any(ready <= now for ready, _, _ in self._retries)
 
     async def _hedged(self, job: _Job, result: Result) -> Any:
-        """Send `job`; if it runs past HEDGE_P95_MULTIPLE x p95 while the batch is idle, send a second
-        copy (paced like any request) and take the first answer. The slower copy is cancelled; its prompt is counted
-        in the cost, since the provider may have processed it."""
+        """Send `job`; if it runs past HEDGE_P95_MULTIPLE x p95 while the batch is idle, send a
+        second copy (paced like any request) and take the first answer. The slower copy is
+        cancelled; its prompt is counted in the cost, since the provider may have processed it."""
         tasks = {asyncio.create_task(self._call(job))}
         delay = self.latency.hedge_after()
         try:
