@@ -85,8 +85,8 @@ CASES = [
 ]
 
 
-def _status(ddl, gold, pred):
-    return score_example(ExTask("x", ddl, gold, pred, instances=5, seed=0))["status"]
+def _status(ddl, gold, pred, mode="strict"):
+    return score_example(ExTask("x", ddl, gold, pred, instances=5, seed=0, mode=mode))["status"]
 
 
 @pytest.mark.parametrize("ddl, gold, rewrite, wrong", CASES)
@@ -144,7 +144,8 @@ def test_like_literal_yields_matching_and_non_matching_strings():
 
 def test_spider_mode_ignores_distinct_like_the_official_evaluator():
     gold = "SELECT DISTINCT character_class FROM characters"
-    assert _status(GAME, gold, "SELECT character_class FROM characters") == "correct"
+    assert _status(GAME, gold, "SELECT character_class FROM characters", mode="spider") == "correct"
+    assert _status(GAME, gold, "SELECT character_class FROM characters") == "wrong_result"  # strict
 
 
 def test_empty_gold_result_is_flagged_low_information():

@@ -26,7 +26,18 @@ def evaluate(
     metric: Annotated[str, typer.Option("--metric", help="Comma-separated metrics: ex, em.")] = "ex,em",
     mode: Annotated[
         str | None,
-        typer.Option(help="EX comparison: spider (test-suite), bird (row sets), sqleval (defog)."),
+        typer.Option(
+            help="EX comparison: strict (default on synthesized databases), spider (the official "
+            "test-suite evaluator; default with --db-dir), bird (row sets), sqleval (defog)."
+        ),
+    ] = None,
+    keep_distinct: Annotated[
+        bool | None,
+        typer.Option(
+            "--keep-distinct/--no-keep-distinct",
+            help="spider mode: keep DISTINCT (the official evaluator removes it by default).",
+            show_default=False,
+        ),
     ] = None,
     db_dir: Annotated[
         Path | None,
@@ -36,7 +47,12 @@ def evaluate(
         str | None,
         typer.Option(help="SQL dialect of gold, predictions and DDL: auto, mysql, postgres, sqlite."),
     ] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds per query.")] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds per query (default 5; bird 30, sqleval 10; the official Spider evaluator: 60)."
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes for execution.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for synthesized databases.")] = None,
     k: Annotated[
@@ -143,6 +159,7 @@ def evaluate(
         )
     settings = ExecutionSettings.from_flags(
         eval_mode=mode,
+        keep_distinct=keep_distinct,
         eval_dialect=dialect,
         eval_timeout=timeout,
         eval_workers=workers,
@@ -227,6 +244,8 @@ def print_summary(console, summary: dict) -> None:
     if facts:
         statuses = ", ".join(f"{k} {v}" for k, v in facts["statuses"].items())
         console.print(f"Statuses: {statuses}")
+        if facts.get("dialects"):
+            console.print("SQL read as: " + "; ".join(f"{k}: {v}" for k, v in facts["dialects"].items()))
         if facts["gold_errors"]:
             why = ", ".join(f"{k} {v}" for k, v in facts["gold_errors"].items())
             console.print(

@@ -26,29 +26,52 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from text2sql_cli.config import T2SSettings
 
-EXCLUDED = ("gold_error", "no_gold", "crashed", "generation_error")
+EXCLUDED = ("gold_error", "no_gold", "crashed", "generation_error", "compare_gave_up")
+MODE_TIMEOUT = {"bird": 30.0, "sqleval": 10.0}  # the harnesses' own limits; else 5 s (official Spider: 60 s)
+DEFAULT_TIMEOUT = 5.0
 
 
 class ExecutionSettings(T2SSettings):
     """Execution accuracy settings; each also a `t2s eval` flag (flag > T2S_* env > .env > default)."""
 
-    eval_mode: Literal["spider", "bird", "sqleval"] = Field(
-        "spider", description="result comparison: spider (test-suite), bird (sets), sqleval (defog)"
+    eval_mode: Literal["strict", "spider", "bird", "sqleval"] | None = Field(
+        None,
+        description="result comparison: strict, spider (test-suite), bird (sets), sqleval (defog); "
+        "default strict on synthesized databases, spider with db_dir",
+    )
+    keep_distinct: bool = Field(
+        False, description="spider mode: keep DISTINCT (the official --keep_distinct)"
     )
     eval_dialect: Literal["auto", "mysql", "postgres", "sqlite"] = Field(
-        "auto", description="dialect of gold/predicted SQL and DDL, transpiled to SQLite"
+        "auto",
+        description="dialect of gold/predicted SQL and DDL (auto: sqlite with db_dir, else from the DDL)",
     )
-    eval_timeout: float = Field(5.0, gt=0, description="seconds per query")
+    eval_timeout: float | None = Field(
+        None, gt=0, description="seconds per query (default 5; bird 30, sqleval 10)"
+    )
     eval_workers: int = Field(2, ge=1, description="worker processes (1 = run in this process)")
     eval_seed: int = Field(0, description="seed for synthesized databases")
     eval_instances: int = Field(5, ge=1, le=50, description="synthesized databases per example (K)")
-    float_tol: float = Field(1e-6, ge=0, description="absolute tolerance when comparing numbers")
+    float_tol: float | None = Field(
+        None, ge=0, description="numbers equal when |a - b| <= this (default 1e-6 in strict, exact otherwise)"
+    )
     max_rows: int = Field(100_000, ge=1, description="a query returning more rows fails")
     db_dir: Path | None = Field(None, description="Spider-layout databases; replaces synthesis")
+
+    @model_validator(mode="after")
+    def _mode_defaults(self):
+        """Fill what depends on the mode, so the report records the values actually used."""
+        if self.eval_mode is None:
+            self.eval_mode = "spider" if self.db_dir else "strict"
+        if self.eval_timeout is None:
+            self.eval_timeout = MODE_TIMEOUT.get(self.eval_mode, DEFAULT_TIMEOUT)
+        if self.float_tol is None:
+            self.float_tol = 1e-6 if self.eval_mode == "strict" else 0.0
+        return self
 
 
 @dataclass(frozen=True)
@@ -59,11 +82,12 @@ class ExTask:
     context: str | None
     gold: str | None
     pred: str | None
-    mode: str = "spider"
+    mode: str = "strict"
     dialect: str = "auto"
     timeout: float = 5.0
     max_rows: int = 100_000
     float_tol: float = 1e-6
+    keep_distinct: bool = False
     instances: int = 5
     seed: int = 0
     db_dir: str | None = None
@@ -78,6 +102,8 @@ class ExVerdict:
     low_information: bool | None = None  # gold empty, or the same result on every database
     order_matters: bool | None = None
     databases: int = 0
+    dialect: str | None = None  # how the SQL was read
+    dialect_reason: str | None = None
 
     @property
     def ex(self) -> bool | None:
@@ -97,65 +123,147 @@ def crashed(task: ExTask, message: str) -> dict:
 
 
 def _score(task: ExTask) -> ExVerdict:
-    from text2sql_cli.sql.compare import rows_match
+    from text2sql_cli.sql.compare import CompareGaveUp, sqleval_golds
     from text2sql_cli.sql.sandbox import execute
     from text2sql_cli.sql.schema import SchemaError
 
     if not task.gold or not task.gold.strip():
         return ExVerdict("no_gold", reason="the example has no gold SQL")
-    gold, gold_ordered = prepare_query(task.gold, task.dialect, task.mode)
-    pred = prepare_query(task.pred, task.dialect, task.mode)[0] if task.pred else None
+    dialect, why = example_dialect(task)
+    read = {"dialect": dialect, "dialect_reason": why}
     try:
-        connections = _connections(task, gold)
-    except SchemaError as err:
-        return ExVerdict("gold_error", reason=f"the DDL does not load: {err}", gold_error_kind="ddl")
-    except FileNotFoundError as err:
-        return ExVerdict("gold_error", reason=str(err), gold_error_kind="no_database")
-    run = dict(timeout=task.timeout, max_rows=task.max_rows)
-    gold_results = [execute(conn, gold, **run) for conn in connections]
-    failed = next((r for r in gold_results if not r.ok), None)
-    if failed is not None:
-        return ExVerdict(
-            "gold_error", reason=failed.error, gold_error_kind=_error_kind(failed), databases=len(connections)
+        names = _schema_names(task.context, dialect) if dialect == "mysql" else frozenset()
+        golds = [
+            prepare_query(g, dialect, task.mode, "gold", task.keep_distinct, names)
+            for g in (sqleval_golds(task.gold) if task.mode == "sqleval" else [task.gold])
+        ] or [prepare_query(task.gold, dialect, task.mode, "gold", task.keep_distinct, names)]
+        pred = (
+            prepare_query(task.pred, dialect, task.mode, "pred", task.keep_distinct, names)[0]
+            if task.pred
+            else None
         )
-    order = task.mode == "spider" and gold_ordered
-    gold_empty = all(not r.rows for r in gold_results)
-    same_everywhere = len(gold_results) > 1 and len({r.rows for r in gold_results}) == 1
+        databases = _connections(task, golds[0][0], dialect)
+    except SchemaError as err:
+        return ExVerdict("gold_error", reason=f"the DDL does not load: {err}", gold_error_kind="ddl", **read)
+    except FileNotFoundError as err:
+        return ExVerdict("gold_error", reason=str(err), gold_error_kind="no_database", **read)
+    run = dict(timeout=task.timeout, max_rows=task.max_rows)
+    gold_results = []  # per gold alternative, its result on every database
+    for gold, _ in golds:
+        results = [execute(conn, gold, **run) for _, conn in databases]
+        failed = next(((name, r) for (name, _), r in zip(databases, results) if not r.ok), None)
+        if failed is not None:
+            name, result = failed
+            return ExVerdict(
+                "gold_error",
+                reason=f"{result.error} (on {name})",
+                gold_error_kind=_error_kind(result),
+                databases=len(databases),
+                **read,
+            )
+        gold_results.append(results)
+    first = gold_results[0]
+    gold_empty = all(not r.rows for r in first)
+    same_everywhere = len(first) > 1 and len({r.rows for r in first}) == 1
     facts = dict(
         gold_empty=gold_empty,
         low_information=gold_empty or same_everywhere,
-        order_matters=order,
-        databases=len(connections),
+        order_matters=golds[0][1] if task.mode in ("strict", "spider", "sqleval") else False,
+        databases=len(databases),
+        **read,
     )
     if pred is None:
         return ExVerdict("extraction_failed", reason="no SQL found in the generation", **facts)
-    for conn, expected in zip(connections, gold_results):
+    matches = [True] * len(golds)
+    for d, (_, conn) in enumerate(databases):
         got = execute(conn, pred, **run)
         if got.timed_out:
             return ExVerdict("timeout", reason=got.error, **facts)
         if not got.ok:
             return ExVerdict("pred_error", reason=got.error, **facts)
-        if not rows_match(
-            expected.rows, got.rows, mode=task.mode, order_matters=order, float_tol=task.float_tol
-        ):
+        try:
+            for a, (results, (_, ordered)) in enumerate(zip(gold_results, golds)):
+                matches[a] = matches[a] and _same(task, results[d], got, ordered)
+        except CompareGaveUp as err:
+            return ExVerdict("compare_gave_up", reason=str(err), **facts)
+        if not any(matches):
             return ExVerdict("wrong_result", **facts)
     return ExVerdict("correct", **facts)
 
 
+def _same(task: ExTask, expected, got, ordered: bool) -> bool:
+    """One comparison, its column search bounded by the query time limit."""
+    import time
+
+    from text2sql_cli.sql.compare import rows_match
+
+    return rows_match(
+        expected.rows,
+        got.rows,
+        mode=task.mode,
+        order_matters=ordered,
+        float_tol=task.float_tol,
+        gold_columns=expected.columns,
+        pred_columns=got.columns,
+        deadline=time.monotonic() + task.timeout,
+    )
+
+
+def example_dialect(task: ExTask) -> tuple[str, str]:
+    """The dialect this example's SQL is read in, and why."""
+    from text2sql_cli.sql.dialect import detect_dialect
+
+    if task.dialect != "auto":
+        return task.dialect, "--dialect"
+    if task.db_dir:
+        return "sqlite", "real SQLite databases: SQL runs as written"
+    return detect_dialect(task.context or "")
+
+
+@lru_cache(maxsize=1024)
+def _schema_names(context: str | None, dialect: str) -> frozenset[str]:
+    """Lower-cased table and column names of the DDL (a double-quoted one is an identifier)."""
+    if not context:
+        return frozenset()
+    from text2sql_cli.sql.schema import SchemaError
+    from text2sql_cli.sql.synth import cached_schema
+
+    try:
+        schema = cached_schema(context, dialect)
+    except SchemaError:
+        return frozenset()
+    return frozenset(name.lower() for t in schema.tables for name in (t.name, *(c.name for c in t.columns)))
+
+
 @lru_cache(maxsize=8192)
-def prepare_query(sql: str, dialect: str, mode: str) -> tuple[str, bool]:
-    """SQLite text to run (transpiled; DISTINCT removed in spider mode) and whether the query
-    has a top-level ORDER BY. Parsed once; text sqlglot cannot parse runs unchanged."""
-    from text2sql_cli.sql.compare import strip_distinct_tree
+def prepare_query(
+    sql: str,
+    dialect: str,
+    mode: str,
+    role: str = "gold",
+    keep_distinct: bool = False,
+    names: frozenset[str] = frozenset(),
+) -> tuple[str, bool]:
+    """The SQLite text to run and whether row order matters (meaningful for the gold query).
+
+    spider: the official evaluator's text rewrites, and order from `'order by'` anywhere in the
+    gold text (its heuristic); other modes: order from a top-level ORDER BY (parsed). Then SQL
+    that is not SQLite is transpiled (text sqlglot cannot parse runs unchanged)."""
+    from text2sql_cli.sql.compare import spider_query
     from text2sql_cli.sql.dialect import sqlite_tree
 
-    tree = sqlite_tree(sql, dialect)
-    if tree is None:
-        return sql, "order by" in " ".join(sql.lower().split())
-    ordered = tree.args.get("order") is not None
     if mode == "spider":
-        tree = strip_distinct_tree(tree)
-    return tree.sql(dialect="sqlite"), ordered
+        sql = spider_query(sql, role=role, keep_distinct=keep_distinct)
+        ordered = "order by" in sql.lower()
+        if dialect == "sqlite":
+            return sql, ordered
+        tree = sqlite_tree(sql, dialect, names)
+        return (sql if tree is None else tree.sql(dialect="sqlite")), ordered
+    tree = sqlite_tree(sql, dialect, names)
+    if tree is None:
+        return sql, "order by" in " ".join(sql.lower().split())  # unparseable: the textual heuristic
+    ordered = tree.args.get("order") is not None
+    return (sql if dialect == "sqlite" else tree.sql(dialect="sqlite")), ordered
 
 
 def _error_kind(result) -> str:
@@ -180,20 +288,22 @@ def _error_kind(result) -> str:
     return "error"
 
 
-def _connections(task: ExTask, gold_sqlite: str):
+def _connections(task: ExTask, gold_sqlite: str, dialect: str) -> list[tuple[str, object]]:
+    """(name for messages, connection) for each database of the example."""
     from text2sql_cli.sql.sandbox import open_snapshot
 
     if task.db_dir:
-        return [_readonly(str(p)) for p in database_files(Path(task.db_dir), task.db_id)]
+        return [(str(p), _readonly(str(p))) for p in database_files(Path(task.db_dir), task.db_id)]
     from text2sql_cli.sql.schema import SchemaError
     from text2sql_cli.sql.synth import instances_for
 
     if not task.context or not task.context.strip():
         raise SchemaError("the example has no DDL (context)")
-    snapshots = instances_for(
-        task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=task.dialect
-    )
-    return [open_snapshot(data) for data in snapshots]
+    snapshots = instances_for(task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=dialect)
+    return [
+        (f"synthesized database {i + 1} of {len(snapshots)} (seed {task.seed})", open_snapshot(data))
+        for i, data in enumerate(snapshots)
+    ]
 
 
 def database_files(db_dir: Path, db_id: str) -> list[Path]:
@@ -232,6 +342,7 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
             timeout=settings.eval_timeout,
             max_rows=settings.max_rows,
             float_tol=settings.float_tol,
+            keep_distinct=settings.keep_distinct,
             instances=settings.eval_instances,
             seed=settings.eval_seed,
             db_dir=str(settings.db_dir) if settings.db_dir else None,

@@ -283,8 +283,12 @@ def _execution_facts(rows: list[dict]) -> dict[str, Any]:
     scored = [r for r in rows if r.get("ex") is not None]
     empty = [r for r in scored if r.get("gold_empty")]
     low = [r for r in scored if r.get("low_information")]
+    dialects = Counter(
+        f"{r['dialect']} ({r.get('dialect_reason')})" for r in rows if r.get("dialect") is not None
+    )
     return {
         "statuses": dict(sorted(statuses.items())),
+        "dialects": dict(dialects.most_common()),
         "gold_errors": dict(gold_errors.most_common()),
         "gold_error_ids": [r["id"] for r in rows if r.get("status") == "gold_error"],
         "gold_empty": len(empty),
