@@ -410,7 +410,7 @@ def test_missing_local_model_dir_is_exit_2(model, rows, tmp_path, monkeypatch):
 
 
 def test_hub_ids_do_not_look_local():
-    from text2sql_cli.inference.backend import looks_local
+    from text2sql_cli.artifacts import looks_local
 
     assert not any(looks_local(m) for m in ("gpt2", "beomi/Yi-Ko-6B", "Qwen/Qwen2.5-0.5B-Instruct"))
 

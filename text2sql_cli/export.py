@@ -10,50 +10,42 @@ absent. Its run.json is the run's, with kind "merged" and the merge settings.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from text2sql_cli.artifacts import (
+    ADAPTER_WEIGHTS,
+    TRAIN_LOG,
+    RunRecord,
+    blocking_file,
+    has_adapter_weights,
+    read_run,
+    write_run,
+)
 from text2sql_cli.errors import ApiError, ModelLoadError, UsageError
 
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 
 
-def read_run(run_dir: Path) -> dict[str, Any]:
-    if not Path(run_dir).is_dir():
-        raise UsageError(
-            f"{run_dir}: no such run directory", hint="give the --out directory of a `t2s train` run"
-        )
-    path = Path(run_dir) / "run.json"
-    if not path.is_file():
-        raise UsageError(
-            f"{run_dir} is not a completed t2s run (no run.json)",
-            hint="train one with `t2s train`, or finish it with `t2s train --resume`",
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def check_export(run_dir: str | Path, out: str | Path | None) -> dict[str, Any]:
+def check_export(run_dir: str | Path, out: str | Path | None) -> RunRecord:
     """Everything about RUN and --out that can be wrong, found before any model loads. Returns
     the run's run.json."""
-    from text2sql_cli.inference.hf import ADAPTER_WEIGHTS
-
     run_dir = Path(run_dir)
     info = read_run(run_dir)
-    if info.get("kind") != "lora-adapter":
-        raise UsageError(f"{run_dir} holds a {info.get('kind')!r} model, not an adapter to merge")
-    if not any((run_dir / name).is_file() for name in ADAPTER_WEIGHTS):
+    if info.kind != "lora-adapter":
+        raise UsageError(f"{run_dir} holds a {info.kind!r} model, not an adapter to merge")
+    if not has_adapter_weights(run_dir):
         raise UsageError(
             f"no adapter weights in {run_dir} ({' or '.join(ADAPTER_WEIGHTS)})",
             hint="was training interrupted? rerun t2s train with --resume",
         )
     if out is not None:
         out = Path(out)
-        blocker = next((p for p in (out, *out.parents) if p.exists()), None)
-        if blocker is not None and not blocker.is_dir():
+        blocker = blocking_file(out)
+        if blocker is not None:
             raise UsageError(
                 f"--out {out}: {blocker} is a file, not a directory", hint="give a directory path"
             )
@@ -90,7 +82,7 @@ def merge_run(
         raise UsageError(f"unknown --dtype {dtype!r}", hint=f"use one of {', '.join(DTYPES)}")
     check_export(run_dir, out)
     if dtype == "auto":
-        trained = str(read_run(Path(run_dir)).get("training", {}).get("precision", ""))
+        trained = str(read_run(run_dir).training.get("precision", ""))
         dtype = "bfloat16" if "bf16" in trained else "float16"
     with quiet_known_noise():  # before peft (and so bitsandbytes) is first imported
         return _merge(run_dir, out, dtype=dtype, device=device)
@@ -101,7 +93,6 @@ def _merge(run_dir: str | Path, out: str | Path, *, dtype: str, device: str | No
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from text2sql_cli.io import write_json
     from text2sql_cli.prompts import load_template, save_template
 
     run_dir, out = Path(run_dir), Path(out)
@@ -109,16 +100,16 @@ def _merge(run_dir: str | Path, out: str | Path, *, dtype: str, device: str | No
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         base = AutoModelForCausalLM.from_pretrained(
-            info["base_model"],
-            revision=info.get("revision"),
-            trust_remote_code=bool(info.get("trust_remote_code")),
+            info.base_model,
+            revision=info.revision,
+            trust_remote_code=info.trust_remote_code,
             dtype=getattr(torch, dtype),
         ).to(device)
         tokenizer = AutoTokenizer.from_pretrained(run_dir)
         model = PeftModel.from_pretrained(base, run_dir)
     except (OSError, ValueError) as err:
         raise ModelLoadError(
-            f"cannot load {info['base_model']!r} + adapter {run_dir}: {str(err).splitlines()[0]}",
+            f"cannot load {info.base_model!r} + adapter {run_dir}: {str(err).splitlines()[0]}",
             hint="the base must be reachable (hub id online, or the same local directory as in training)",
         ) from None
     check_vocab(model, tokenizer)
@@ -132,10 +123,10 @@ def _merge(run_dir: str | Path, out: str | Path, *, dtype: str, device: str | No
         template = load_template(run_dir)
         if template is not None:
             save_template(tmp, template)
-        if (run_dir / "train_log.jsonl").exists():
-            shutil.copy2(run_dir / "train_log.jsonl", tmp / "train_log.jsonl")
-        write_json(
-            tmp / "run.json", info | {"kind": "merged", "merged_from": str(run_dir), "merge_dtype": dtype}
+        if (run_dir / TRAIN_LOG).exists():
+            shutil.copy2(run_dir / TRAIN_LOG, tmp / TRAIN_LOG)
+        write_run(
+            tmp, info.model_copy(update={"kind": "merged", "merged_from": str(run_dir), "merge_dtype": dtype})
         )
         if out.exists():
             out.rmdir()
@@ -143,7 +134,7 @@ def _merge(run_dir: str | Path, out: str | Path, *, dtype: str, device: str | No
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    write_json(run_dir / "run.json", info | {"merged": os.path.relpath(out, run_dir)})
+    write_run(run_dir, info.model_copy(update={"merged": os.path.relpath(out, run_dir)}))
     return out
 
 

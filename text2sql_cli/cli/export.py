@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -37,9 +36,10 @@ def export(
 ) -> None:
     """Merge a LoRA run into its base model in 16-bit (never into a 4-bit model) and save a
     standalone model with tokenizer, template and run.json; optionally push it to the hub."""
+    from text2sql_cli.artifacts import read_run
     from text2sql_cli.cli._console import out as console
     from text2sql_cli.errors import UsageError
-    from text2sql_cli.export import check_export, merge_run, read_run
+    from text2sql_cli.export import check_export, merge_run
     from text2sql_cli.export import push_to_hub as push
 
     if out is None and push_to_hub is None:
@@ -51,8 +51,7 @@ def export(
     target = run
     if out is not None:
         target = merge_run(run, out, dtype=dtype, device=device)
-        merged_dtype = json.loads((target / "run.json").read_text(encoding="utf-8"))["merge_dtype"]
-        console.print(f"merged model written to {target} ({merged_dtype})")
+        console.print(f"merged model written to {target} ({read_run(target).merge_dtype})")
     if push_to_hub:
         console.print(f"pushed {target} to {push(target, push_to_hub, private=private)}")
 

@@ -81,9 +81,9 @@ def infer(
     cat questions.txt | t2s infer --model runs/r16 --ddl schema.sql
     accelerate launch -m text2sql_cli infer --model runs/r16 --data split/test.jsonl --out preds.jsonl
     """
+    from text2sql_cli.artifacts import check_model_path
     from text2sql_cli.errors import UsageError
     from text2sql_cli.inference import InferConfig
-    from text2sql_cli.inference.backend import check_model_path
 
     cfg = InferConfig.from_flags(
         backend=backend,
@@ -177,7 +177,7 @@ def _batch(cfg, *, model, data, out, base, columns, overwrite) -> None:
 
 def _stream(cfg, *, model, base, ddl, db) -> None:
     from text2sql_cli.cli._console import err
-    from text2sql_cli.inference.backend import load_backend
+    from text2sql_cli.inference.factory import load_backend
     from text2sql_cli.inference.stream import read_ddl, run_stream
 
     schema = read_ddl(ddl, db)  # checked before the model loads

@@ -121,31 +121,18 @@ def train(
             f"interrupted at step {result.global_step}; checkpoint {result.checkpoint}; rerun with --resume"
         )
         raise typer.Exit(130)
-    target = result.out
-    if cfg.merge:
-        import gc
+    from text2sql_cli.training.run import merge_and_push
 
-        import torch
-
-        from text2sql_cli.export import merge_run
-
-        # The trained model is only reachable through reference cycles (accelerate wraps its
-        # forward); collect it so the 16-bit base for the merge does not sit beside it on the GPU.
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        target = merge_run(result.out, result.out / "merged")
-    if cfg.push_to_hub:
-        from text2sql_cli.export import push_to_hub as push
-
-        console.print(f"pushed {target} to {push(target, cfg.push_to_hub)}")
+    target, url = merge_and_push(result, cfg)
+    if url is not None:
+        console.print(f"pushed {target} to {url}")
     console.print(_summary(result, cfg, target))
 
 
 def _summary(result, cfg, target):
     from rich.table import Table
 
-    from text2sql_cli.training.run import LOG_FILE
+    from text2sql_cli.artifacts import TRAIN_LOG
 
     t, data = result.info["training"], result.info["data"]["train"]
     table = Table(title=f"t2s train: {result.out}", show_header=False)
@@ -168,7 +155,7 @@ def _summary(result, cfg, target):
         ),
         ("precision", f"{t['precision']} on {t['device']}"),
         ("training time", f"{t['train_runtime_s']:.1f} s"),
-        ("loss log", str(result.out / LOG_FILE)),
+        ("loss log", str(result.out / TRAIN_LOG)),
         ("model for t2s infer", str(target)),
     ]
     for key, value in rows:

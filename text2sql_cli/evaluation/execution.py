@@ -324,9 +324,7 @@ def _readonly(path: str):
 def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = False) -> list[dict]:
     """Score every prediction (objects with db_id, context, gold, sql); results in input order.
     `progress` shows a rich bar on stderr."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from text2sql_cli.progress import ProgressBar
     from text2sql_cli.sql.pool import run_tasks
 
     # A row t2s infer could not generate has nothing to run: excluded, never scored as wrong.
@@ -355,23 +353,8 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
         import sqlglot.dialects.sqlite  # noqa: F401
 
         import text2sql_cli.sql.synth  # noqa: F401
-    bar = Progress(
-        TextColumn("EX"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=not progress,
-    )
-    with bar:
-        task_id = bar.add_task("EX", total=len(tasks))
-        results = run_tasks(
-            score_example,
-            tasks,
-            workers=workers,
-            on_crash=crashed,
-            on_progress=lambda n: bar.advance(task_id, n),
-        )
+    with ProgressBar("EX", len(tasks), enabled=progress) as bar:
+        results = run_tasks(score_example, tasks, workers=workers, on_crash=crashed, on_progress=bar.advance)
     verdicts = iter(results)
     return [
         next(verdicts)

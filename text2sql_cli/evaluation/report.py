@@ -1,6 +1,7 @@
 """Load predictions, join per-example metric columns, summarize, write results atomically.
 
-    load_predictions(path, partial=) -> list[Prediction]   refuses an unfinished `t2s infer` file
+    load_predictions(path, partial=) -> list[Prediction]   (artifacts.py, the predictions file's
+                                             reader) refuses an unfinished `t2s infer` file
     check_inputs(path, predictions, metrics, settings)   columns and databases the metrics need
     build_report(predictions, columns, settings=) -> Report
     write_report(report, out_dir)            results.jsonl + summary.json, each atomically
@@ -26,23 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from text2sql_cli.artifacts import Prediction, check_finished, load_predictions
 from text2sql_cli.errors import InputError, UsageError
 from text2sql_cli.io import atomic_write_text
 
 KNOWN_METRICS = ("ex", "em")
-
-
-@dataclass(frozen=True)
-class Prediction:
-    id: str
-    db_id: str
-    question: str | None
-    context: str | None
-    gold: str | None
-    raw: str | None
-    sql: str | None
-    extraction: str  # how `sql` was found: "given" (from the file) or an `Extraction.method`
-    error: str | None = None  # why `t2s infer` produced no generation; such a row is not scored
 
 
 @dataclass
@@ -50,107 +39,6 @@ class Report:
     rows: list[dict]
     summary: dict[str, Any]
     metrics: tuple[str, ...] = field(default=())
-
-
-def load_predictions(
-    path: str | Path, stop: tuple[str, ...] = ("###",), *, partial: bool = False
-) -> list[Prediction]:
-    """Read a `t2s infer` JSONL file; bad lines raise InputError naming the file and line.
-
-    A file whose `t2s infer` sidecar says it is unfinished is refused unless `partial`; then a torn
-    last line is skipped and, where a resumed run appended an id again, the generation wins.
-    """
-    from text2sql_cli.io import iter_jsonl
-    from text2sql_cli.sql.extract import extract_sql
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such file", hint="pass the predictions JSONL written by `t2s infer`")
-    check_finished(path, partial)
-    out: dict[str, Prediction] = {}
-    for number, obj in iter_jsonl(path, tolerate_torn_tail=partial):
-        missing = [k for k in ("db_id",) if obj.get(k) is None]
-        if "sql" not in obj and "raw" not in obj and obj.get("error") is None:
-            missing.append("sql or raw")
-        if missing:
-            raise InputError(path, f"missing {', '.join(missing)}", line=number)
-        error = obj.get("error")
-        sql, method = obj.get("sql"), "given"
-        if error is not None:
-            sql, method, error = None, "error", str(error)
-        elif "sql" not in obj:
-            found = extract_sql(obj.get("raw") or "", stop)
-            sql, method = found.sql, found.method
-        elif sql is None:
-            method = "failed"
-        pred = Prediction(
-            id=str(obj.get("id", number)),
-            db_id=str(obj["db_id"]),
-            question=obj.get("question"),
-            context=obj.get("context"),
-            gold=obj.get("gold", obj.get("answer")),
-            raw=obj.get("raw"),
-            sql=sql,
-            extraction=method,
-            error=error,
-        )
-        # Without `partial` every row counts, as written. In a partial file a resumed run may
-        # have appended an id again: a generation beats an error, a later row an earlier one.
-        key = pred.id if partial else f"{number}"
-        if key not in out or out[key].error is not None or pred.error is None:
-            out[key] = pred
-    if not out:
-        raise InputError(path, "the file has no predictions")
-    return list(out.values())
-
-
-def sidecar(path: Path) -> Path:
-    """`t2s infer`'s metadata file beside OUT (inference.batch.meta_path, without importing it)."""
-    return path.with_name(path.name + ".meta.json")
-
-
-# "incomplete": t2s infer finished but some rows have `error` (no generation); those rows are
-# scored as generation_error, so the file is usable. "running" (or anything else) is unfinished.
-FINISHED = ("complete", "incomplete")
-
-
-def check_finished(path: Path, partial: bool) -> dict[str, Any] | None:
-    """Refuse a file `t2s infer` has not finished (its sidecar's status is not in FINISHED).
-
-    Returns {"rows": present, "of": expected} for an unfinished file scored with `partial`, None
-    otherwise. No sidecar (a file from another tool) is scored as it is."""
-    meta_file = sidecar(path)
-    if not meta_file.is_file():
-        return None
-    try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError(
-            meta_file, "not valid JSON", hint="rerun the same t2s infer command to rewrite it"
-        ) from None
-    status = meta.get("status") if isinstance(meta, dict) else None
-    if status in FINISHED:
-        return None
-    expected = (meta.get("counts") or {}).get("rows") if isinstance(meta, dict) else None
-    present = _count_ids(path)
-    if not partial:
-        raise InputError(
-            path,
-            f"t2s infer has not finished this file: it has {present} of "
-            f"{expected if expected is not None else '?'} "
-            f"rows ({meta_file.name} says status {status!r})",
-            hint="rerun the same t2s infer command to finish it, or pass --partial to score what is there",
-        )
-    return {"rows": present, "of": expected, "status": status}
-
-
-def _count_ids(path: Path) -> int:
-    from text2sql_cli.io import iter_jsonl
-
-    try:
-        return len({str(obj.get("id", n)) for n, obj in iter_jsonl(path, tolerate_torn_tail=True)})
-    except InputError:
-        return sum(1 for line in path.open(encoding="utf-8") if line.strip())
 
 
 def check_inputs(path: str | Path, predictions: list[Prediction], metrics: tuple[str, ...], settings) -> None:

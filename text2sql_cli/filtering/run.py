@@ -26,6 +26,7 @@ from typing import Any
 from text2sql_cli.data import FIELDS, LOCAL_SUFFIXES, Example, load_examples
 from text2sql_cli.filtering import LLM_UNVERIFIED, REASONS, FilterConfig
 from text2sql_cli.filtering.rules import SqlTask, check_sql, crashed, duplicate_key, missing_fields
+from text2sql_cli.progress import ProgressBar
 
 NO_DB = "(none)"
 
@@ -178,7 +179,7 @@ def _sql_checks(
     found: dict[SqlTask, Any] = {}
     # Batches give the progress bar something to show; each is big enough to keep workers busy.
     size = max(256, -(-len(tasks) // 10))
-    with _Bar(progress, "rule checks", len(tasks)) as bar:
+    with ProgressBar("rule checks", len(tasks), enabled=progress) as bar:
         for i in range(0, len(tasks), size):
             batch = tasks[i : i + size]
             found.update(zip(batch, run_tasks(check_sql, batch, workers=workers, on_crash=crashed)))
@@ -324,34 +325,3 @@ def write_rows(path: Path, rows: list[dict[str, Any]], fmt: str, fieldnames: lis
             pq.write_table(pa.Table.from_pylist(rows), tmp)
     else:
         raise ValueError(f"unknown format {fmt!r}")
-
-
-class _Bar:
-    """A rich progress bar on stderr; does nothing when disabled."""
-
-    def __init__(self, enabled: bool, label: str, total: int):
-        self.enabled, self.label, self.total = enabled and total > 0, label, total
-
-    def __enter__(self) -> _Bar:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-            )
-            self.bar.__enter__()
-            self.task = self.bar.add_task(self.label, total=self.total)
-        return self
-
-    def advance(self, n: int) -> None:
-        if self.enabled:
-            self.bar.update(self.task, advance=n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.bar.__exit__(*exc)

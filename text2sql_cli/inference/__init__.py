@@ -5,10 +5,10 @@
     run_stream(...)              stdin -> stdout, one answer per input, flushed per item
     load_backend(...)            `hf` (transformers + peft) or `openai` (any OpenAI-compatible server)
 
-Modules: `backend.py` (the interface), `hf.py` (local models), `api.py` (OpenAI-compatible
-servers through `llm_client`), `batch.py` (files: resume, provenance, sharding), `stream.py`
-(pipes). Importing this package loads neither torch nor transformers; the backends import them
-when they are built.
+Modules: `backend.py` (the interface, a leaf), `factory.py` (builds one), `hf.py` (local models),
+`api.py` (OpenAI-compatible servers through `llm_client`), `batch.py` (files: resume, provenance,
+sharding), `stream.py` (pipes). Importing this package loads neither torch nor transformers;
+the backends import them when they are built.
 
 Limits: greedy decoding only (the book's setting, and what makes predictions reproducible);
 one prompt template per run.
@@ -20,9 +20,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
+from text2sql_cli.artifacts import PREDICTIONS_FORMAT
 from text2sql_cli.config import T2SSettings
-
-PREDICTIONS_FORMAT = "t2s.predictions/1"
 
 
 class InferConfig(T2SSettings):
@@ -65,7 +64,7 @@ def __getattr__(name: str):
     lazy = {
         "run_batch_inference": "batch",
         "run_stream": "stream",
-        "load_backend": "backend",
+        "load_backend": "factory",
         "Backend": "backend",
         "Item": "backend",
     }

@@ -3,17 +3,17 @@
 A backend turns (ddl, question) items into raw generations. It renders prompts through
 `prompts.py` itself (token ids for a local model, a chat message for an API model), so the runner
 in `batch.py`/`stream.py` never sees prompt text and cannot drift from training.
+
+A leaf: the backends (`hf.py`, `api.py`) import this module, never the other way round; building
+one is `factory.load_backend`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from text2sql_cli.errors import UsageError
-from text2sql_cli.inference import InferConfig
 from text2sql_cli.prompts import DEFAULT_TEMPLATE, PromptTemplate, get_template, load_template
 
 
@@ -72,45 +72,3 @@ def resolve_template(model_dir: str | Path | None, flag: str | None, notes: list
         return get_template(flag)
     notes.append(f"the model has no saved template (t2s_template.json): using --template {DEFAULT_TEMPLATE}")
     return get_template(DEFAULT_TEMPLATE)
-
-
-# The shape of a hub id: `name` or `owner/name`, letters, digits, `_`, `-`, `.`.
-_HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
-
-
-def looks_local(model: str) -> bool:
-    """Whether `model` is meant as a local path rather than a hub id.
-
-    Yes when it starts with `.`, `/` or `~`, is not shaped like `owner/name` (more slashes, a
-    backslash, a drive letter, `..`), or its first part exists here (`runs/r17` with `runs/`).
-    """
-    if model.startswith((".", "/", "~", "-")) or ".." in model or not _HUB_ID.fullmatch(model):
-        return True
-    return "/" in model and Path(model.split("/", 1)[0]).exists()
-
-
-def check_model_path(model: str | None) -> None:
-    """A local-looking `--model`/`--base` that does not exist is a typo, not a hub id to look up."""
-    if model and looks_local(model) and not Path(model).expanduser().exists():
-        raise UsageError(
-            f"no such model directory {model}", hint="give a t2s run dir, a model dir or a hub id"
-        )
-
-
-def load_backend(
-    cfg: InferConfig, *, model: str | None, base: str | None = None, device: Any = None
-) -> Backend:
-    """Build the backend `cfg.backend` names. Heavy libraries load here, not at import."""
-    check_model_path(model)
-    check_model_path(base)
-    if cfg.backend == "hf":
-        if not model:
-            raise UsageError(
-                "--model is required for the hf backend", hint="give a t2s run dir or a model id"
-            )
-        from text2sql_cli.inference.hf import HFBackend
-
-        return HFBackend.load(cfg, model=model, base=base, device=device)
-    from text2sql_cli.inference.api import OpenAIBackend
-
-    return OpenAIBackend.build(cfg, model=model)

@@ -4,11 +4,12 @@ Output `OUT` (JSONL), one row per input row:
     id, db_id, question, context, gold (null without an answer), raw (the generation), sql (null
     when extraction fails), extraction (extract_sql's method, or "error"), fingerprint
     (+ error, only when the backend gave no generation, e.g. an API request that kept failing)
-and a sidecar `OUT.meta.json`: the format tag, the fingerprint, the full provenance (backend,
-model, weights, adapter and its sha256, template name and text, precision, quant, generation
-settings, device, library versions), the data file and its sha256, the batch size used and the
-counts. `status` is "complete" only when every row has a generation; "incomplete" when some rows
-failed (counted under `errors`; the next run retries them).
+and a sidecar `OUT.meta.json` (both formats are owned by `artifacts.py`): the format tag, the
+fingerprint, the template's stop markers (`t2s eval` re-extracts SQL with them), the full
+provenance (backend, model, weights, adapter and its sha256, template name and text, precision,
+quant, generation settings, device, library versions), the data file and its sha256, the batch
+size used and the counts. `status` is "complete" only when every row has a generation;
+"incomplete" when some rows failed (counted under `errors`; the next run retries them).
 
 Resume: ids already in OUT (rows without `error`) are skipped; rows with `error` are generated
 again. Each row carries its inputs (id, question, context), and a resume is refused, before the
@@ -37,16 +38,23 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from text2sql_cli.artifacts import (
+    PredictionStatus,
+    meta_path,
+    prediction_row,
+    read_predictions_meta,
+    write_predictions_meta,
+)
 from text2sql_cli.data import Example, load_examples
 from text2sql_cli.errors import InputError, UsageError
-from text2sql_cli.inference import PREDICTIONS_FORMAT, InferConfig
-from text2sql_cli.inference.backend import Backend, Generation, Item, load_backend
-from text2sql_cli.io import JsonlAppender, iter_jsonl, write_json, write_jsonl
-from text2sql_cli.sql.extract import extract_sql
+from text2sql_cli.inference import InferConfig
+from text2sql_cli.inference.backend import Backend, Item
+from text2sql_cli.inference.factory import load_backend
+from text2sql_cli.io import JsonlAppender, iter_jsonl, write_jsonl
+from text2sql_cli.progress import ProgressBar
 
 # Provenance entries that decide whether two runs may share an output file. The rest (paths,
 # device, versions) describe the run without changing what the model generates.
@@ -80,10 +88,6 @@ class BatchSummary:
     @property
     def extracted(self) -> int:
         return sum(n for m, n in self.methods.items() if m not in ("failed", "error"))
-
-
-def meta_path(out: Path) -> Path:
-    return out.with_name(out.name + ".meta.json")
 
 
 def part_path(out: Path, rank: int) -> Path:
@@ -163,9 +167,7 @@ def run_batch_inference(
     )
     dist.barrier()  # every rank has read the same `done` before anyone appends
     if dist.rank == 0:
-        _write_meta(
-            out, provenance, fp, data, status="running", summary=summary, batch_size=backend.batch_size
-        )
+        _write_meta(out, backend, provenance, fp, data, status="running", summary=summary)
     pending = [e for e in examples if e.id not in done]
     mine = pending[dist.rank :: dist.world]
     if on_start is not None and dist.rank == 0:
@@ -187,12 +189,12 @@ def run_batch_inference(
         summary.generated = len(merged) - summary.errors - summary.resumed
         _write_meta(
             out,
+            backend,
             provenance,
             fp,
             data,
             status="incomplete" if failed else "complete",
             summary=summary,
-            batch_size=backend.batch_size,
         )
     dist.barrier()
     return summary
@@ -211,13 +213,27 @@ def _generate_into(
     # Longest first: similar lengths share a batch (little padding), and an out-of-memory shows
     # on the first batch rather than an hour in.
     order = sorted(range(len(examples)), key=lambda i: -backend.cost(prepared[i]))
-    with _progress(console, len(order)) as advance:
+    bar = ProgressBar(
+        "generating", len(order), enabled=console is not None, console=console, remaining=True, transient=True
+    )
+    with bar:
         pos = 0
         while pos < len(order):
             chunk = order[pos : pos + backend.batch_size]
             generations = backend.generate([prepared[i] for i in chunk])
             for i, gen in zip(chunk, generations):
-                row = prediction_row(examples[i], gen, backend.template.stop, fp)
+                e = examples[i]
+                row = prediction_row(
+                    id=e.id,
+                    db_id=e.db_id,
+                    question=e.question,
+                    context=e.context,
+                    gold=e.answer,
+                    raw=gen.raw,
+                    error=gen.error,
+                    stop=backend.template.stop,
+                    fingerprint=fp,
+                )
                 sink.write(row)
                 if "error" in row:
                     summary.errors += 1
@@ -226,24 +242,7 @@ def _generate_into(
                     summary.generated += 1
                 summary.methods[row["extraction"]] += 1
             pos += len(chunk)
-            advance(len(chunk))
-
-
-def prediction_row(example: Example, gen: Generation, stop: tuple[str, ...], fp: str) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": example.id,
-        "db_id": example.db_id,
-        "question": example.question,
-        "context": example.context,
-        "gold": example.answer,
-        "raw": gen.raw,
-    }
-    if gen.raw is None:
-        row.update(sql=None, extraction="error", fingerprint=fp, error=gen.error or "no generation")
-        return row
-    extraction = extract_sql(gen.raw, stop)
-    row.update(sql=extraction.sql, extraction=extraction.method, fingerprint=fp)
-    return row
+            bar.advance(len(chunk))
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -305,11 +304,10 @@ def _check_compatible(out: Path, provenance: dict[str, Any], fp: str) -> None:
     rows = _existing_rows(out)
     if not rows:
         return  # nothing to mix with (a left-over sidecar is rewritten)
-    meta = meta_path(out)
-    if meta.exists():
+    if meta_path(out).exists():
         try:
-            old = json.loads(meta.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
+            old = read_predictions_meta(out) or {}
+        except InputError:
             old = {}
         if old.get("fingerprint") != fp:
             raise UsageError(
@@ -362,73 +360,28 @@ def _merge(out: Path, examples: list[Example], has_parts: bool) -> list[dict[str
 
 def _write_meta(
     out: Path,
+    backend: Backend,
     provenance: dict[str, Any],
     fp: str,
     data: str | Path,
     *,
-    status: str,
+    status: PredictionStatus,
     summary: BatchSummary,
-    batch_size: int,
 ) -> None:
-    write_json(
-        meta_path(out),
-        {
-            "format": PREDICTIONS_FORMAT,
-            "fingerprint": fp,
-            "status": status,
-            "data": str(data),
-            "data_sha256": _sha256(data),
-            "provenance": provenance,
-            "batch_size": batch_size,
-            "world_size": summary.world_size,
-            "counts": {
-                "rows": summary.total,
-                "resumed": summary.resumed,
-                "generated": summary.generated,
-                "errors": summary.errors,
-                "extraction": dict(summary.methods),
-            },
-            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    write_predictions_meta(
+        out,
+        fingerprint=fp,
+        status=status,
+        stop=tuple(backend.template.stop),
+        data=data,
+        provenance=provenance,
+        batch_size=backend.batch_size,
+        world_size=summary.world_size,
+        counts={
+            "rows": summary.total,
+            "resumed": summary.resumed,
+            "generated": summary.generated,
+            "errors": summary.errors,
+            "extraction": dict(summary.methods),
         },
     )
-
-
-def _sha256(data: str | Path) -> str | None:
-    """The data file's sha256 (None for a hub data set), to tell later which file made OUT."""
-    path = Path(data)
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-class _progress:
-    """A rich progress bar on `console`, or nothing without one."""
-
-    def __init__(self, console: Any, total: int):
-        self.console, self.total = console, total
-        self.enabled = console is not None
-
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(
-            TextColumn("generating"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=True,
-        )
-        self._bar.start()
-        task = self._bar.add_task("generate", total=self.total)
-        return lambda n: self._bar.advance(task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._bar.stop()

@@ -12,20 +12,25 @@ Invariants:
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from text2sql_cli.artifacts import (
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    RUN_FILE,
+    adapter_sha256,
+    has_adapter_weights,
+    read_run,
+)
 from text2sql_cli.errors import EnvironmentNotSupported, ModelLoadError, T2SError, UsageError
 from text2sql_cli.inference import InferConfig
 from text2sql_cli.inference.backend import Generation, Item, resolve_template
 from text2sql_cli.prompts import PromptTemplate, encode
 
-ADAPTER_CONFIG = "adapter_config.json"
-ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 CPU_AUTO_BATCH = 32  # measured on 2 cores with the tiny model: 32 beat 8, 16 and 64
 CUDA_AUTO_START = 128  # first try on a GPU; halved on every out-of-memory
 
@@ -90,25 +95,8 @@ def _base_from_run(path: Path) -> str | None:
         raise ModelLoadError(f"{path / ADAPTER_CONFIG}: unreadable ({err})") from None
     if adapter_cfg.get("base_model_name_or_path"):
         return str(adapter_cfg["base_model_name_or_path"])
-    run = path / "run.json"
-    if run.is_file():
-        meta = json.loads(run.read_text(encoding="utf-8"))
-        for source in (meta, meta.get("options", {}), meta.get("config", {})):
-            for key in ("base_model", "base"):
-                if isinstance(source, dict) and source.get(key):
-                    return str(source[key])
-    return None
-
-
-def adapter_sha256(adapter_dir: str) -> str | None:
-    for name in ADAPTER_WEIGHTS:
-        file = Path(adapter_dir) / name
-        if file.is_file():
-            digest = hashlib.sha256()
-            with file.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            return digest.hexdigest()
+    if (path / RUN_FILE).is_file():
+        return read_run(path).base_model
     return None
 
 
@@ -347,7 +335,7 @@ def _attach_adapter(model, adapter_dir: str, *, merge: bool):
     """Load a LoRA adapter; any sign that its weights did not all land is an error."""
     from peft import PeftModel
 
-    if not any((Path(adapter_dir) / n).is_file() for n in ADAPTER_WEIGHTS):
+    if not has_adapter_weights(adapter_dir):
         raise ModelLoadError(
             f"{adapter_dir}: no adapter weights ({' or '.join(ADAPTER_WEIGHTS)})",
             hint="was training interrupted before saving?",

@@ -1,35 +1,15 @@
-"""The batch progress bar (rich, on stderr) with the running cost."""
+"""The batch progress bar with the running cost: the shared `text2sql_cli.progress.ProgressBar`."""
 
 from __future__ import annotations
 
+from text2sql_cli.progress import ProgressBar
 
-class _Progress:
-    """A rich progress bar on stderr with the running cost; does nothing when disabled."""
+
+class _Progress(ProgressBar):
+    """`advance(cost)`: one more request done, `cost` USD spent so far."""
 
     def __init__(self, enabled: bool, label: str, total: int, done: int):
-        self.enabled, self.label, self.total, self.done = enabled, label, total, done
+        super().__init__(label, total, enabled=enabled, completed=done, show_cost=True)
 
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("${task.fields[cost]:.4f}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-            )
-            self.bar.__enter__()
-            self.task = self.bar.add_task(self.label, total=self.total, completed=self.done, cost=0.0)
-        return self
-
-    def advance(self, cost: float) -> None:
-        if self.enabled:
-            self.bar.update(self.task, advance=1, cost=cost)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.bar.__exit__(*exc)
+    def advance(self, cost: float) -> None:  # type: ignore[override]
+        super().advance(1, cost=cost)

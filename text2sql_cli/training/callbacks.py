@@ -12,8 +12,6 @@ from transformers import TrainerCallback
 
 from text2sql_cli.io import JsonlAppender
 
-LOG_FILE = "train_log.jsonl"
-
 
 class RichProgress(TrainerCallback):
     """One rich bar on stderr in place of the Trainer's tqdm bar and printed log dicts: optimizer

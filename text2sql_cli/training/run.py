@@ -29,7 +29,6 @@ true record of how the adapter was trained. Before any model loads it refuses (e
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import platform
@@ -41,12 +40,21 @@ from pathlib import Path
 from typing import Any
 
 from text2sql_cli import __version__
-from text2sql_cli.errors import InputError, ModelLoadError, UsageError
+from text2sql_cli.artifacts import (
+    RUN_FILE,
+    TRAIN_LOG,
+    RunRecord,
+    blocking_file,
+    looks_local,
+    read_run,
+    sha256_file,
+    write_run,
+)
+from text2sql_cli.errors import InputError, ModelLoadError, T2SError, UsageError
 from text2sql_cli.training.config import TrainConfig
 from text2sql_cli.training.options import CHECKPOINT_DIR
 
-RUN_FILE = "run.json"
-LOG_FILE = "train_log.jsonl"
+LOG_FILE = TRAIN_LOG
 START_FILE = "t2s_start.json"  # under OUT/checkpoints
 # options that may differ between the start of a run and a --resume of it (module docstring)
 RESUME_SAFE = frozenset(
@@ -78,14 +86,6 @@ class TrainResult:
     checkpoint: Path | None = None
     is_main: bool = True
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def library_versions() -> dict[str, str | None]:
@@ -124,15 +124,11 @@ def check_paths(cfg: TrainConfig) -> None:
         if path is not None and not Path(path).is_file():
             problems.append(f"--{name.replace('_', '-')} {path}: no such file")
     base = cfg.base or ""
-    if (
-        base
-        and (base.startswith((".", "/", "~")) or Path(base).exists())
-        and not Path(base).expanduser().is_dir()
-    ):
+    if base and looks_local(base) and not Path(base).expanduser().is_dir():
         problems.append(f"--base {base}: no such model directory")
-    if cfg.out is not None and _blocking_file(cfg.out) is not None:
+    if cfg.out is not None and blocking_file(cfg.out) is not None:
         problems.append(
-            f"--out {cfg.out}: {_blocking_file(cfg.out)} is a file, not a directory (give a directory path)"
+            f"--out {cfg.out}: {blocking_file(cfg.out)} is a file, not a directory (give a directory path)"
         )
     elif cfg.out is not None:
         # a checkpoints folder holding no checkpoint (a run that died before its first save) is no run
@@ -166,7 +162,7 @@ def start_record(cfg: TrainConfig, data_sha256: dict[str, str | None]) -> dict[s
 
 def _data_sha256(cfg: TrainConfig) -> dict[str, str | None]:
     return {
-        name: file_sha256(Path(getattr(cfg, name))) if getattr(cfg, name) is not None else None
+        name: sha256_file(Path(getattr(cfg, name))) if getattr(cfg, name) is not None else None
         for name in DATA_OPTIONS
     }
 
@@ -228,9 +224,9 @@ def check_resume(cfg: TrainConfig) -> Path:
     completed = (out / RUN_FILE).exists()
     if completed:
         try:
-            done = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))["training"]
+            done = read_run(out).training
             step, epoch = max(step, int(done["global_step"])), max(epoch, float(done.get("epoch") or 0.0))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (T2SError, OSError, ValueError, KeyError, TypeError):
             pass
     reached = step >= cfg.max_steps if cfg.max_steps > 0 else epoch >= cfg.epochs - 1e-9
     if reached:
@@ -253,15 +249,6 @@ def target_steps(cfg: TrainConfig, rows: int, world_size: int) -> int:
     batches = math.ceil(rows / (cfg.batch_size * world_size))
     per_epoch = max(math.ceil(batches / cfg.grad_accum), 1)
     return math.ceil(cfg.epochs * per_epoch)
-
-
-def _blocking_file(path: Path) -> Path | None:
-    """The existing non-directory at `path` or above it, which would stop the run directory from
-    being created (found before any model loads, not when the first file is saved)."""
-    for part in (path, *path.parents):
-        if part.exists():
-            return None if part.is_dir() else part
-    return None
 
 
 def load_tokenizer(cfg: TrainConfig) -> Any:
@@ -335,7 +322,7 @@ def _tokenize(cfg: TrainConfig, path: Path, template: Any, tokenizer: Any) -> tu
         )
     info = {
         "path": str(path.resolve()),
-        "sha256": file_sha256(path),
+        "sha256": sha256_file(path),
         "rows": len(tok.rows),
         "skipped_too_long": tok.skipped_too_long,
         "prompt_tokens": tok.prompt_tokens,
@@ -503,11 +490,37 @@ def _run(cfg: TrainConfig, template: Any, callbacks: tuple[Any, ...]) -> TrainRe
         },
         "merged": None,
     }
+    record = RunRecord.model_validate(info)
     if is_main:
-        from text2sql_cli.io import write_json
         from text2sql_cli.prompts import save_template
 
         save_template(out, template)
-        write_json(out / RUN_FILE, info)  # last: its existence means the run completed
+        write_run(out, record)  # last: its existence means the run completed
     trainer.accelerator.wait_for_everyone()
     return TrainResult(out, True, step, is_main=is_main, info=info, **losses)
+
+
+def merge_and_push(result: TrainResult, cfg: TrainConfig) -> tuple[Path, str | None]:
+    """What --merge and --push-to-hub do after a completed run: merge the adapter into RUN/merged
+    (16-bit, `export.merge_run`) and push the merged model, or the adapter, to the hub. Returns the
+    model directory for `t2s infer` and the pushed repo's URL (None without --push-to-hub)."""
+    target = result.out
+    if cfg.merge:
+        import gc
+
+        import torch
+
+        from text2sql_cli.export import merge_run
+
+        # The trained model is only reachable through reference cycles (accelerate wraps its
+        # forward); collect it so the 16-bit base for the merge does not sit beside it on the GPU.
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        target = merge_run(result.out, result.out / "merged")
+    url = None
+    if cfg.push_to_hub:
+        from text2sql_cli.export import push_to_hub
+
+        url = push_to_hub(target, cfg.push_to_hub)
+    return target, url
