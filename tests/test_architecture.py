@@ -85,3 +85,21 @@ def test_the_import_graph_has_no_cycle():
 def test_backend_types_are_a_leaf_of_the_inference_package():
     graph = import_graph()
     assert not {m for m in graph["text2sql_cli.inference.backend"] if m.startswith("text2sql_cli.inference")}
+
+
+FEATURES = ("evaluation", "filtering", "inference", "training")
+
+
+def test_no_feature_package_imports_another():
+    """Shared things (LLM endpoint settings, verdicts, artifacts) live below the features, so no
+    feature reaches into another's settings or code."""
+    graph = import_graph()
+    crossings = sorted(
+        f"{source} -> {target}"
+        for source, targets in graph.items()
+        for target in targets
+        for a in FEATURES
+        for b in FEATURES
+        if a != b and source.startswith(f"text2sql_cli.{a}") and target.startswith(f"text2sql_cli.{b}")
+    )
+    assert crossings == []

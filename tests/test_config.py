@@ -43,13 +43,16 @@ def test_public_dump_leaves_secrets_out():
     assert "token" not in dumped.public_dump() and "sk-very-secret" not in repr(dumped)
 
 
-def test_env_example_lists_every_variable():
+def test_env_example_lists_every_variable_and_nothing_else():
     listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", REPO_ENV_EXAMPLE.read_text(), flags=re.M))
     wanted = {
         name for cls in settings_classes() if not cls.__name__.startswith("_") for name in env_names(cls)
     }
     assert wanted, "no settings classes found"
     assert wanted - listed == set(), f".env.example misses {sorted(wanted - listed)}"
+    assert listed - wanted == set(), (
+        f".env.example lists variables no setting reads: {sorted(listed - wanted)}"
+    )
 
 
 def test_unparseable_dotenv_line_is_an_error_naming_file_and_line(tmp_path):

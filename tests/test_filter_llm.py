@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from text2sql_cli.cli import app
 from text2sql_cli.filtering.llm import CACHE_FILE, parse_filter_verdict
 from text2sql_cli.llm_client import ParseError
-from text2sql_cli.prompts import FILTER_PROMPT, render_filter_prompt
+from text2sql_cli.prompts import FILTER_PROMPT, FILTER_TEMPLATE
 
 pytestmark = pytest.mark.timeout(60)
 runner = CliRunner()
@@ -128,9 +128,8 @@ def test_request_is_the_filter_prompt_as_one_user_message_asking_for_json(llm, t
     write(tmp_path, data)
     run(llm)
     body = llm.seen[0].body
-    expected = render_filter_prompt(
-        FILTER_PROMPT, context=DDL, question=data[0]["question"], answer=data[0]["answer"]
-    )
+    assert FILTER_TEMPLATE.text == FILTER_PROMPT
+    expected = FILTER_TEMPLATE.render(context=DDL, question=data[0]["question"], answer=data[0]["answer"])
     assert body["messages"] == [{"role": "user", "content": expected}]
     assert body["response_format"] == {"type": "json_object"} and body["temperature"] == 0
 

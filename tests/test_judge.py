@@ -10,12 +10,12 @@ import pytest
 from text2sql_cli.errors import InputError
 from text2sql_cli.evaluation.judge import (
     JudgeConfig,
-    ParseError,
     estimate_judge,
     parse_verdict,
     run_judge,
 )
-from text2sql_cli.prompts import BOOK_JUDGE_PROMPT, render_judge_prompt
+from text2sql_cli.llm_client import ParseError
+from text2sql_cli.prompts import BOOK_JUDGE_PROMPT, JUDGE_TEMPLATE
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -51,9 +51,8 @@ def test_default_request_is_the_books_prompt_as_one_system_message(fake_openai, 
     row = rows(1)[0]
     run_judge([row], judge_cfg(fake_openai), tmp_path, progress=False)
     body = fake_openai.seen[0].body
-    expected = render_judge_prompt(
-        BOOK_JUDGE_PROMPT, context=DDL, question="q0", answer=row["gold"], gen_sql=row["sql"]
-    )
+    assert JUDGE_TEMPLATE.text == BOOK_JUDGE_PROMPT
+    expected = JUDGE_TEMPLATE.render(context=DDL, question="q0", answer=row["gold"], gen_sql=row["sql"])
     assert body["messages"] == [{"role": "system", "content": expected}]
     assert body["response_format"] == {"type": "json_object"} and body["temperature"] == 0
     assert body["model"] == "gpt-4-turbo-preview"

@@ -33,6 +33,7 @@ SETTINGS_MODULES = (
     "text2sql_cli.inference",
     "text2sql_cli.evaluation.execution",
     "text2sql_cli.llm_client",
+    "text2sql_cli.llm_client.settings",
     "text2sql_cli.evaluation.judge",
     "text2sql_cli.filtering",
 )
@@ -178,7 +179,8 @@ def env_names_of_field(cls: type[T2SSettings], name: str) -> list[str]:
         return [str(c) for c in choices]
     if isinstance(field.validation_alias, str):
         return [field.validation_alias]
-    return [f"{ENV_PREFIX}{name}".upper()]
+    prefix = cls.model_config.get("env_prefix") or ENV_PREFIX
+    return [f"{prefix}{name}".upper()]
 
 
 if __name__ == "__main__":

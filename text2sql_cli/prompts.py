@@ -209,22 +209,6 @@ gt_sql: {answer}
 gen_sql: {gen_sql}"""  # noqa: E501 (prompt text kept verbatim)
 
 JUDGE_PLACEHOLDERS = ("context", "question", "answer", "gen_sql")
-_JUDGE_PLACEHOLDER = re.compile(r"\{(context|question|answer|gen_sql)\}")
-
-
-def render_judge_prompt(template: str, *, context: str, question: str, answer: str, gen_sql: str) -> str:
-    values = {"context": context, "question": question, "answer": answer, "gen_sql": gen_sql}
-    return _JUDGE_PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
-
-
-def validate_judge_template(text: str) -> str:
-    """'' if usable as a judge template, else what is wrong with it."""
-    unknown = sorted(set(re.findall(r"\{(\w+)\}", text)) - set(JUDGE_PLACEHOLDERS))
-    if unknown:
-        return "unknown placeholder(s) " + ", ".join("{" + u + "}" for u in unknown)
-    if "{gen_sql}" not in text:
-        return "missing placeholder {gen_sql}"
-    return ""
 
 
 # --- LLM data filter (filtering/llm.py) ----------------------------------------------------------
@@ -249,20 +233,51 @@ SQL:
 Reply with only a JSON object: {"verdict": "yes" or "no", "reason": "one short sentence"}"""  # noqa: E501 (prompt text kept verbatim)
 
 FILTER_PLACEHOLDERS = ("context", "question", "answer")
-_FILTER_PLACEHOLDER = re.compile(r"\{(context|question|answer)\}")
 
 
-def render_filter_prompt(template: str, *, context: str, question: str, answer: str) -> str:
-    values = {"context": context, "question": question, "answer": answer}
-    return _FILTER_PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+@dataclass(frozen=True)
+class TextTemplate:
+    """A prompt text with named placeholders (the judge's and the LLM filter's).
+
+    `allowed` are the placeholders it may use, `required` those it must. Filling is one pass over
+    exactly the allowed names, so other braces (a JSON example in the text, braces inside a DDL or
+    a question) stay as they are.
+    """
+
+    name: str
+    text: str
+    allowed: tuple[str, ...]
+    required: tuple[str, ...]
+
+    def problems(self) -> str:
+        """'' if usable, else what is wrong with it."""
+        unknown = sorted(set(re.findall(r"\{(\w+)\}", self.text)) - set(self.allowed))
+        if unknown:
+            return "unknown placeholder(s) " + ", ".join("{" + u + "}" for u in unknown)
+        missing = [p for p in self.required if "{" + p + "}" not in self.text]
+        if missing:
+            return "missing placeholder(s) " + ", ".join("{" + m + "}" for m in missing)
+        return ""
+
+    def render(self, **values: str) -> str:
+        pattern = re.compile(r"\{(" + "|".join(map(re.escape, self.allowed)) + r")\}")
+        return pattern.sub(lambda m: values[m.group(1)], self.text)
+
+    def with_file(self, path: str | Path | None, *, what: str) -> TextTemplate:
+        """This template, or one read from `path` with the same placeholders (checked: a bad file is
+        an InputError naming it). `what` names the file in errors ("judge prompt file")."""
+        if path is None:
+            return self
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(path, f"{what} not found", hint="check --judge-prompt")
+        custom = TextTemplate(str(path), path.read_text(encoding="utf-8"), self.allowed, self.required)
+        problem = custom.problems()
+        if problem:
+            names = ", ".join("{" + p + "}" for p in self.allowed)
+            raise InputError(path, problem, hint=f"use {names}")
+        return custom
 
 
-def validate_filter_template(text: str) -> str:
-    """'' if usable as an LLM filter template, else what is wrong with it."""
-    unknown = sorted(set(re.findall(r"\{(\w+)\}", text)) - set(FILTER_PLACEHOLDERS))
-    if unknown:
-        return "unknown placeholder(s) " + ", ".join("{" + u + "}" for u in unknown)
-    missing = [p for p in ("question", "answer") if "{" + p + "}" not in text]
-    if missing:
-        return "missing placeholder(s) " + ", ".join("{" + m + "}" for m in missing)
-    return ""
+JUDGE_TEMPLATE = TextTemplate("book", BOOK_JUDGE_PROMPT, JUDGE_PLACEHOLDERS, required=("gen_sql",))
+FILTER_TEMPLATE = TextTemplate("default", FILTER_PROMPT, FILTER_PLACEHOLDERS, required=("question", "answer"))

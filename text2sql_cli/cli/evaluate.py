@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._judge import JudgeApiKeyEnv, JudgeBaseUrl, JudgeModel, MaxCost, Rpm, Tpm
+
 
 def register(app: typer.Typer) -> None:
     app.command("eval", no_args_is_help=True)(evaluate)
@@ -60,34 +62,9 @@ def evaluate(
     ] = None,
     float_tol: Annotated[float | None, typer.Option(help="Absolute tolerance for comparing numbers.")] = None,
     max_rows: Annotated[int | None, typer.Option(help="A query returning more rows fails.")] = None,
-    judge: Annotated[
-        str | None,
-        typer.Option(
-            "--judge",
-            help="Also judge with this chat model, e.g. gpt-4-turbo-preview (the book's judge).",
-            rich_help_panel="LLM judge",
-        ),
-    ] = None,
-    judge_base_url: Annotated[
-        str | None,
-        typer.Option(
-            help=(
-                "OpenAI-compatible base URL (vLLM, Ollama, Azure...); default OpenAI. The OpenAI key "
-                "is never sent elsewhere."
-            ),
-            rich_help_panel="LLM judge",
-        ),
-    ] = None,
-    judge_api_key_env: Annotated[
-        str | None,
-        typer.Option(
-            help=(
-                "Name of the environment variable holding the key for --judge-base-url (or set "
-                "T2S_JUDGE_API_KEY)."
-            ),
-            rich_help_panel="LLM judge",
-        ),
-    ] = None,
+    judge: JudgeModel = None,
+    judge_base_url: JudgeBaseUrl = None,
+    judge_api_key_env: JudgeApiKeyEnv = None,
     judge_sees: Annotated[
         str | None,
         typer.Option(
@@ -102,19 +79,9 @@ def evaluate(
             rich_help_panel="LLM judge",
         ),
     ] = None,
-    rpm: Annotated[
-        int | None, typer.Option(help="Judge requests per minute.", rich_help_panel="LLM judge")
-    ] = None,
-    tpm: Annotated[
-        int | None, typer.Option(help="Judge tokens per minute.", rich_help_panel="LLM judge")
-    ] = None,
-    max_cost: Annotated[
-        float | None,
-        typer.Option(
-            help="Stop judging before this many USD; what is done is kept, rerun to resume.",
-            rich_help_panel="LLM judge",
-        ),
-    ] = None,
+    rpm: Rpm = None,
+    tpm: Tpm = None,
+    max_cost: MaxCost = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -291,25 +258,24 @@ def _print_warnings(console, summary: dict, no_generation: str | None) -> None:
 
 def _judge_config(judge, base_url, api_key_env, sees, prompt, rpm, tpm, max_cost, dry_run):
     """The judge's config, or None without --judge (then the judge-only flags are an error)."""
+    from text2sql_cli.cli._judge import only_with_judge
     from text2sql_cli.errors import UsageError
 
+    only_with_judge(
+        judge,
+        "the LLM judge",
+        **{
+            "--judge-base-url": base_url,
+            "--judge-api-key-env": api_key_env,
+            "--judge-sees": sees,
+            "--judge-prompt": prompt,
+            "--rpm": rpm,
+            "--tpm": tpm,
+            "--max-cost": max_cost,
+            "--dry-run": dry_run,
+        },
+    )
     if judge is None:
-        given = [
-            name
-            for name, value in (
-                ("--judge-base-url", base_url),
-                ("--judge-api-key-env", api_key_env),
-                ("--judge-sees", sees),
-                ("--judge-prompt", prompt),
-                ("--rpm", rpm),
-                ("--tpm", tpm),
-                ("--max-cost", max_cost),
-                ("--dry-run", dry_run or None),
-            )
-            if value is not None
-        ]
-        if given:
-            raise UsageError(f"{', '.join(given)} only apply to the LLM judge", hint="add --judge MODEL")
         return None
     if sees is not None and sees not in ("sql", "raw"):
         raise UsageError(f"--judge-sees {sees!r} is not sql or raw")

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._judge import JudgeApiKeyEnv, JudgeBaseUrl, JudgeModel, MaxCost, Rpm, Tpm
+
 
 def register(app: typer.Typer) -> None:
     app.command("filter", no_args_is_help=True)(filter_command)
@@ -43,27 +45,15 @@ def filter_command(
     ] = None,
     config: Annotated[str | None, typer.Option(help="Hub dataset config, e.g. origin.")] = None,
     split_name: Annotated[str, typer.Option("--split", help="Hub dataset split to read.")] = "train",
-    judge: Annotated[
-        str | None,
-        typer.Option(
-            "--judge",
-            help="Also ask this model whether each remaining row's SQL answers its question (costs money).",
-        ),
-    ] = None,
-    judge_base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible base URL (default: OpenAI).")
-    ] = None,
-    judge_api_key_env: Annotated[
-        str | None, typer.Option(help="Name of the environment variable holding the key for that URL.")
-    ] = None,
+    judge: JudgeModel = None,
+    judge_base_url: JudgeBaseUrl = None,
+    judge_api_key_env: JudgeApiKeyEnv = None,
     judge_prompt: Annotated[
         Path | None, typer.Option(help="Prompt template file with {context}, {question}, {answer}.")
     ] = None,
-    rpm: Annotated[int | None, typer.Option(help="Requests per minute for the LLM.")] = None,
-    tpm: Annotated[int | None, typer.Option(help="Tokens per minute for the LLM.")] = None,
-    max_cost: Annotated[
-        float | None, typer.Option(help="Stop sending once this many USD are spent; rerun to continue.")
-    ] = None,
+    rpm: Rpm = None,
+    tpm: Tpm = None,
+    max_cost: MaxCost = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -86,24 +76,26 @@ def filter_command(
     Writes OUT/kept.<input format>, OUT/dropped.jsonl (with reasons) and OUT/summary.json."""
     from text2sql_cli.cli._console import err
     from text2sql_cli.cli._console import out as console
+    from text2sql_cli.cli._judge import only_with_judge
     from text2sql_cli.data import parse_columns
     from text2sql_cli.errors import UsageError
     from text2sql_cli.filtering import FilterConfig, run_filter
 
-    llm_only = {
-        "--judge-base-url": judge_base_url,
-        "--judge-api-key-env": judge_api_key_env,
-        "--judge-prompt": judge_prompt,
-        "--rpm": rpm,
-        "--tpm": tpm,
-        "--max-cost": max_cost,
-        "--dry-run": dry_run or None,
-    }
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file", hint="give a directory (it is created if missing)")
-    stray = [name for name, value in llm_only.items() if value is not None]
-    if judge is None and stray:
-        raise UsageError(f"{', '.join(stray)} only apply to the LLM check", hint="add --judge MODEL")
+    only_with_judge(
+        judge,
+        "the LLM check",
+        **{
+            "--judge-base-url": judge_base_url,
+            "--judge-api-key-env": judge_api_key_env,
+            "--judge-prompt": judge_prompt,
+            "--rpm": rpm,
+            "--tpm": tpm,
+            "--max-cost": max_cost,
+            "--dry-run": dry_run,
+        },
+    )
     cfg = FilterConfig.from_flags(
         filter_checks=checks,
         filter_workers=workers,

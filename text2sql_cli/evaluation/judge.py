@@ -14,57 +14,53 @@ these is ever a "no": the score is yes / (yes + no), and they are reported besid
 With `sees="sql"`, a row whose SQL could not be extracted is a "no" without asking (there is
 nothing to judge); its reason says so.
 
-Calls go through llm_client (rate limits, retries, resume, cost); the cache is
+The asking, parsing, caching and cost are `llm_client.verdict`'s (shared with `t2s filter`); this
+module maps a prediction row to the prompt's placeholders and summarizes the verdicts. The cache is
 `<out_dir>/judge_cache.jsonl`, so rerunning the same command after a crash sends only the rest.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.errors import InputError
-from text2sql_cli.llm_client import (
-    BatchReport,
-    ClientConfig,
-    Estimate,
-    ParseError,
-    Request,
-    estimate,
-    run_batch,
+from text2sql_cli.llm_client import BatchReport, ClientConfig, EndpointSettings, Estimate
+from text2sql_cli.llm_client.verdict import (
+    VerdictItem,
+    VerdictTask,
+    estimate_verdicts,
+    fingerprint_of,
+    run_verdicts,
 )
+from text2sql_cli.llm_client.verdict import parse_verdict as _parse
 
 CACHE_FILE = "judge_cache.jsonl"
-JUDGE_PARAMS = {"response_format": {"type": "json_object"}, "temperature": 0}
+JUDGE_KEYS = ("resolve_yn",)
 JUDGE_OUTPUT_TOKENS = 12  # {"resolve_yn": "yes"} is about 8 tokens; used for --dry-run only
 VERDICTS = ("yes", "no", "unparseable", "error", "skipped", "no_generation")
+Sees = Literal["sql", "raw"]
 SCORE_NOTE = (
     "yes / (yes + no); unparseable, error, skipped and no_generation rows are excluded from the denominator"
 )
 
 
 class JudgeSettings(T2SSettings):
-    judge_model: str | None = Field(None, description="judge model, e.g. gpt-4-turbo-preview")
-    judge_base_url: str | None = Field(None, description="OpenAI-compatible base URL (default: OpenAI)")
-    judge_api_key: SecretStr | None = Field(None, description="key for the judge's base URL")
-    judge_api_key_env: str | None = Field(None, description="name of the variable holding that key")
-    judge_sees: Literal["sql", "raw"] = "sql"
+    """What `t2s eval`'s judge is shown and asked (its endpoint is llm_client.EndpointSettings)."""
+
+    judge_sees: Sees = Field("sql", description="what the judge is shown: sql (extracted) or raw")
     judge_prompt: Path | None = Field(None, description="custom judge template file")
-    judge_parse_attempts: int = Field(3, ge=1, description="asks per row before 'unparseable'")
 
 
 @dataclass(frozen=True)
 class JudgeConfig:
     client: ClientConfig
-    sees: str = "sql"
-    template: str = ""
-    prompt_name: str = "book"
+    sees: Sees = "sql"
+    template: Any = None  # prompts.TextTemplate; the book's prompt by default
     parse_attempts: int = 3
 
     @classmethod
@@ -74,7 +70,7 @@ class JudgeConfig:
         *,
         base_url: str | None = None,
         api_key_env: str | None = None,
-        sees: str | None = None,
+        sees: Sees | None = None,
         prompt_file: Path | None = None,
         max_cost: float | None = None,
         require_key: bool = True,
@@ -82,49 +78,25 @@ class JudgeConfig:
     ) -> JudgeConfig:
         """From flags (None = not given) > T2S_JUDGE_* / T2S_* env > .env > defaults.
         `client_flags` are llm_client.LLMSettings fields (rpm, tpm, ...)."""
-        from text2sql_cli.errors import ConfigError
+        from text2sql_cli.prompts import JUDGE_TEMPLATE
 
-        settings = JudgeSettings.from_flags(
-            judge_model=model,
-            judge_base_url=base_url,
-            judge_api_key_env=api_key_env,
-            judge_sees=sees,
-            judge_prompt=prompt_file,
+        endpoint = EndpointSettings.from_flags(
+            model=model, base_url=base_url, api_key_env=api_key_env, max_cost=max_cost
         )
-        if not settings.judge_model:
-            raise ConfigError(
-                "no judge model", hint="pass --judge MODEL (e.g. gpt-4-turbo-preview) or set T2S_JUDGE_MODEL"
-            )
-        client = ClientConfig.build(
-            settings.judge_model,
-            base_url=settings.judge_base_url,
-            url_key=settings.judge_api_key,
-            key_env=settings.judge_api_key_env,
-            max_cost=max_cost,
-            require_key=require_key,
-            **client_flags,
-        )
-        template, name = load_judge_template(settings.judge_prompt)
-        return cls(client, settings.judge_sees, template, name, settings.judge_parse_attempts)
+        settings = JudgeSettings.from_flags(judge_sees=sees, judge_prompt=prompt_file)
+        client = endpoint.client(require_key=require_key, **client_flags)
+        template = JUDGE_TEMPLATE.with_file(settings.judge_prompt, what="judge prompt file")
+        return cls(client, settings.judge_sees, template, endpoint.parse_attempts)
+
+    @property
+    def prompt_name(self) -> str:
+        return self.template.name
+
+    def task(self) -> VerdictTask:
+        return VerdictTask("judge", self.template, "system", JUDGE_KEYS, CACHE_FILE, JUDGE_OUTPUT_TOKENS)
 
     def public_dump(self) -> dict[str, Any]:
         return {**self.client.public_dump(), "sees": self.sees, "prompt": self.prompt_name}
-
-
-def load_judge_template(path: Path | None) -> tuple[str, str]:
-    """(template text, name): the book's prompt, or a checked template file."""
-    from text2sql_cli.prompts import BOOK_JUDGE_PROMPT, validate_judge_template
-
-    if path is None:
-        return BOOK_JUDGE_PROMPT, "book"
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "judge prompt file not found")
-    text = path.read_text(encoding="utf-8")
-    problem = validate_judge_template(text)
-    if problem:
-        raise InputError(path, problem, hint="use {context} {question} {answer} {gen_sql}")
-    return text, str(path)
 
 
 @dataclass
@@ -145,17 +117,7 @@ class JudgeReport:
 
 def parse_verdict(text: str) -> str:
     """'yes' or 'no' from a strict JSON reply; ParseError for anything else."""
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ParseError(f"not JSON ({err.msg})") from None
-    if not isinstance(obj, dict) or "resolve_yn" not in obj:
-        raise ParseError('no "resolve_yn" key in the JSON object')
-    value = obj["resolve_yn"]
-    answer = value.strip().lower() if isinstance(value, str) else None
-    if answer not in ("yes", "no"):
-        raise ParseError(f'"resolve_yn" is {value!r}, not "yes" or "no"')
-    return answer
+    return _parse(text, JUDGE_KEYS)["verdict"]
 
 
 def _gold(row: dict[str, Any]) -> str | None:
@@ -187,60 +149,48 @@ def _check_rows(predictions: list[dict[str, Any]], sees: str) -> None:
         )
 
 
-def build_requests(predictions: list[dict[str, Any]], cfg: JudgeConfig) -> list[Request | None]:
-    """One request per row, None where there is nothing to judge (no generation, no SQL, no gold)."""
-    from text2sql_cli.prompts import render_judge_prompt
-
-    _check_rows(predictions, cfg.sees)
-    out: list[Request | None] = []
+def items_for(predictions: list[dict[str, Any]], sees: str) -> list[VerdictItem | None]:
+    """One item per row (its placeholders), None where there is nothing to judge (no generation,
+    no SQL, no gold)."""
+    _check_rows(predictions, sees)
+    out: list[VerdictItem | None] = []
     for row in predictions:
-        gen, gold = _gen_sql(row, cfg.sees), _gold(row)
+        gen, gold = _gen_sql(row, sees), _gold(row)
         if gen is None or gold is None or _no_generation(row):
             out.append(None)
             continue
-        prompt = render_judge_prompt(
-            cfg.template,
-            context=str(row["context"] or ""),
-            question=str(row["question"] or ""),
-            answer=gold,
-            gen_sql=gen,
-        )
-        fingerprint = hashlib.sha256(gen.encode()).hexdigest()[:16]
-        out.append(Request(row["id"], [{"role": "system", "content": prompt}], fingerprint))
+        values = {
+            "context": str(row["context"] or ""),
+            "question": str(row["question"] or ""),
+            "answer": gold,
+            "gen_sql": gen,
+        }
+        out.append(VerdictItem(row["id"], values, fingerprint_of(gen)))
     return out
 
 
 def estimate_judge(predictions: list[dict[str, Any]], cfg: JudgeConfig, out_dir: Path) -> Estimate:
     """--dry-run: what the judge would send and cost; sends nothing."""
-    requests = [r for r in build_requests(predictions, cfg) if r is not None]
-    return estimate(
-        requests,
-        cfg.client,
-        cache_path=Path(out_dir) / CACHE_FILE,
-        params=JUDGE_PARAMS,
-        output_tokens=JUDGE_OUTPUT_TOKENS,
-    )
+    items = [i for i in items_for(predictions, cfg.sees) if i is not None]
+    return estimate_verdicts(cfg.task(), cfg.client, items, out_dir)
 
 
 def run_judge(
     predictions: list[dict[str, Any]], cfg: JudgeConfig, out_dir: Path, *, progress: bool = True
 ) -> JudgeReport:
     """Judge every row; verdicts come back in input order. Resumable through the cache in out_dir."""
-    built = build_requests(predictions, cfg)
-    requests = [r for r in built if r is not None]
-    report = run_batch(
-        requests,
+    built = items_for(predictions, cfg.sees)
+    asked, report = run_verdicts(
+        cfg.task(),
         cfg.client,
-        cache_path=Path(out_dir) / CACHE_FILE,
-        params=JUDGE_PARAMS,
-        parse=parse_verdict,
+        [i for i in built if i is not None],
+        out_dir,
         parse_attempts=cfg.parse_attempts,
         progress=progress,
-        label="judge",
     )
-    by_id = {str(r.id): r for r in report.results}
+    by_id = {str(v.id): v for v in asked}
     verdicts = []
-    for row, req in zip(predictions, built):
+    for row, item in zip(predictions, built):
         if _no_generation(row):
             verdicts.append(
                 Verdict(
@@ -248,17 +198,16 @@ def run_judge(
                 )
             )
             continue
-        if req is None and _gold(row) is None:
+        if item is None and _gold(row) is None:
             verdicts.append(Verdict(row["id"], "skipped", "no gold SQL to compare with"))
             continue
-        if req is None:
+        if item is None:
             verdicts.append(
                 Verdict(row["id"], "no", "no SQL was extracted from the generation; the judge was not asked")
             )
             continue
-        res = by_id[str(req.id)]
-        verdict = res.value if res.status == "ok" else res.status
-        verdicts.append(Verdict(row["id"], verdict, res.reason, res.cost, res.attempts, res.cached))
+        v = by_id[str(item.id)]
+        verdicts.append(Verdict(row["id"], v.status, v.reason, v.cost, v.attempts, v.cached))
     return JudgeReport(verdicts, summarize(verdicts, cfg, report))
 
 

@@ -32,7 +32,7 @@ class OpenAIBackend:
 
     @classmethod
     def build(cls, cfg: InferConfig, *, model: str | None = None) -> OpenAIBackend:
-        from text2sql_cli.llm_client import ClientConfig
+        from text2sql_cli.llm_client import EndpointSettings
 
         if not cfg.model_name:
             raise UsageError("--backend openai needs --model-name", hint="the model name the server serves")
@@ -40,7 +40,10 @@ class OpenAIBackend:
             raise UsageError("--quant is for the hf backend", hint="quantise on the server side instead")
         notes: list[str] = []
         template = resolve_template(model, cfg.template, notes)
-        client = ClientConfig.build(cfg.model_name, base_url=cfg.base_url, url_key=cfg.api_key)
+        endpoint = EndpointSettings.model_construct(
+            model=cfg.model_name, base_url=cfg.base_url, api_key=cfg.api_key, api_key_env=None, max_cost=None
+        )
+        client = endpoint.client()
         fixed = cfg.fixed_batch_size()
         return cls(
             client=client,

@@ -49,9 +49,10 @@ environment variable named by `key_env`), else no Authorization header at all (l
 Ollama). OPENAI_BASE_URL is ignored for the same reason. Keys are SecretStr and never written to
 the cache, results or logs.
 
-Modules: settings (LLMSettings, ClientConfig, keys, prices), datatypes (Request, Result, ...),
-cache (resume cache keys and loading), limits (pacing, retry classification), runner (run_batch,
-estimate), progress (the progress bar). Importing this package does not import `openai`.
+Modules: settings (LLMSettings, EndpointSettings, ClientConfig, keys, prices), datatypes (Request,
+Result, ...), cache (resume cache keys and loading), limits (pacing, retry classification), runner
+(run_batch, estimate), verdict (one yes/no question per row: the judge's and the filter's),
+progress (the progress bar). Importing this package does not import `openai`.
 """
 
 from text2sql_cli.llm_client.cache import REUSED_STATUSES, cache_key, load_cache, prompt_hash
@@ -62,6 +63,7 @@ from text2sql_cli.llm_client.settings import (
     OPENAI_BASE_URL,
     PRICES,
     ClientConfig,
+    EndpointSettings,
     LLMSettings,
     approx_tokens,
     is_openai_url,
@@ -75,6 +77,7 @@ __all__ = [
     "REUSED_STATUSES",
     "BatchReport",
     "ClientConfig",
+    "EndpointSettings",
     "Estimate",
     "LLMSettings",
     "ParseError",

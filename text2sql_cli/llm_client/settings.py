@@ -1,5 +1,6 @@
-"""Client settings: LLMSettings (T2S_RPM, T2S_TPM, ... and the OpenAI key), ClientConfig built from
-them, safe key resolution per base URL, the price table and the pre-call token estimate.
+"""Client settings: LLMSettings (T2S_RPM, T2S_TPM, ... and the OpenAI key), EndpointSettings (model,
+base URL, key, parse attempts, cost cap: T2S_JUDGE_*), ClientConfig built from them, safe key
+resolution per base URL, the price table and the pre-call token estimate.
 
 Keys: the OpenAI key is sent only to api.openai.com; another base URL gets only a key given for it
 (`url_key` or the variable named by `key_env`), else none. Keys are SecretStr throughout.
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.errors import ConfigError
@@ -138,6 +140,40 @@ class ClientConfig:
             "max_attempts": self.max_attempts,
             "max_cost": self.max_cost,
         }
+
+
+class EndpointSettings(T2SSettings):
+    """The LLM judge's endpoint, shared by `t2s eval --judge` and `t2s filter --judge` (T2S_JUDGE_*).
+
+    Which model, where, with which key, how many asks per row and the cost cap. API-backed
+    inference (`t2s infer --backend openai`) builds its client through this class too, from its own
+    `T2S_INFER_*` settings (`model_construct`, so no judge variable leaks into it)."""
+
+    model_config = SettingsConfigDict(**{**T2SSettings.model_config, "env_prefix": "T2S_JUDGE_"})
+
+    model: str | None = Field(None, description="judge model, e.g. gpt-4-turbo-preview")
+    base_url: str | None = Field(None, description="OpenAI-compatible base URL (default: OpenAI)")
+    api_key: SecretStr | None = Field(None, description="key for the judge's base URL")
+    api_key_env: str | None = Field(None, description="name of the variable holding that key")
+    parse_attempts: int = Field(3, ge=1, description="asks per row before 'unparseable'")
+    max_cost: float | None = Field(None, gt=0, description="USD cap; rows past it are 'skipped'")
+
+    def client(self, *, require_key: bool = True, **flags: Any) -> ClientConfig:
+        """The client for this endpoint; `flags` are LLMSettings fields (rpm, tpm, ...), None = not
+        given. `require_key=False` (dry runs, which send nothing) lets OpenAI's URL go without a key."""
+        if not self.model:
+            raise ConfigError(
+                "no judge model", hint="pass --judge MODEL (e.g. gpt-4-turbo-preview) or set T2S_JUDGE_MODEL"
+            )
+        return ClientConfig.build(
+            self.model,
+            base_url=self.base_url,
+            url_key=self.api_key,
+            key_env=self.api_key_env,
+            max_cost=self.max_cost,
+            require_key=require_key,
+            **flags,
+        )
 
 
 def is_openai_url(url: str) -> bool:

@@ -1,0 +1,58 @@
+"""The LLM-judge flags, declared once for `t2s eval --judge` and `t2s filter --judge` (one endpoint:
+llm_client.EndpointSettings, `T2S_JUDGE_*`; the client knobs: llm_client.LLMSettings)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+PANEL = "LLM judge"
+
+JudgeModel = Annotated[
+    str | None,
+    typer.Option(
+        "--judge",
+        help="Ask this chat model too, e.g. gpt-4-turbo-preview (the book's judge); costs money.",
+        rich_help_panel=PANEL,
+    ),
+]
+JudgeBaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help=(
+            "OpenAI-compatible base URL (vLLM, Ollama, Azure...); default OpenAI. The OpenAI key "
+            "is never sent elsewhere."
+        ),
+        rich_help_panel=PANEL,
+    ),
+]
+JudgeApiKeyEnv = Annotated[
+    str | None,
+    typer.Option(
+        help=(
+            "Name of the environment variable holding the key for --judge-base-url (or set "
+            "T2S_JUDGE_API_KEY)."
+        ),
+        rich_help_panel=PANEL,
+    ),
+]
+Rpm = Annotated[int | None, typer.Option(help="LLM requests per minute.", rich_help_panel=PANEL)]
+Tpm = Annotated[int | None, typer.Option(help="LLM tokens per minute.", rich_help_panel=PANEL)]
+MaxCost = Annotated[
+    float | None,
+    typer.Option(
+        help="Stop sending before this many USD are spent; what is done is kept, rerun to resume.",
+        rich_help_panel=PANEL,
+    ),
+]
+
+
+def only_with_judge(judge: str | None, what: str, **given: Any) -> None:
+    """Judge-only flags without --judge are a usage error naming them (`given`: flag -> value,
+    None or False = not given)."""
+    from text2sql_cli.errors import UsageError
+
+    stray = [flag for flag, value in given.items() if value not in (None, False)]
+    if judge is None and stray:
+        raise UsageError(f"{', '.join(stray)} only apply to {what}", hint="add --judge MODEL")
