@@ -62,7 +62,8 @@ QUESTIONS = [
 
 ANSWERS = [
     "SELECT `Manufacturer` FROM `table_1_10007452_3` WHERE `Order Year` = 1998",
-    "SELECT SUM(`Quantity`) FROM `table_1_10007452_3` WHERE `Manufacturer` = 'gillig' AND `Order Year` > 1995",
+    "SELECT SUM(`Quantity`) FROM `table_1_10007452_3` WHERE `Manufacturer` = 'gillig' "
+    "AND `Order Year` > 1995",
     "SELECT `Fleet \"Series\"` FROM `table_1_10007452_3` WHERE `Model` = 'O''Neill'",
     "SELECT COUNT(`Player`) FROM `table_2_1234_1` WHERE `col2` < 1300",
 ]
