@@ -36,11 +36,13 @@ setup: $(VENV)/.installed
 demo: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
 
+# The engine tests need MariaDB and PostgreSQL: .ci/services.sh starts local throwaway servers
+# (127.0.0.1, fixed ports, temp data dirs) and the trap stops them however pytest ends.
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	trap 'bash .ci/services.sh stop' EXIT; eval "$$(bash .ci/services.sh start)"; $(VENV)/bin/python -m pytest -q
 
 test-fast: setup
-	$(VENV)/bin/python -m pytest -q -m "not slow"
+	trap 'bash .ci/services.sh stop' EXIT; eval "$$(bash .ci/services.sh start)"; $(VENV)/bin/python -m pytest -q -m "not slow"
 
 lint: setup
 	$(VENV)/bin/ruff format --check .

@@ -49,6 +49,19 @@ def evaluate(
         str | None,
         typer.Option(help="SQL dialect of gold, predictions and DDL: auto, mysql, postgres, sqlite."),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Where EX runs queries: sqlite (embedded, default), mariadb or postgres (--db-url)."
+        ),
+    ] = None,
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Server for --engine, e.g. mysql://user@127.0.0.1:3306/ (throwaway databases per row) "
+            "or .../{db_id} (existing databases, read-only)."
+        ),
+    ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
@@ -135,6 +148,8 @@ def evaluate(
         float_tol=float_tol,
         max_rows=max_rows,
         db_dir=db_dir,
+        eval_engine=engine,
+        db_url=db_url,
     )
     judge_cfg = _judge_config(
         judge, judge_base_url, judge_api_key_env, judge_sees, judge_prompt, rpm, tpm, max_cost, dry_run
@@ -185,9 +200,11 @@ def print_summary(console, summary: dict) -> None:
     if "ex" in metrics:
         source = (
             "real databases"
-            if settings.get("db_dir")
+            if settings.get("db_dir") or "{db_id}" in (settings.get("db_url") or "")
             else f"K={settings.get('eval_instances')} synthesized databases"
         )
+        if settings.get("eval_engine", "sqlite") != "sqlite":
+            source += f" on {settings['eval_engine']}"
         title += (
             f" (mode {settings.get('eval_mode')}, {source}, seed {settings.get('eval_seed')}, "
             f"timeout {settings.get('eval_timeout')} s, float tol {settings.get('float_tol')})"

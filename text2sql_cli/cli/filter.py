@@ -36,6 +36,13 @@ def filter_command(
     dialect: Annotated[
         str | None, typer.Option(help="Dialect of DDL and gold SQL: auto, mysql, postgres, sqlite.")
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="Where gold SQL runs: sqlite (embedded, default), mariadb or postgres (--db-url)."),
+    ] = None,
+    db_url: Annotated[
+        str | None, typer.Option(help="Server for --engine, e.g. mysql://user@127.0.0.1:3306/.")
+    ] = None,
     k: Annotated[
         int | None, typer.Option("--k", "--instances", help="Synthesized databases for the empty check.")
     ] = None,
@@ -103,6 +110,8 @@ def filter_command(
         filter_dialect=dialect,
         filter_instances=k,
         filter_seed=seed,
+        filter_engine=engine,
+        filter_db_url=db_url,
         filter_on_llm_failure=on_llm_failure,
         filter_judge_prompt=judge_prompt,
     )

@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_serializer, model_validator
 
 from text2sql_cli.config import T2SSettings
 
@@ -61,6 +61,18 @@ class ExecutionSettings(T2SSettings):
     )
     max_rows: int = Field(100_000, ge=1, description="a query returning more rows fails")
     db_dir: Path | None = Field(None, description="Spider-layout databases; replaces synthesis")
+    eval_engine: Literal["sqlite", "mariadb", "postgres"] = Field(
+        "sqlite", description="where queries run: embedded sqlite, or a mariadb/postgres server (--db-url)"
+    )
+    db_url: str | None = Field(
+        None, description="server URL for --engine mariadb/postgres; with {db_id}: existing databases"
+    )
+
+    @field_serializer("db_url", when_used="json")
+    def _without_password(self, url: str | None) -> str | None:  # reports and run records never hold it
+        from text2sql_cli.sql.engines import redact
+
+        return redact(url) if url else url
 
     @model_validator(mode="after")
     def _mode_defaults(self):
@@ -91,6 +103,8 @@ class ExTask:
     instances: int = 5
     seed: int = 0
     db_dir: str | None = None
+    engine: str = "sqlite"  # or mariadb/postgres: SQL runs as written on that server (db_url)
+    db_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,8 +137,7 @@ def crashed(task: ExTask, message: str) -> dict:
 
 
 def _score(task: ExTask) -> ExVerdict:
-    from text2sql_cli.sql.compare import CompareGaveUp, sqleval_golds
-    from text2sql_cli.sql.sandbox import execute
+    from text2sql_cli.sql.compare import sqleval_golds
     from text2sql_cli.sql.schema import SchemaError
 
     if not task.gold or not task.gold.strip():
@@ -142,15 +155,30 @@ def _score(task: ExTask) -> ExVerdict:
             if task.pred
             else None
         )
+        if task.engine != "sqlite":  # a server runs the SQL as written, seeded like SQLite
+            from text2sql_cli.sql.engines.scoring import prepare, server_databases
+
+            alternatives = sqleval_golds(task.gold) if task.mode == "sqleval" else [task.gold]
+            texts = [prepare(g, task.mode, "gold", task.keep_distinct) for g in alternatives or [task.gold]]
+            server_pred = prepare(task.pred, task.mode, "pred", task.keep_distinct) if task.pred else None
+            with server_databases(task, golds[0][0]) as runners:
+                server_golds = [(text, ordered) for text, (_, ordered) in zip(texts, golds)]
+                return _run_and_compare(task, server_golds, server_pred, runners, read)
         databases = _connections(task, golds[0][0], dialect)
     except SchemaError as err:
         return ExVerdict("gold_error", reason=f"the DDL does not load: {err}", gold_error_kind="ddl", **read)
     except FileNotFoundError as err:
         return ExVerdict("gold_error", reason=str(err), gold_error_kind="no_database", **read)
-    run = dict(timeout=task.timeout, max_rows=task.max_rows)
+    return _run_and_compare(task, golds, pred, databases, read)
+
+
+def _run_and_compare(task: ExTask, golds, pred: str | None, databases, read: dict) -> ExVerdict:
+    """Run gold (each alternative) and the prediction on every (name, run) database; the verdict."""
+    from text2sql_cli.sql.compare import CompareGaveUp
+
     gold_results = []  # per gold alternative, its result on every database
     for gold, _ in golds:
-        results = [execute(conn, gold, **run) for _, conn in databases]
+        results = [run(gold) for _, run in databases]
         failed = next(((name, r) for (name, _), r in zip(databases, results) if not r.ok), None)
         if failed is not None:
             name, result = failed
@@ -175,8 +203,8 @@ def _score(task: ExTask) -> ExVerdict:
     if pred is None:
         return ExVerdict("extraction_failed", reason="no SQL found in the generation", **facts)
     matches = [True] * len(golds)
-    for d, (_, conn) in enumerate(databases):
-        got = execute(conn, pred, **run)
+    for d, (_, run) in enumerate(databases):
+        got = run(pred)
         if got.timed_out:
             return ExVerdict("timeout", reason=got.error, **facts)
         if not got.ok:
@@ -213,6 +241,10 @@ def example_dialect(task: ExTask) -> tuple[str, str]:
     """The dialect this example's SQL is read in, and why."""
     from text2sql_cli.sql.dialect import detect_dialect
 
+    if task.engine != "sqlite":
+        from text2sql_cli.sql.engines import engine_dialect
+
+        return engine_dialect(task.engine), f"--engine {task.engine}: SQL runs as written"
     if task.dialect != "auto":
         return task.dialect, "--dialect"
     if task.db_dir:
@@ -289,11 +321,17 @@ def _error_kind(result) -> str:
 
 
 def _connections(task: ExTask, gold_sqlite: str, dialect: str) -> list[tuple[str, object]]:
-    """(name for messages, connection) for each database of the example."""
-    from text2sql_cli.sql.sandbox import open_snapshot
+    """(name for messages, run(sql) -> ExecutionResult) for each database of the example."""
+    from functools import partial
 
+    from text2sql_cli.sql.sandbox import execute, open_snapshot
+
+    run = dict(timeout=task.timeout, max_rows=task.max_rows)
     if task.db_dir:
-        return [(str(p), _readonly(str(p))) for p in database_files(Path(task.db_dir), task.db_id)]
+        return [
+            (str(p), partial(execute, _readonly(str(p)), **run))
+            for p in database_files(Path(task.db_dir), task.db_id)
+        ]
     from text2sql_cli.sql.schema import SchemaError
     from text2sql_cli.sql.synth import instances_for
 
@@ -301,7 +339,10 @@ def _connections(task: ExTask, gold_sqlite: str, dialect: str) -> list[tuple[str
         raise SchemaError("the example has no DDL (context)")
     snapshots = instances_for(task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=dialect)
     return [
-        (f"synthesized database {i + 1} of {len(snapshots)} (seed {task.seed})", open_snapshot(data))
+        (
+            f"synthesized database {i + 1} of {len(snapshots)} (seed {task.seed})",
+            partial(execute, open_snapshot(data), **run),
+        )
         for i, data in enumerate(snapshots)
     ]
 
@@ -327,6 +368,11 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
     from text2sql_cli.progress import ProgressBar
     from text2sql_cli.sql.pool import run_tasks
 
+    db_url = ""
+    if settings.eval_engine != "sqlite":
+        from text2sql_cli.sql.engines import open_run
+
+        db_url = open_run(settings.eval_engine, settings.db_url)
     # A row t2s infer could not generate has nothing to run: excluded, never scored as wrong.
     scored = [p for p in predictions if getattr(p, "error", None) is None]
     tasks = [
@@ -344,6 +390,8 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
             instances=settings.eval_instances,
             seed=settings.eval_seed,
             db_dir=str(settings.db_dir) if settings.db_dir else None,
+            engine=settings.eval_engine,
+            db_url=db_url,
         )
         for p in scored
     ]

@@ -51,7 +51,8 @@ def check_inputs(path: str | Path, predictions: list[Prediction], metrics: tuple
     if {"ex", "em"} & set(metrics) and not any(_text(p.gold) for p in predictions):
         problems.append("no 'gold' in any row; EX and EM need the gold SQL (add it as 'gold' or 'answer')")
     db_dir = getattr(settings, "db_dir", None)
-    if "ex" in metrics and db_dir is None and not any(_text(p.context) for p in predictions):
+    existing = "{db_id}" in (getattr(settings, "db_url", None) or "")  # databases on a server
+    if "ex" in metrics and db_dir is None and not existing and not any(_text(p.context) for p in predictions):
         problems.append(
             "no 'context' in any row; EX builds its databases from that DDL "
             "(add the CREATE TABLE statements as 'context', or pass --db-dir with real databases)"

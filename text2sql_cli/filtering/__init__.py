@@ -41,7 +41,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_serializer, field_validator
 
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.errors import UsageError
@@ -94,6 +94,17 @@ class FilterConfig(T2SSettings):
     filter_dialect: Literal["auto", "mysql", "postgres", "sqlite"] = Field(
         "auto", description="dialect of the DDL and gold SQL"
     )
+    filter_engine: Literal["sqlite", "mariadb", "postgres"] = Field(
+        "sqlite", description="where gold SQL runs: embedded sqlite, or a mariadb/postgres server"
+    )
+    filter_db_url: str | None = Field(None, description="server URL for --engine mariadb/postgres")
+
+    @field_serializer("filter_db_url", when_used="json")
+    def _without_password(self, url: str | None) -> str | None:  # summaries never hold it
+        from text2sql_cli.sql.engines import redact
+
+        return redact(url) if url else url
+
     filter_instances: int = Field(5, ge=1, le=50, description="synthesized databases for the empty check")
     filter_seed: int = Field(0, description="seed for synthesized databases")
     filter_on_llm_failure: Literal["hold", "keep"] = Field(

@@ -58,6 +58,8 @@ class SqlTask:
     timeout: float = 5.0
     instances: int = 5
     seed: int = 0
+    engine: str = "sqlite"  # or mariadb/postgres: the gold SQL runs as written on that server
+    db_url: str = ""
 
 
 def crashed(task: SqlTask, message: str) -> Finding:
@@ -241,6 +243,8 @@ def _check_execution(task: SqlTask, tree, dialect: str) -> Finding:
 
     if tree is not None and not isinstance(tree, exp.Query):
         return Finding(note="not_executed: not a query")
+    if task.engine != "sqlite":
+        return _check_on_server(task)
     sql = to_sqlite(task.answer, dialect).sql
     try:
         if "execute" in task.checks:
@@ -260,6 +264,35 @@ def _check_execution(task: SqlTask, tree, dialect: str) -> Finding:
         if found.reason or result.rows or not result.ok:
             return found
     return Finding("empty_result", f"no rows on any of {len(snapshots)} synthesized databases")
+
+
+def _check_on_server(task: SqlTask) -> Finding:
+    from text2sql_cli.sql.dialect import to_sqlite
+    from text2sql_cli.sql.engines import engine_dialect
+    from text2sql_cli.sql.engines.scoring import run_on_instances
+    from text2sql_cli.sql.schema import SchemaError
+    from text2sql_cli.sql.synth import instances_for
+
+    dialect = engine_dialect(task.engine)
+    run = dict(timeout=task.timeout)
+    try:
+        if "execute" in task.checks:
+            (result,) = run_on_instances(task.engine, task.db_url, task.context, task.answer, None, **run)
+            found = _outcome(result)
+            if found.reason or "empty" not in task.checks:
+                return found
+        gold_sqlite = to_sqlite(task.answer, dialect).sql  # seeds the synthesized rows, as on SQLite
+        snapshots = instances_for(
+            task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=dialect
+        )
+        results = run_on_instances(task.engine, task.db_url, task.context, task.answer, snapshots, **run)
+    except SchemaError as err:
+        return Finding("ddl_error", f"the context DDL does not load: {err}")
+    for result in results:
+        found = _outcome(result)
+        if found.reason or result.rows or not result.ok:
+            return found
+    return Finding("empty_result", f"no rows on any of {len(results)} synthesized databases")
 
 
 def _outcome(result) -> Finding:

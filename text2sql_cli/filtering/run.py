@@ -160,6 +160,11 @@ def _sql_checks(
     a worker's chunk reuses its cached schema and database."""
     from text2sql_cli.sql.pool import run_tasks
 
+    db_url = ""
+    if cfg.filter_engine != "sqlite":
+        from text2sql_cli.sql.engines import open_run
+
+        db_url = open_run(cfg.filter_engine, cfg.filter_db_url)
     tasks = sorted(
         {
             SqlTask(
@@ -170,6 +175,8 @@ def _sql_checks(
                 cfg.filter_timeout,
                 cfg.filter_instances,
                 cfg.filter_seed,
+                cfg.filter_engine,
+                db_url,
             )
             for ex, _ in todo
         },
@@ -194,6 +201,8 @@ def _sql_checks(
                 cfg.filter_timeout,
                 cfg.filter_instances,
                 cfg.filter_seed,
+                cfg.filter_engine,
+                db_url,
             )
         ]
         o.reason, o.detail, o.note = f.reason, f.detail, f.note
