@@ -1,8 +1,12 @@
-"""Execution-accuracy benchmarks (issue 3).
+"""Execution-accuracy benchmarks (issues 3 and 11).
 
 1. EX on the 112-row ko_text2sql test split, database synthesis included (target < 3 s).
 2. EX on 1000 gold/prediction pairs over real SQLite databases made here at runtime
-   (target < 10 s with 2 workers).
+   (target < 5 s with 2 workers, mode spider).
+3. Agreement of `--mode spider`, `bird` and `sqleval` with re-implementations of the official
+   evaluators (tests/ex_reference.py) on the case set tests/ex_cases.py, and of spider and bird
+   on the 1000 pairs of (2); the cases where t2s deliberately differs are counted apart.
+4. Extraction on the messy-output fixture (tests/fixtures/messy_outputs.jsonl).
 
     python benchmarks/bench_ex.py [--test-split PATH] [--workers 2]
 
@@ -19,14 +23,17 @@ import argparse
 import json
 import random
 import sqlite3
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from text2sql_cli.evaluation.execution import ExecutionSettings, ex_column
+from text2sql_cli.evaluation.execution import ExecutionSettings, ex_column, prepare_query
 from text2sql_cli.evaluation.report import Prediction
 
 SPLIT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ko_text2sql" / "origin_test.jsonl"
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path.insert(0, str(TESTS))  # the reference evaluators and the case set live with the tests
 
 
 def bench_test_split(path: Path, workers: int) -> tuple[float, float, int, int]:
@@ -115,34 +122,100 @@ PAIRS = [
 ]
 
 
-def bench_real(workers: int, n: int = 1000) -> tuple[float, float]:
+def real_pairs(root: Path, n: int = 1000) -> list[Prediction]:
     rng = random.Random(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        db_ids = make_databases(root)
-        preds = []
-        for i in range(n):
-            gold, other = rng.choice(PAIRS)
-            values = {"n": rng.randint(20, 70), "m": rng.randint(1, 9)}
-            pred = other if i % 2 else gold
-            preds.append(
-                Prediction(
-                    str(i),
-                    rng.choice(db_ids),
-                    None,
-                    None,
-                    gold.format(**values),
-                    None,
-                    pred.format(**values),
-                    "given",
-                )
+    db_ids = make_databases(root)
+    preds = []
+    for i in range(n):
+        gold, other = rng.choice(PAIRS)
+        values = {"n": rng.randint(20, 70), "m": rng.randint(1, 9)}
+        pred = other if i % 2 else gold
+        preds.append(
+            Prediction(
+                str(i),
+                rng.choice(db_ids),
+                None,
+                None,
+                gold.format(**values),
+                None,
+                pred.format(**values),
+                "given",
             )
-        settings = ExecutionSettings(eval_workers=workers, db_dir=root)
-        start = time.perf_counter()
-        column = ex_column(preds, settings)
-        elapsed = time.perf_counter() - start
+        )
+    return preds
+
+
+def bench_real(root: Path, preds: list[Prediction], workers: int) -> tuple[float, float]:
+    settings = ExecutionSettings(eval_workers=workers, db_dir=root)
+    start = time.perf_counter()
+    column = ex_column(preds, settings)
+    elapsed = time.perf_counter() - start
     scored = [c["ex"] for c in column if c["ex"] is not None]
     return elapsed, sum(scored) / len(scored)
+
+
+def reference(mode: str, root: Path, db: str, gold: str, pred: str):
+    from ex_reference import bird_verdict, spider_verdict, sqleval_verdict
+
+    random.seed(0)
+    if mode == "spider":
+        return spider_verdict(str(root), db, gold, pred)
+    if mode == "bird":
+        return bird_verdict(str(root), db, gold, pred)
+    return sqleval_verdict(str(root), db, gold, pred, prepare_query(gold, "sqlite", "strict")[1])
+
+
+def agreement(mode: str, root: Path, cases: list[dict], workers: int) -> tuple[int, int, list[str]]:
+    """(agreeing, compared, notes of deliberate differences) for t2s vs the reference."""
+    preds = [
+        Prediction(str(i), c["db"], None, None, c["gold"], None, c["pred"], "given")
+        for i, c in enumerate(cases)
+    ]
+    ours = [
+        r["ex"]
+        for r in ex_column(preds, ExecutionSettings(eval_mode=mode, db_dir=root, eval_workers=workers))
+    ]
+    agree, compared, deliberate = 0, 0, []
+    for case, verdict in zip(cases, ours):
+        official = reference(mode, root, case["db"], case["gold"], case["pred"])
+        if mode in case.get("differs", {}):
+            deliberate.append(f"{case['note']} (t2s {verdict}, official {official})")
+            continue
+        compared += 1
+        agree += verdict == official
+    return agree, compared, deliberate
+
+
+def bench_agreement(workers: int, real_root: Path, real: list[Prediction]) -> None:
+    from ex_cases import CASES, build_databases
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = build_databases(Path(tmp))
+        for mode in ("spider", "bird", "sqleval"):
+            agree, compared, deliberate = agreement(mode, root, CASES, workers)
+            print(f"  {mode:8} case set: {agree}/{compared} agree; {len(deliberate)} deliberate differences")
+            for note in deliberate:
+                print(f"           deliberate: {note}")
+    cases = [{"db": p.db_id, "gold": p.gold, "pred": p.sql} for p in real]
+    for mode in ("spider", "bird"):
+        agree, compared, _ = agreement(mode, real_root, cases, workers)
+        print(f"  {mode:8} 1000 real pairs: {agree}/{compared} agree")
+
+
+def bench_extraction() -> None:
+    from text2sql_cli.sql.extract import extract_sql
+
+    rows = [
+        json.loads(line) for line in (TESTS / "fixtures" / "messy_outputs.jsonl").read_text().splitlines()
+    ]
+    right = sum(extract_sql(r["raw"], stop=("###",)).sql == r["sql"] for r in rows)
+    start = time.perf_counter()
+    for r in rows:
+        extract_sql(r["raw"], stop=("###",))
+    per = (time.perf_counter() - start) / len(rows) * 1000
+    print(
+        f"Extraction on {len(rows)} messy outputs: {right}/{len(rows)} give the intended SQL ({per:.2f} ms each)"
+    )
 
 
 def main() -> None:
@@ -161,11 +234,17 @@ def main() -> None:
         )
     else:
         print(f"skipped the test-split benchmark: {args.test_split} is absent")
-    seconds, ex = bench_real(args.workers)
-    print(
-        f"EX, 1000 pairs over 10 real SQLite databases ({args.workers} workers): {seconds:.2f} s (EX "
-        f"{ex:.1%})"
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        real = real_pairs(root)
+        seconds, ex = bench_real(root, real, args.workers)
+        print(
+            f"EX, 1000 pairs over 10 real SQLite databases (mode spider, {args.workers} workers): "
+            f"{seconds:.2f} s (EX {ex:.1%})"
+        )
+        print("Agreement with the official evaluators (re-implemented in tests/ex_reference.py):")
+        bench_agreement(args.workers, root, real)
+    bench_extraction()
 
 
 if __name__ == "__main__":

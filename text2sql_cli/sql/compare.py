@@ -68,10 +68,16 @@ def rows_match(
         return True
     if len(g) != len(p) or len(g[0]) != len(p[0]):
         return False
-    if mode == "spider" and tol == 0 and not _quick_accept(g, p, order_matters):
-        return False
+    # The official quick rejection can only turn a match into a mismatch: it sorts each row's
+    # values by str(value) + str(type), so 1 and 1.0 may sort apart. It is checked after a match,
+    # and skipped where it cannot reject (the same rows, no floats).
+    quirk = mode == "spider" and tol == 0
+    if tol == 0 and ((g == p) if order_matters else Counter(g) == Counter(p)):
+        return not (quirk and (_has_float(g) or _has_float(p))) or _quick_accept(g, p, order_matters)
+    if len(g[0]) == 1:
+        return _list_equal(g, p, tol) if order_matters else _bag_equal(g, p, tol)
     search = _Search(g, p, order_matters, tol, MAX_STEPS if max_steps is None else max_steps, deadline)
-    return search.run()
+    return search.run() and (not quirk or _quick_accept(g, p, order_matters))
 
 
 def values_equal(a, b, tol: float, rtol: float = 0.0) -> bool:
@@ -170,9 +176,13 @@ class _Search:
         pred_cols = [tuple(row[j] for row in p) for j in range(n)]
         first_of: dict[tuple, int] = {}
         self.twin = [first_of.setdefault(col, j) for j, col in enumerate(pred_cols)]
-        self.candidates = [
-            [j for j in range(n) if self._columns_agree(gold_cols[i], pred_cols[j])] for i in range(n)
-        ]
+        if tol == 0:  # exact: compare each column's values (or their counts) once
+            gold_keys = gold_cols if order_matters else [Counter(c) for c in gold_cols]
+            pred_keys = pred_cols if order_matters else [Counter(c) for c in pred_cols]
+            agree = [[gold_keys[i] == pred_keys[j] for j in range(n)] for i in range(n)]
+        else:
+            agree = [[self._columns_agree(gold_cols[i], pred_cols[j]) for j in range(n)] for i in range(n)]
+        self.candidates = [[j for j in range(n) if agree[i][j]] for i in range(n)]
 
     def _columns_agree(self, a: tuple, b: tuple) -> bool:
         if self.ordered:
@@ -192,8 +202,10 @@ class _Search:
                 f"column matching gave up after {self.steps - 1} steps: {len(order)} columns with "
                 "interchangeable values"
             )
-        if chosen and not self._projection_agrees(chosen):
-            return False
+        # prune partial maps once they pair two columns (one column alone was checked above)
+        if len(chosen) >= 2 and (len(chosen) == len(order) or len(order) > 3):
+            if not self._projection_agrees(chosen):
+                return False
         if len(chosen) == len(order):
             return True
         i = order[len(chosen)]
