@@ -214,7 +214,8 @@ def bench_extraction() -> None:
         extract_sql(r["raw"], stop=("###",))
     per = (time.perf_counter() - start) / len(rows) * 1000
     print(
-        f"Extraction on {len(rows)} messy outputs: {right}/{len(rows)} give the intended SQL ({per:.2f} ms each)"
+        f"Extraction on {len(rows)} messy outputs: {right}/{len(rows)} give the intended SQL "
+        f"({per:.2f} ms each)"
     )
 
 
