@@ -1,9 +1,9 @@
-"""`t2s eval`: score predictions by execution accuracy (EX) and exact match (EM).
+"""`t2s eval`: score predictions by execution accuracy (EX), exact match (EM) and an LLM judge.
 
-Thin layer: parse flags into `ExecutionSettings`, call `evaluation.report.evaluate`, write
-results.jsonl and summary.json, print the summary. sqlglot and the evaluation code load inside
-the command, so `t2s --help` stays fast. A later metric (the LLM judge) adds its options here and
-passes a column function through `extra_columns`.
+Thin layer: parse flags into an `evaluation.report.EvalConfig` (ExecutionSettings + JudgeConfig),
+call `evaluation.report.evaluate` (the judge is one of its metrics), write results.jsonl and
+summary.json, print the summary. sqlglot and the evaluation code load inside the command, so
+`t2s --help` stays fast.
 """
 
 from __future__ import annotations
@@ -118,11 +118,11 @@ def evaluate(
     from text2sql_cli.evaluation.execution import ExecutionSettings
     from text2sql_cli.evaluation.report import (
         KNOWN_METRICS,
+        EvalConfig,
+        estimate_judge,
+        evaluate,
         no_generation_line,
         write_report,
-    )
-    from text2sql_cli.evaluation.report import (
-        evaluate as run,
     )
 
     _check_out_dir(out)
@@ -154,38 +154,15 @@ def evaluate(
     judge_cfg = _judge_config(
         judge, judge_base_url, judge_api_key_env, judge_sees, judge_prompt, rpm, tpm, max_cost, dry_run
     )
+    config = EvalConfig(settings, metrics, judge=judge_cfg, out_dir=out, partial=partial)
     if dry_run:
-        from text2sql_cli.evaluation.judge import estimate_judge, rows_for_estimate
-        from text2sql_cli.evaluation.report import load_predictions
-
-        estimate = estimate_judge(
-            rows_for_estimate(load_predictions(predictions, partial=partial)), judge_cfg, out
-        )
-        console.print(f"Dry run, nothing sent: {estimate.line()}")
+        console.print(f"Dry run, nothing sent: {estimate_judge(predictions, config).line()}")
         return
-    judged = {}
-    if judge_cfg is not None:
-        from text2sql_cli.evaluation.judge import judge_column
-
-        def _judge(preds):
-            column, judged["report"] = judge_column(preds, judge_cfg, out)
-            return column
-
-        out.mkdir(parents=True, exist_ok=True)
-        extra = {"judge": _judge}
-    report = run(
-        predictions,
-        metrics,
-        settings,
-        extra_columns=extra if judge_cfg is not None else None,
-        partial=partial,
-    )
-    if judged:
-        _add_judge_summary(report, judged["report"])
+    report = evaluate(predictions, config)
     write_report(report, out)
     print_summary(console, report.summary)
-    if judged:
-        _print_judge(console, report.summary)
+    if "judge" in report.summary:
+        _print_judge(console, report)
     _print_warnings(console, report.summary, no_generation_line(report.summary))
     console.print(f"Wrote {out / 'results.jsonl'} and {out / 'summary.json'}")
 
@@ -311,18 +288,10 @@ def _judge_config(judge, base_url, api_key_env, sees, prompt, rpm, tpm, max_cost
     )  # a dry run sends nothing, so needs no key
 
 
-def _add_judge_summary(report, judge_report) -> None:
-    """Judge details (counts, cost, settings without secrets) and, with EX, the agreement."""
-    from text2sql_cli.evaluation.agreement import agreement_from_rows
+def _print_judge(console, report) -> None:
+    from text2sql_cli.evaluation.agreement import render
 
-    report.summary["judge"] = judge_report.summary
-    if "ex" in report.metrics:
-        report.summary["agreement"] = agreement_from_rows(report.rows).to_dict()
-
-
-def _print_judge(console, summary: dict) -> None:
-    from text2sql_cli.evaluation.agreement import Agreement, render
-
+    summary = report.summary
     j = summary["judge"]
     score = "n/a" if j["score"] is None else f"{j['score']:.1%}"
     console.print(
@@ -334,18 +303,9 @@ def _print_judge(console, summary: dict) -> None:
     )
     if j.get("stopped"):
         console.print(f"Judge {j['stopped']}: rerun the same command to finish (done rows are cached).")
-    if "agreement" in summary:
+    if report.agreement is not None:
         a = summary["agreement"]
-        c = a["confusion"]
-        agreement = Agreement(
-            c["ex_correct_judge_yes"],
-            c["ex_correct_judge_no"],
-            c["ex_wrong_judge_yes"],
-            c["ex_wrong_judge_no"],
-            a["excluded"],
-            a["disagreements"],
-        )
-        console.print(render(agreement))
+        console.print(render(report.agreement))
         shown = ", ".join(
             f"{d['id']} (EX {'ok' if d['ex'] else 'wrong'}, judge {d['judge']})"
             for d in a["disagreements"][:10]

@@ -5,10 +5,10 @@
     check_inputs(path, predictions, metrics, settings)   columns and databases the metrics need
     build_report(predictions, columns, settings=) -> Report
     write_report(report, out_dir)            results.jsonl + summary.json, each atomically
-    evaluate(path, metrics, settings, extra_columns=) -> Report   (what `t2s eval` runs)
+    evaluate(path, EvalConfig) -> Report     (what `t2s eval` runs; the judge is one of the metrics)
 
 A metric is a column: a list with one dict per prediction, in input order, holding at least the
-metric's own key (`{"ex": True, "status": ...}`, `{"em": False}`, later `{"judge": ...}`). Its
+metric's own key (`{"ex": True, "status": ...}`, `{"em": False}`, `{"judge": True, ...}`). Its
 value is True/False when scored and None when the example is excluded (no gold, a gold query that
 does not run, a crashed worker): a metric that could not be computed is never recorded as 0, and
 the summary's denominator counts only scored examples. New metrics add columns: pass them to
@@ -39,6 +39,7 @@ class Report:
     rows: list[dict]
     summary: dict[str, Any]
     metrics: tuple[str, ...] = field(default=())
+    agreement: Any = None  # evaluation.agreement.Agreement, with EX and the judge
 
 
 def check_inputs(path: str | Path, predictions: list[Prediction], metrics: tuple[str, ...], settings) -> None:
@@ -196,36 +197,72 @@ def write_report(report: Report, out_dir: str | Path) -> None:
     atomic_write_text(out / "summary.json", json.dumps(report.summary, ensure_ascii=False, indent=2) + "\n")
 
 
-def evaluate(
-    path: str | Path,
-    metrics: tuple[str, ...],
-    settings,
-    extra_columns: dict[str, Any] | None = None,
-    *,
-    partial: bool = False,
-    progress: bool = True,
-) -> Report:
-    """Run the built-in metrics (`ex`, `em`) on a predictions file and build the report.
+@dataclass(frozen=True)
+class EvalConfig:
+    """What `evaluate` runs: the metrics (`ex`, `em`, and `judge` when `judge` is set), the
+    execution settings (evaluation.execution.ExecutionSettings), the judge's config
+    (evaluation.judge.JudgeConfig) and where it keeps its resume cache."""
 
-    `extra_columns` maps a metric name to a function `(predictions) -> list[dict]` (the judge).
-    `partial` scores a file `t2s infer` has not finished; the summary says how much of it there is.
+    execution: Any
+    metrics: tuple[str, ...] = ("ex", "em")
+    judge: Any = None
+    out_dir: Path | None = None
+    partial: bool = False
+    progress: bool = True
+
+    @property
+    def all_metrics(self) -> tuple[str, ...]:
+        return (*self.metrics, "judge") if self.judge is not None else self.metrics
+
+
+def evaluate(path: str | Path, config: EvalConfig) -> Report:
+    """Score a predictions file with every metric of `config` and build the report.
+
+    The judge is a metric like `ex` and `em`: its column joins the rows, its summary (counts, cost,
+    settings without secrets) is `summary["judge"]`, and with EX the EX-judge agreement is
+    `report.agreement` (and `summary["agreement"]`). `partial` scores a file `t2s infer` has not
+    finished; the summary says how much of it there is.
     """
     from text2sql_cli.evaluation.exact import em_column
     from text2sql_cli.evaluation.execution import ex_column
 
     path = Path(path)
-    predictions = load_predictions(path, partial=partial)
-    unfinished = check_finished(path, partial=True) if partial else None
-    check_inputs(path, predictions, metrics, settings)
+    settings = config.execution
+    predictions = load_predictions(path, partial=config.partial)
+    unfinished = check_finished(path, partial=True) if config.partial else None
+    check_inputs(path, predictions, config.metrics, settings)
     columns: dict[str, list[dict]] = {}
-    for name in metrics:
+    for name in config.metrics:
         if name == "ex":
-            columns["ex"] = ex_column(predictions, settings, progress=progress)
+            columns["ex"] = ex_column(predictions, settings, progress=config.progress)
         elif name == "em":
             columns["em"] = em_column(predictions, settings.eval_dialect)
-    for name, compute in (extra_columns or {}).items():
-        columns[name] = compute(predictions)
+    judge_report = None
+    if config.judge is not None:
+        from text2sql_cli.evaluation.judge import judge_column
+
+        out_dir = Path(config.out_dir or path.parent)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        columns["judge"], judge_report = judge_column(
+            predictions, config.judge, out_dir, progress=config.progress
+        )
     report = build_report(predictions, columns, settings.public_dump())
     if unfinished is not None:
         report.summary["partial"] = unfinished
+    if judge_report is not None:
+        from text2sql_cli.evaluation.agreement import agreement_from_rows
+
+        report.summary["judge"] = judge_report.summary
+        if "ex" in config.metrics:
+            report.agreement = agreement_from_rows(report.rows)
+            report.summary["agreement"] = report.agreement.to_dict()
     return report
+
+
+def estimate_judge(path: str | Path, config: EvalConfig):
+    """--dry-run: what the judge would send for this predictions file and cost (sends nothing)."""
+    from text2sql_cli.evaluation.judge import estimate_judge as estimate
+    from text2sql_cli.evaluation.judge import rows_for_estimate
+
+    predictions = load_predictions(path, partial=config.partial)
+    return estimate(rows_for_estimate(predictions), config.judge, Path(config.out_dir or Path(path).parent))
