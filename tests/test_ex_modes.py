@@ -19,7 +19,8 @@ def tv_dir(tmp_path):
     conn = sqlite3.connect(db)
     conn.executescript(
         'CREATE TABLE "TV_Channel" (id INT, series_name TEXT, "Content" TEXT, a INT, b INT);'
-        "INSERT INTO TV_Channel VALUES (1, 'Sky Radio', 'music', 7, 2), (2, 'Sky Music', 'news', 9, 4);"
+        "INSERT INTO TV_Channel VALUES (1, 'Sky Radio', 'music', 7, 2), (2, 'Sky Music', 'news', 9, 4),"
+        " (3, 'Sky Jazz', 'music', 8, 2);"
     )
     conn.commit()
     conn.close()
@@ -124,3 +125,61 @@ def test_column_search_that_gives_up_is_excluded_with_its_reason(tv_dir, monkeyp
     monkeypatch.setattr(compare, "MAX_STEPS", 0)
     row = _real(tv_dir, "SELECT id, a FROM TV_Channel", "SELECT a, id FROM TV_Channel", mode="strict")
     assert row["status"] == "compare_gave_up" and row["ex"] is None and "gave up" in row["reason"]
+
+
+def _cli_eval(tmp_path, root, rows, *flags):
+    import json
+
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    tmp_path.mkdir()
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "ev"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(preds),
+            "--metric",
+            "ex",
+            "--db-dir",
+            str(root),
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+            *flags,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "summary.json").read_text()), result.output
+
+
+def test_cli_names_mode_and_dialect_and_keep_distinct_keeps_it(tmp_path, tv_dir):
+    row = {
+        "id": "1",
+        "db_id": "tv",
+        "question": "q",
+        "context": None,
+        "raw": "",
+        "gold": "SELECT DISTINCT Content FROM TV_Channel",
+        "sql": "SELECT Content FROM TV_Channel",
+    }
+    spider, output = _cli_eval(tmp_path / "a", tv_dir, [row])
+    assert spider["settings"]["eval_mode"] == "spider" and "mode spider" in output
+    assert "sqlite (real SQLite databases" in output
+    assert spider["metrics"]["ex"]["correct"] == 1  # the official evaluator drops DISTINCT
+    kept, _ = _cli_eval(tmp_path / "b", tv_dir, [row], "--keep-distinct")
+    assert kept["settings"]["keep_distinct"] is True and kept["metrics"]["ex"]["correct"] == 0
+    strict, output = _cli_eval(tmp_path / "c", tv_dir, [row], "--mode", "strict")
+    assert strict["metrics"]["ex"]["correct"] == 0 and "mode strict" in output
+
+
+def test_mysql_reading_of_real_databases_takes_names_from_the_files(tv_dir):
+    gold = "SELECT Content FROM TV_Channel WHERE series_name = 'Sky Radio'"
+    pred = 'SELECT "Content" FROM TV_Channel WHERE "series_name" = "Sky Radio"'
+    row = _real(tv_dir, gold, pred, dialect="mysql")
+    assert row["status"] == "correct" and row["dialect"] == "mysql"

@@ -145,7 +145,7 @@ def _score(task: ExTask) -> ExVerdict:
     dialect, why = example_dialect(task)
     read = {"dialect": dialect, "dialect_reason": why}
     try:
-        names = _schema_names(task.context, dialect) if dialect == "mysql" else frozenset()
+        names = _names(task, dialect) if dialect == "mysql" else frozenset()
         golds = [
             prepare_query(g, dialect, task.mode, "gold", task.keep_distinct, names)
             for g in (sqleval_golds(task.gold) if task.mode == "sqleval" else [task.gold])
@@ -250,6 +250,29 @@ def example_dialect(task: ExTask) -> tuple[str, str]:
     if task.db_dir:
         return "sqlite", "real SQLite databases: SQL runs as written"
     return detect_dialect(task.context or "")
+
+
+def _names(task: ExTask, dialect: str) -> frozenset[str]:
+    """Lower-cased table and column names in scope: the databases' when real, else the DDL's."""
+    if task.db_dir:
+        files = database_files(Path(task.db_dir), task.db_id)
+        return frozenset().union(*(_file_names(str(f)) for f in files))
+    return _schema_names(task.context, dialect)
+
+
+@lru_cache(maxsize=256)
+def _file_names(path: str) -> frozenset[str]:
+    import sqlite3
+
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        tables = [
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+        ]
+        columns = [r[1] for t in tables for r in conn.execute("SELECT * FROM pragma_table_info(?)", (t,))]
+    finally:
+        conn.close()
+    return frozenset(n.lower() for n in (*tables, *columns))
 
 
 @lru_cache(maxsize=1024)

@@ -203,9 +203,9 @@ class _Search:
                 "interchangeable values"
             )
         # prune partial maps once they pair two columns (one column alone was checked above)
-        if len(chosen) >= 2 and (len(chosen) == len(order) or len(order) > 3):
-            if not self._projection_agrees(chosen):
-                return False
+        check = len(chosen) >= 2 and (len(chosen) == len(order) or len(order) > 3)
+        if check and not self._projection_agrees(chosen):
+            return False
         if len(chosen) == len(order):
             return True
         i = order[len(chosen)]
