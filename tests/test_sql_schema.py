@@ -51,8 +51,9 @@ def test_ddl_without_create_table_is_an_error():
 
 
 def test_mysql_date_arithmetic_transpiles():
+    # The emulation's function keeps the operand's type and reads the pinned clock (issue 12).
     assert to_sqlite("SELECT a FROM t WHERE d <= DATE_SUB(NOW(), INTERVAL 7 DAY)", "mysql").sql.endswith(
-        "DATETIME(NOW(), '-7 day')"
+        "T2S_DATE_ADD(T2S_NOW(), -(7), 'DAY')"
     )
 
 

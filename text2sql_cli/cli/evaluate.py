@@ -62,6 +62,14 @@ def evaluate(
             "or .../{db_id} (existing databases, read-only)."
         ),
     ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            help="Instant NOW()/CURDATE() return for gold and prediction, 'YYYY-MM-DD HH:MM:SS' "
+            "(default: when the run starts; the report records it).",
+        ),
+    ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
@@ -150,6 +158,7 @@ def evaluate(
         db_dir=db_dir,
         eval_engine=engine,
         db_url=db_url,
+        eval_now=now,
     )
     judge_cfg = _judge_config(
         judge, judge_base_url, judge_api_key_env, judge_sees, judge_prompt, rpm, tpm, max_cost, dry_run

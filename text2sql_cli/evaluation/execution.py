@@ -67,6 +67,10 @@ class ExecutionSettings(T2SSettings):
     db_url: str | None = Field(
         None, description="server URL for --engine mariadb/postgres; with {db_id}: existing databases"
     )
+    eval_now: str | None = Field(
+        None,
+        description="the instant NOW()/CURDATE() return, 'YYYY-MM-DD HH:MM:SS' (default: the run's start)",
+    )
 
     @field_serializer("db_url", when_used="json")
     def _without_password(self, url: str | None) -> str | None:  # reports and run records never hold it
@@ -389,8 +393,11 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
     """Score every prediction (objects with db_id, context, gold, sql); results in input order.
     `progress` shows a rich bar on stderr."""
     from text2sql_cli.progress import ProgressBar
+    from text2sql_cli.sql.mysql_emulation import pin_now, unpin
     from text2sql_cli.sql.pool import run_tasks
 
+    # One clock for the whole run, gold and prediction alike; the report records it.
+    settings.eval_now = pin_now(settings.eval_now)
     db_url = ""
     if settings.eval_engine != "sqlite":
         from text2sql_cli.sql.engines import open_run
@@ -424,8 +431,13 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
         import sqlglot.dialects.sqlite  # noqa: F401
 
         import text2sql_cli.sql.synth  # noqa: F401
-    with ProgressBar("EX", len(tasks), enabled=progress) as bar:
-        results = run_tasks(score_example, tasks, workers=workers, on_crash=crashed, on_progress=bar.advance)
+    try:
+        with ProgressBar("EX", len(tasks), enabled=progress) as bar:
+            results = run_tasks(
+                score_example, tasks, workers=workers, on_crash=crashed, on_progress=bar.advance
+            )
+    finally:
+        unpin()
     verdicts = iter(results)
     return [
         next(verdicts)

@@ -122,7 +122,7 @@ def to_sqlite(sql: str, dialect: str = "auto", names: frozenset[str] = frozenset
         trees = [
             t for t in sqlglot.parse(quote_identifiers(sql, source, names), read=source) if t is not None
         ]
-        out = ";\n".join(_rewrite(t).sql(dialect="sqlite") for t in trees)
+        out = ";\n".join(_rewrite(t, source).sql(dialect="sqlite") for t in trees)
     except (SqlglotError, ValueError, RecursionError) as err:
         return Transpiled(sql, source, note=f"not transpiled ({type(err).__name__}): {str(err)[:200]}")
     return Transpiled(out, source)
@@ -141,12 +141,18 @@ def sqlite_tree(sql: str, dialect: str = "auto", names: frozenset[str] = frozens
         ]
     except (SqlglotError, ValueError, RecursionError):
         return None
-    return _rewrite(trees[0]) if len(trees) == 1 else None
+    return _rewrite(trees[0], source) if len(trees) == 1 else None
 
 
-def _rewrite(tree):
-    """Rewrites sqlglot leaves to SQLite-incompatible text (date arithmetic, NOW)."""
+def _rewrite(tree, source: str = "mysql"):
+    """Rewrites sqlglot leaves to SQLite-incompatible text (date arithmetic, NOW). MySQL's
+    functions and date arithmetic become the emulation's calls first (`mysql_rewrite`)."""
     from sqlglot import exp
+
+    if source == "mysql":
+        from text2sql_cli.sql.mysql_rewrite import rewrite
+
+        tree = rewrite(tree)
 
     def fix(node):
         if isinstance(node, exp.Anonymous) and node.name.upper() == "NOW":

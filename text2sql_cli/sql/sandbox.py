@@ -85,6 +85,9 @@ def lock_down(conn: sqlite3.Connection) -> sqlite3.Connection:
     conn.execute("PRAGMA query_only = 1")
     conn.text_factory = _text
     _register_functions(conn)
+    from text2sql_cli.sql.mysql_emulation import register
+
+    register(conn)  # MySQL's functions and clock (the emulation module owns them)
     conn.set_authorizer(_authorize)
     return conn
 

@@ -102,7 +102,7 @@ def parse_schema(ddl: str, dialect: str = "auto") -> Schema:
             if not isinstance(tree.this, exp.Schema):
                 continue  # CREATE TABLE ... AS SELECT: no columns to read
             tables.append(_table(tree.this))
-            creates.append(_sqlite_create(tree))
+            creates.append(_sqlite_create(tree, case_insensitive=source == "mysql"))
         elif isinstance(tree, exp.Insert):
             inserts.append(tree.sql(dialect="sqlite"))
     if not tables:
@@ -197,13 +197,43 @@ def _column(node) -> tuple[Column, ForeignKey | None]:
     return col, fk
 
 
-def _sqlite_create(tree) -> str:
-    """SQLite text of a CREATE TABLE; SERIAL types become INTEGER so that the key is a rowid."""
+def _nocase(node) -> bool:
+    """A text column without a collation of its own (an explicit one is translated instead)."""
+    from sqlglot import exp
+
+    kind = node.args.get("kind")
+    if (
+        kind is None
+        or column_kind(kind.this.name) != "text"
+        or "BLOB" in kind.this.name
+        or "BINARY" in kind.this.name
+    ):
+        return False
+    return not any(isinstance(c.kind, exp.CollateColumnConstraint) for c in node.constraints)
+
+
+def _sqlite_create(tree, case_insensitive: bool = False) -> str:
+    """SQLite text of a CREATE TABLE; SERIAL types become INTEGER so that the key is a rowid. With
+    `case_insensitive` (MySQL DDL), text columns without a collation get COLLATE NOCASE, as MySQL's
+    default collations compare text without case (see mysql_emulation)."""
     from sqlglot import exp
 
     def fix(node):
         if isinstance(node, exp.DataType) and "SERIAL" in node.this.name:
             return exp.DataType.build("INT")
+        if isinstance(node, exp.DataType) and node.this.name in ("ENUM", "SET"):  # SQLite has neither
+            return exp.DataType.build("TEXT")
+        if case_insensitive and isinstance(node, exp.CollateColumnConstraint):  # MySQL names -> SQLite's
+            name = node.this.name.upper() if node.this is not None else ""
+            if name not in ("NOCASE", "BINARY", "RTRIM"):
+                return exp.CollateColumnConstraint(
+                    this=exp.Var(this="NOCASE" if name.endswith("_CI") else "BINARY")
+                )
+        if case_insensitive and isinstance(node, exp.ColumnDef) and _nocase(node):
+            node.append(
+                "constraints",
+                exp.ColumnConstraint(kind=exp.CollateColumnConstraint(this=exp.Var(this="NOCASE"))),
+            )
         return node
 
     return tree.transform(fix).sql(dialect="sqlite")

@@ -16,7 +16,9 @@ rejects (a text value in an INT column, say) is skipped and counted in `skipped_
 Every query runs in a READ ONLY transaction that is rolled back, under a statement time limit
 (MariaDB `max_statement_time`, PostgreSQL `statement_timeout`), with at most `max_rows + 1` rows
 fetched (MariaDB `sql_select_limit`, a PostgreSQL server-side cursor), after `statements.guard`
-has checked it is one read-only statement. Values come back normalised (`values.normalise`).
+has checked it is one read-only statement. On MariaDB the session clock (`timestamp`) is the run's
+pinned instant, so NOW()/CURDATE() agree with the SQLite path; PostgreSQL's now() cannot be pinned.
+Values come back normalised (`values.normalise`).
 For existing databases use a server account that can only read: the transaction is the second wall.
 """
 
@@ -289,7 +291,11 @@ class ServerEngine:
 
     def _run(self, raw, cur, statement: str, timeout: float, max_rows: int):
         if self.kind == "mariadb":
-            cur.execute(f"SET SESSION max_statement_time = {timeout:.3f}, sql_select_limit = {max_rows + 1}")
+            clock = _pinned_timestamp()  # NOW()/CURDATE() at the run's pinned instant, as on SQLite
+            cur.execute(
+                f"SET SESSION max_statement_time = {timeout:.3f}, sql_select_limit = {max_rows + 1}, "
+                f"timestamp = {clock}"
+            )
             cur.execute("START TRANSACTION READ ONLY")
             try:
                 cur.execute(statement)
@@ -297,7 +303,9 @@ class ServerEngine:
                 columns = tuple(d[0] for d in cur.description or ())
             finally:
                 cur.execute("ROLLBACK")
-                cur.execute("SET SESSION max_statement_time = 0, sql_select_limit = DEFAULT")
+                cur.execute(
+                    "SET SESSION max_statement_time = 0, sql_select_limit = DEFAULT, timestamp = DEFAULT"
+                )
             return rows, columns
         cur.execute("BEGIN READ ONLY")
         cur.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
@@ -348,6 +356,13 @@ def _message(err: Exception) -> str:
     if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
         return f"{type(err).__name__}: ({args[0]}) {args[1]}"
     return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+
+
+def _pinned_timestamp() -> str:
+    from text2sql_cli.sql.mysql_emulation import pinned
+
+    instant = pinned()
+    return "DEFAULT" if instant is None else str(int(time.mktime(instant.timetuple())))
 
 
 def _alive(pid: int) -> bool:
