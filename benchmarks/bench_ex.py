@@ -5,7 +5,8 @@
    (target < 5 s with 2 workers, mode spider).
 3. Agreement of `--mode spider`, `bird` and `sqleval` with re-implementations of the official
    evaluators (tests/ex_reference.py) on the case set tests/ex_cases.py, and of spider and bird
-   on the 1000 pairs of (2); the cases where t2s deliberately differs are counted apart.
+   on the 1000 pairs of (2), and of the comparison functions on random result tables; the cases
+   where t2s deliberately differs are counted apart.
 4. Extraction on the messy-output fixture (tests/fixtures/messy_outputs.jsonl).
 
     python benchmarks/bench_ex.py [--test-split PATH] [--workers 2]
@@ -212,6 +213,42 @@ def bench_agreement(workers: int, real_root: Path, real: list[Prediction]) -> No
         print(f"  {mode:8} 1000 real pairs: {agree}/{compared} agree")
 
 
+def bench_random_tables() -> None:
+    """The comparison core against the official comparison functions on random result tables
+    (the generators of tests/test_ex_random.py)."""
+    import pandas as pd
+    from ex_reference import _compare_df, _subset_df, result_eq
+    from test_ex_random import _mixed_pools, _pairs, _typed_pools
+
+    from text2sql_cli.sql.compare import rows_match
+
+    pairs = list(_pairs(1, 3000, _mixed_pools))
+    agree = 0
+    for gold, pred, ordered in pairs:
+        random.seed(0)
+        agree += rows_match(gold, pred, mode="spider", order_matters=ordered) == result_eq(
+            gold, pred, ordered
+        )
+    print(f"  spider   random tables vs result_eq: {agree}/{len(pairs)} agree")
+    bird = sum(
+        rows_match(g, p, mode="bird") == (set(g) == set(p)) for g, p, _ in _pairs(2, 3000, _mixed_pools)
+    )
+    print(f"  bird     random tables vs set(gold) == set(pred): {bird}/3000 agree")
+    agree = total = 0
+    for gold, pred, ordered in _pairs(3, 1500, _typed_pools):
+        if not gold or not pred or any(len({type(v) for v in col}) > 1 for col in zip(*pred)):
+            continue
+        g_cols, p_cols = [f"g{i}" for i in range(len(gold[0]))], [f"p{i}" for i in range(len(pred[0]))]
+        g_df, p_df = pd.DataFrame(gold, columns=g_cols), pd.DataFrame(pred, columns=p_cols)
+        question = "sort them" if ordered else "a question"
+        official = bool(_compare_df(g_df, p_df, "", question) or _subset_df(g_df, p_df, "", question))
+        ours = rows_match(
+            gold, pred, mode="sqleval", order_matters=ordered, gold_columns=g_cols, pred_columns=p_cols
+        )
+        agree, total = agree + (ours == official), total + 1
+    print(f"  sqleval  random tables vs compare_df or subset_df: {agree}/{total} agree")
+
+
 def bench_extraction() -> None:
     from text2sql_cli.sql.extract import extract_sql
 
@@ -255,6 +292,7 @@ def main() -> None:
         )
         print("Agreement with the official evaluators (re-implemented in tests/ex_reference.py):")
         bench_agreement(args.workers, root, real)
+    bench_random_tables()
     bench_extraction()
 
 
