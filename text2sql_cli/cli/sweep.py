@@ -124,7 +124,7 @@ def sweep(
         err.print(f"interrupted; rerun the same command to resume ({out})")
         raise typer.Exit(130) from None
     summary = Table(title=f"t2s sweep -> {out}")
-    for column in ("point", "status", "time this run"):
+    for column in ("point", "status", "stage time"):
         summary.add_column(column)
     for row in driver.status_rows(points, out):
         summary.add_row(*row)

@@ -181,8 +181,10 @@ def _add_eval(run: Run, d: Path) -> None:
 
 
 def safetensors_params(path: Path) -> int:
-    """The number of values in a safetensors file, from its JSON header (8-byte length + JSON)."""
+    """The LoRA parameters in an adapter file, from its JSON header (8-byte length + JSON). t2s
+    trains the LoRA matrices only; peft may also save a copy of the (frozen) embeddings, which is
+    not counted."""
     with path.open("rb") as fh:
         (length,) = struct.unpack("<Q", fh.read(8))
         header = json.loads(fh.read(length))
-    return sum(prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
+    return sum(prod(t["shape"]) for k, t in header.items() if "lora_" in k)

@@ -173,7 +173,7 @@ def score_bars(runs: list[Run], path: Path) -> Path | None:
             ylabel="share of test rows",
             title="Execution accuracy (EX)" if metric == "ex" else "LLM judge: yes",
         )
-        if marked:
+        if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return _save(fig, path)
@@ -198,7 +198,7 @@ def heatmap(runs: list[Run], path: Path) -> Path | None:
     for (r, a), values in cells.items():
         grid[rs.index(r), alphas.index(a)] = sum(values) / len(values)
     fig, ax = plt.subplots(figsize=(1.6 * len(alphas) + 3, 1.2 * len(rs) + 2))
-    image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=max(1e-9, np.nanmax(grid)), origin="lower")
+    image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=1, origin="lower")
     for i in range(len(rs)):
         for j in range(len(alphas)):
             text = "-" if np.isnan(grid[i, j]) else f"{grid[i, j]:.1%}"

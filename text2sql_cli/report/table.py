@@ -72,11 +72,10 @@ def frame(runs: list[Run]):
 
 
 def varying(df) -> list[str]:
-    """The settings columns with more than one value among the runs (never all-empty ones)."""
+    """The settings columns with more than one value among the runs that have one."""
     cols = []
     for col in SETTINGS:
-        values = df[col].dropna().astype(str)
-        if len(values) and (values.nunique() > 1 or values.size < len(df)):
+        if df[col].dropna().astype(str).nunique() > 1:
             cols.append(col)
     return cols or ["kind"]
 
