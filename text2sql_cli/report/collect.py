@@ -16,15 +16,15 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
+from text2sql_cli.artifacts import ADAPTER_WEIGHTS, RUN_FILE, meta_path, read_predictions_meta, read_run
+from text2sql_cli.artifacts import TRAIN_LOG as LOG_FILE
 from text2sql_cli.errors import InputError
 
 SWEEP_FILE = "sweep.json"
 POINT_FILE = "point.json"
-RUN_FILE = "run.json"
-LOG_FILE = "train_log.jsonl"
 SUMMARY_FILE = "summary.json"
 RESULTS_FILE = "results.jsonl"
-ADAPTER_FILE = "adapter_model.safetensors"
+ADAPTER_FILE = ADAPTER_WEIGHTS[0]  # safetensors: its header gives the parameter count without torch
 
 
 @dataclass
@@ -71,7 +71,7 @@ def _from_path(path: Path) -> list[Run]:
     if path.is_file():
         if path.name == RUN_FILE or path.name == SUMMARY_FILE or path.name == POINT_FILE:
             return _from_path(path.parent)
-        if (path.parent / f"{path.name}.meta.json").exists() or path.suffix == ".jsonl":
+        if meta_path(path).exists() or path.suffix == ".jsonl":
             return [_from_predictions(path)]
         raise InputError(path, "not a sweep, run, eval directory or predictions file")
     if not path.is_dir():
@@ -147,7 +147,7 @@ def _from_run_or_eval(d: Path) -> Run:
 
 
 def _from_predictions(path: Path) -> Run:
-    meta = _read_json(path.parent / f"{path.name}.meta.json") or {}
+    meta = read_predictions_meta(path) or {}
     prov = meta.get("provenance") or {}
     run = Run(name=path.stem, path=path, kind="predictions", status=meta.get("status"))
     adapter = prov.get("adapter")
@@ -161,7 +161,7 @@ def _from_predictions(path: Path) -> Run:
 
 
 def _add_training(run: Run, d: Path) -> None:
-    run.run_info = _read_json(d / RUN_FILE)
+    run.run_info = read_run(d).to_json() if (d / RUN_FILE).exists() else None
     if run.run_info:
         cfg = run.run_info.get("config") or {}
         run.settings.setdefault("r", cfg.get("r"))

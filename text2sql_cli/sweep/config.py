@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from text2sql_cli.artifacts import sha256_file as file_sha256
 from text2sql_cli.errors import InputError
 
 TOP_KEYS = ("train", "test", "infer", "eval", "seed", "axes", "baselines")
@@ -50,6 +51,8 @@ EVAL_KEYS = (
     "float_tol",
     "max_rows",
     "db_dir",
+    "engine",  # (--db-url is left out: it may hold a password, and point.json is a plain record)
+    "keep_distinct",
     "judge",
     "judge_base_url",
     "judge_api_key_env",
@@ -85,14 +88,6 @@ class Point:
 
 def spec_digest(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_sweep(path: str | Path) -> dict[str, Any]:

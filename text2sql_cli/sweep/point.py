@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from text2sql_cli.errors import UsageError
+from text2sql_cli.artifacts import RUN_FILE
+from text2sql_cli.errors import InputError, UsageError
 from text2sql_cli.io import write_json
 from text2sql_cli.sweep.config import Point
 
@@ -154,12 +155,14 @@ def _write_status(point_dir: Path, status: dict[str, Any], value: str, stage: st
 
 def _finished(stage: str, d: Path) -> bool:
     if stage == "train":
-        return (d / RUN_DIR / "run.json").exists()
+        return (d / RUN_DIR / RUN_FILE).exists()
     if stage == "infer":
+        from text2sql_cli.artifacts import read_predictions_meta
+
         try:
-            meta = json.loads((d / f"{PREDICTIONS}.meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False
+            meta = read_predictions_meta(d / PREDICTIONS) or {}
+        except InputError:
+            return False  # unreadable sidecar: rerunning t2s infer rewrites it
         return meta.get("status") == "complete"
     summary = d / EVAL_DIR / "summary.json"
     if not summary.exists() or summary.stat().st_mtime < (d / PREDICTIONS).stat().st_mtime:
