@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole t2s pipeline offline on the bundled sample, with a tiny random smoke model:
-#   split -> tiny model -> train (LoRA) -> infer -> eval
+#   split -> tiny model -> train (LoRA) -> infer -> eval -> report
 # Run by `make demo` (which sets up .venv first). Finishes in a few minutes on 2 CPU cores.
 # The tiny model writes SQL-shaped text that rarely runs: this shows every stage and output, not accuracy.
 set -euo pipefail
@@ -9,20 +9,20 @@ OUT=${DEMO_DIR:-demo}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 rm -rf "$OUT"
 
-echo "== 1/5 split: hold out db_id 1 (the game domain), as the book does"
+echo "== 1/6 split: hold out db_id 1 (the game domain), as the book does"
 t2s data split examples/sample.jsonl --test-db 1 --out "$OUT/data"
 
-echo "== 2/5 tiny smoke model: a random Llama + tokenizer, warmed up on the TRAINING rows only"
+echo "== 2/6 tiny smoke model: a random Llama + tokenizer, warmed up on the TRAINING rows only"
 t2s model tiny --data "$OUT/data/train.jsonl" --out "$OUT/tiny-base" --pretrain-steps 300
 
-echo "== 3/5 train a LoRA adapter (loss on the SQL completion only)"
+echo "== 3/6 train a LoRA adapter (loss on the SQL completion only)"
 t2s train --base "$OUT/tiny-base" --data "$OUT/data/train.jsonl" --out "$OUT/run" \
   --r 8 --alpha 16 --lr 3e-3 --batch-size 8 --epochs 2 --max-len 512
 
-echo "== 4/5 generate SQL for the held-out domain with the run's saved template"
+echo "== 4/6 generate SQL for the held-out domain with the run's saved template"
 t2s infer --model "$OUT/run" --data "$OUT/data/test.jsonl" --out "$OUT/preds.jsonl" --max-new-tokens 64
 
-echo "== 5/5 score: execution accuracy on synthesized SQLite databases + exact match"
+echo "== 5/6 score: execution accuracy on synthesized SQLite databases + exact match"
 t2s eval "$OUT/preds.jsonl" --metric ex,em --out "$OUT/eval"
 
 echo
@@ -38,4 +38,9 @@ for row in results.head(3).itertuples():
 PY
 
 echo
+echo "== 6/6 report: the run's table, loss curve and plots as one page (t2s report takes sweeps too)"
+t2s report "$OUT/run" --out "$OUT/report"
+
+echo
 echo "Outputs: $OUT/data/{train,test}.jsonl  $OUT/run/ (adapter, template, run.json)  $OUT/preds.jsonl  $OUT/eval/{results.jsonl,summary.json}"
+echo "Report page: open $(cd "$OUT/report" && pwd)/index.html in a browser (runs.csv beside it)"

@@ -2,6 +2,7 @@
 the changed-config guard, --dry-run, --emit-commands, and no torch on the way."""
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -141,7 +142,9 @@ def test_emit_commands_prints_one_runnable_command_per_point(tmp_path):
     lines = result.output.strip().splitlines()
     assert len(lines) == 3
     for line, name in zip(lines, ("r=8", "r=16", "untuned")):
-        args = shlex.split(line)
+        cd, sep, command = line.partition(" && ")
+        assert sep and shlex.split(cd) == ["cd", str(tmp_path)]
+        args = shlex.split(command)
         assert args[:2] == ["t2s", "sweep"] and args[-2:] == ["--point", name]
         assert Path(args[args.index("--out") + 1]).is_absolute()
         check = runner.invoke(app, [*args[1:], "--dry-run"])  # the command parses and names a real point
@@ -182,3 +185,40 @@ def test_sweep_help_and_dry_run_load_no_torch(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["tiny.yaml", "book-ch6.yaml"])
+def test_example_sweep_headers_are_real_commands(name):
+    text = (REPO / "examples" / "sweeps" / name).read_text(encoding="utf-8")
+    commands = re.findall(r"^#\s{2,}(t2s .+)$", text, flags=re.M)
+    assert any("t2s sweep --config examples/sweeps/" + name in c for c in commands)
+    for line in commands:
+        args = shlex.split(line)[1:]
+        result = runner.invoke(
+            app, [*args[: args.index("--out") if "--out" in args else len(args)], "--help"]
+        )
+        assert result.exit_code == 0, line
+
+
+def test_book_sweep_runs_each_comparison_and_shares_the_default_point(tmp_path):
+    """examples/sweeps/book-ch6.yaml: r/alpha pairs, origin vs clean, fractions of both, the base
+    swap at r 64/alpha 128, the untuned bases and GPT-4; the book's default run appears once."""
+    for path in ("data/ko/train.jsonl", "data/ko/test.jsonl", "data/ko-clean/train.jsonl"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(
+            SAMPLE.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8"
+        )
+    points = expand(load_sweep(REPO / "examples" / "sweeps" / "book-ch6.yaml"))
+    names = [p.name for p in points]
+    assert len(names) == 17 and len(set(names)) == 17
+    default = points[names.index("r=16_alpha=32")]
+    assert default.settings["data_fraction"] == 1.0 and default.settings["data"].endswith("ko/train.jsonl")
+    for name in (
+        "r=64_alpha=128",
+        "data=ko-clean",
+        "data=ko-clean_frac=0.2",
+        "base=OPEN-SOLAR-KO-10.7B_r=64_alpha=128",
+    ):
+        assert name in names
+    assert [p.kind for p in points[-3:]] == ["untuned", "untuned", "api"]
+    assert points[-2].spec["model"] == "beomi/OPEN-SOLAR-KO-10.7B"

@@ -141,7 +141,9 @@ def _from_run_or_eval(d: Path) -> Run:
                 _add_eval(run, evals)
                 break
         return run
-    run = Run(name=d.name, path=d, kind="eval", status="done")
+    # `t2s eval --out RUN/eval` is the usual layout: name the run by what was evaluated
+    name = d.resolve().parent.name if d.name == "eval" else d.name
+    run = Run(name=name, path=d, kind="eval", status="done")
     _add_eval(run, d)
     return run
 

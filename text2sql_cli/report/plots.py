@@ -34,6 +34,16 @@ def find_cjk_font() -> str | None:
     from matplotlib.ft2font import FT2Font
 
     fonts = font_manager.fontManager.ttflist
+    if not any(f.name in PREFERRED_FONTS for f in fonts):
+        # matplotlib's font cache predates a font installed since (apt-get install fonts-nanum)
+        known = {f.fname for f in fonts}
+        for path in font_manager.findSystemFonts():
+            if path not in known and any(k in Path(path).name.lower() for k in ("nanum", "cjk", "gothic")):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        fonts = font_manager.fontManager.ttflist
     ranked = sorted(
         fonts,
         key=lambda f: (

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from text2sql_cli.artifacts import sha256_file as file_sha256
-from text2sql_cli.errors import InputError
+from text2sql_cli.errors import InputError, UsageError
 
 TOP_KEYS = ("train", "test", "infer", "eval", "seed", "axes", "baselines")
 PATH_OPTIONS = ("data", "eval_file")
@@ -64,6 +64,8 @@ EVAL_KEYS = (
 )
 BASELINE_KEYS = ("name", "untuned", "base", "backend", "model_name", "base_url", "infer")
 SHORT = {"data_fraction": "frac"}
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+GENERIC_STEMS = ("train", "test", "data", "rows", "all")
 
 
 @dataclass(frozen=True)
@@ -134,9 +136,29 @@ def _check_sections(raw: dict[str, Any]) -> list[str]:
             problems.append(f"{section}: expected a mapping")
             continue
         problems += [f"{section}.{k} is not a sweep-settable option" for k in value if k not in allowed]
+    for axes in _studies(raw):
+        if not isinstance(axes, dict):
+            problems.append("axes: expected a mapping of option: [values] (or a list of such)")
+            continue
+        problems += _check_axes(axes, train_keys)
+    for i, b in enumerate(raw.get("baselines") or []):
+        if not isinstance(b, dict) or not (b.get("untuned") or b.get("backend") == "openai"):
+            problems.append(f"baselines[{i}]: give untuned: true or backend: openai with model_name")
+            continue
+        problems += [f"baselines[{i}].{k} is unknown" for k in b if k not in BASELINE_KEYS]
+        if b.get("backend") == "openai" and not b.get("model_name"):
+            problems.append(f"baselines[{i}]: backend openai needs model_name")
+    return problems
+
+
+def _studies(raw: dict[str, Any]) -> list[Any]:
+    """`axes:` is one mapping (one product of axes) or a list of them (one comparison each)."""
     axes = raw.get("axes") or {}
-    if not isinstance(axes, dict):
-        return [*problems, "axes: expected a mapping of option: [values]"]
+    return axes if isinstance(axes, list) else [axes]
+
+
+def _check_axes(axes: dict[str, Any], train_keys: set[str]) -> list[str]:
+    problems: list[str] = []
     for key, values in axes.items():
         if key == "pairs":
             groups = values if isinstance(values, list) else [values]
@@ -152,20 +174,37 @@ def _check_sections(raw: dict[str, Any]) -> list[str]:
     for f in axes.get("data_fraction") or []:
         if not isinstance(f, (int, float)) or not 0 < f <= 1:
             problems.append(f"axes.data_fraction: {f!r} is not in (0, 1]")
-    for i, b in enumerate(raw.get("baselines") or []):
-        if not isinstance(b, dict) or not (b.get("untuned") or b.get("backend") == "openai"):
-            problems.append(f"baselines[{i}]: give untuned: true or backend: openai with model_name")
-            continue
-        problems += [f"baselines[{i}].{k} is unknown" for k in b if k not in BASELINE_KEYS]
-        if b.get("backend") == "openai" and not b.get("model_name"):
-            problems.append(f"baselines[{i}]: backend openai needs model_name")
     return problems
 
 
 def expand(raw: dict[str, Any]) -> list[Point]:
-    """All points of the sweep, training points first, in a stable order."""
+    """All points of the sweep, training points first, in a stable order. With a list of axes
+    (one comparison each), a point two comparisons share (the same spec) runs once, under the
+    first name, with the settings of both (so it sits on both comparisons' plots)."""
     train = dict(raw.get("train") or {})
-    axes = dict(raw.get("axes") or {})
+    common = _common(raw)
+    points: list[Point] = []
+    by_digest: dict[str, int] = {}
+    bases: list[Any] = []
+    for axes in _studies(raw):
+        axes = dict(axes)
+        bases += [b for b in axes.get("base") or [] if b not in bases]
+        for point in _product(axes, train, common):
+            if point.digest in by_digest:
+                first = points[by_digest[point.digest]]
+                merged = first.settings | {k: v for k, v in point.settings.items() if k not in first.settings}
+                points[by_digest[point.digest]] = Point(first.name, first.kind, merged, first.spec)
+                continue
+            by_digest[point.digest] = len(points)
+            points.append(point)
+    bases = bases or [train.get("base")]
+    for baseline in raw.get("baselines") or []:
+        points += _baseline_points(baseline, bases, common, vary_base=len(bases) > 1)
+    _check_unique(points)
+    return points
+
+
+def _product(axes: dict[str, Any], train: dict[str, Any], common: dict[str, Any]):
     pairs = axes.pop("pairs", None)
     groups = [] if pairs is None else (pairs if isinstance(pairs, list) else [pairs])
     fractions = axes.pop("data_fraction", None)
@@ -174,25 +213,19 @@ def expand(raw: dict[str, Any]) -> list[Point]:
     dims += [[dict(zip(g, combo)) for combo in zip(*g.values())] for g in groups]
     if fractions is not None:
         dims.append([{"data_fraction": f} for f in fractions])
-    common = _common(raw)
-    points = []
     for combo in itertools.product(*dims):
         settings: dict[str, Any] = {}
         for part in combo:
             settings |= part
         options = train | {k: v for k, v in settings.items() if k != "data_fraction"}
+        fraction = settings.get("data_fraction")
         spec = common | {
             "kind": "train",
             "train": _absolute(options),
-            "data_fraction": settings.get("data_fraction"),
+            "data_fraction": None if fraction == 1 else fraction,  # all of it: the same run as none
             "data_sha256": _sha_or_none(options.get("data")),
         }
-        points.append(Point(_name(settings) or "train", "train", settings, spec))
-    bases = axes.get("base") or [train.get("base")]
-    for baseline in raw.get("baselines") or []:
-        points += _baseline_points(baseline, bases, common, vary_base=len(bases) > 1)
-    _check_unique(points)
-    return points
+        yield Point(_name(settings) or "train", "train", settings, spec)
 
 
 def _common(raw: dict[str, Any]) -> dict[str, Any]:
@@ -250,8 +283,11 @@ def _label(value: Any) -> str:
     if value is True:
         return ""
     text = str(value)
-    if "/" in text or "\\" in text or text.endswith((".jsonl", ".json", ".csv", ".parquet")):
-        text = Path(text.rstrip("/")).stem or text
+    if "/" in text or "\\" in text or text.endswith(DATA_SUFFIXES):
+        path = Path(text.rstrip("/"))
+        # data/ko/train.jsonl vs data/ko-clean/train.jsonl: the folder tells them apart
+        stem = path.stem if path.suffix in DATA_SUFFIXES else path.name  # not OPEN-SOLAR-KO-10(.7B)
+        text = path.parent.name if stem in GENERIC_STEMS and path.parent.name else stem or text
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
 
 
@@ -267,8 +303,7 @@ def _check_unique(points: list[Point]) -> None:
     seen: dict[str, Point] = {}
     for p in points:
         if p.name in seen:
-            raise InputError(
-                None,
+            raise UsageError(
                 f"two sweep points would share the directory {p.name!r}",
                 hint="give the files distinct names, or the baselines a name:",
             )

@@ -111,14 +111,16 @@ def judge_estimate(raw: dict[str, Any], points: list[Point], out: Path):
 
 
 def emit_commands(config: Path, out: Path, points: list[Point], launch: Launch) -> list[str]:
-    """One self-contained, resumable command per point (for SLURM arrays, Kubernetes jobs...)."""
+    """One self-contained, resumable command per point (for SLURM arrays, Kubernetes jobs...). It
+    starts with `cd` to here: the sweep file's relative paths are relative to this directory."""
     extra = (
         ["--launcher", "accelerate", "--num-processes", str(launch.num_processes)]
         if launch.launcher == "accelerate"
         else []
     )
     base = ["t2s", "sweep", "--config", str(config.resolve()), "--out", str(out.resolve()), *extra]
-    return [shlex.join([*base, "--point", p.name]) for p in points]
+    here = shlex.quote(str(Path.cwd()))
+    return [f"cd {here} && {shlex.join([*base, '--point', p.name])}" for p in points]
 
 
 def write_sweep_record(raw: dict[str, Any], config: Path, out: Path, points: list[Point]) -> None:
