@@ -1,6 +1,6 @@
 """Judge throughput against a local server that behaves like OpenAI's (issues 4 and 13).
 
-    python benchmarks/bench_judge.py              # 1000 requests, every run (~9 min)
+    python benchmarks/bench_judge.py              # 1000 requests, every run (~11 min)
     python benchmarks/bench_judge.py --quick      # 100 requests (~1.5 min)
     python benchmarks/bench_judge.py --runs clean,faults
 
@@ -15,8 +15,10 @@ a fresh cache:
            connection, a malformed body, malformed content, or a hang of 330 s. Target <= 1.3x, no
            verdict lost, duplicated or different from the clean run. Failed attempts count against
            the limits, as they do at OpenAI, so this run sends ~25 % more requests than `clean`.
-  hedge    the same faults with hedging on (T2S_LLM_HEDGE): a second copy of any request slower
-           than 1.5x the p95, first answer wins. Compared with `faults` (adaptive timeout only).
+  hedge    the same faults with hedging on (T2S_LLM_HEDGE): a second copy of a request slower than
+           1.5x the p95, first answer wins, sent only when no other row waits for the rate budget.
+  hedge-always  the alternative t2s does not ship: hedge whether or not rows wait (the copies
+           spend rate budget the fresh rows need). Compared with `faults` (adaptive timeout only).
   kill     clean server; a child process judging is killed with SIGKILL halfway, then the same
            judge run resumes from the cache: re-sent requests vs those in flight at the kill.
   batch    the Batch API path (--batch): 1000 rows in one batch that completes on the 3rd poll; the
@@ -43,6 +45,9 @@ import openai  # noqa: E402,F401  (imported up front: a one-time process cost, n
 from fake_openai import FakeOpenAI  # noqa: E402
 
 from text2sql_cli.evaluation.judge import JudgeConfig, run_judge  # noqa: E402
+from text2sql_cli.llm_client.runner import _BatchRunner  # noqa: E402
+
+_IDLE = _BatchRunner._idle
 
 FAULTS = ("429", "500", "503", "drop", "bad_body", "bad_content", "hang")
 MODEL = "gpt-4-turbo-preview"
@@ -145,11 +150,93 @@ def kill_run(rows: list[dict], reference: dict) -> tuple[str, bool]:
     return line, passed
 
 
+BATCH_CHILD = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from bench_judge import judge_batch, predictions
+judge_batch(predictions(int(sys.argv[2])), sys.argv[1], Path(sys.argv[3]), poll_s=2.0)
+"""
+
+
+def judge_batch(rows: list[dict], url: str, out: Path, *, poll_s: float) -> tuple[float, list]:
+    """The judge through the Batch API: same requests, parser and cache as the online judge."""
+    from text2sql_cli.evaluation.judge import CACHE_FILE, JUDGE_PARAMS, build_requests, parse_verdict
+    from text2sql_cli.llm_client.batch import run_batch_api
+
+    cfg = JudgeConfig.build(MODEL, base_url=url)
+    requests = [r for r in build_requests(rows, cfg) if r is not None]
+    started = time.perf_counter()
+    report = run_batch_api(
+        requests,
+        cfg.client,
+        cache_path=out / CACHE_FILE,
+        params=JUDGE_PARAMS,
+        parse=parse_verdict,
+        poll_s=poll_s,
+        progress=False,
+    )
+    verdicts = [_Verdict(r.id, r.value if r.status == "ok" else r.status) for r in report.results]
+    return time.perf_counter() - started, verdicts
+
+
+class _Verdict:
+    def __init__(self, id, verdict):
+        self.id, self.verdict = id, verdict
+
+
+def batch_runs(rows: list[dict], reference: dict | None) -> list[tuple[str, bool]]:
+    from text2sql_cli.llm_client.cache import load_batches
+
+    out_lines = []
+    with tempfile.TemporaryDirectory() as tmp, server() as fake:
+        wall, verdicts = judge_batch(rows, fake.url, Path(tmp), poll_s=0.5)
+        polls = sum(b["polls"] for b in fake.batches.values())
+        lost, dup, diff = check(rows, verdicts, reference)
+        passed = len(fake.batches) == 1 and polls == 3 and lost == dup == diff == 0
+        out_lines.append(
+            (
+                f"| Batch API, {len(rows)} rows, completes on the 3rd poll (0.5 s apart) | {wall:.1f} s | - "
+                f"| {len(fake.batches)} batch, {polls} polls | {lost} / {dup} / {diff} | "
+                f"no chat requests: {fake.count() - len(rows) == 0} | {'pass' if passed else 'FAIL'} |",
+                passed,
+            )
+        )
+    with tempfile.TemporaryDirectory() as tmp, server() as fake:
+        out = Path(tmp)
+        cache = out / "judge_cache.jsonl"
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        child = subprocess.Popen(
+            [sys.executable, "-c", BATCH_CHILD, fake.url, str(len(rows)), str(out), str(ROOT / "benchmarks")],
+            env=env,
+        )
+        while child.poll() is None and not any(b.get("batch_id") for b in load_batches(cache)):
+            time.sleep(0.05)
+        time.sleep(0.5)  # into the polling
+        polls_before = sum(b["polls"] for b in fake.batches.values())
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        wall, verdicts = judge_batch(rows, fake.url, out, poll_s=0.5)
+        polls = sum(b["polls"] for b in fake.batches.values())
+        lost, dup, diff = check(rows, verdicts, reference)
+        passed = len(fake.batches) == 1 and lost == dup == diff == 0
+        out_lines.append(
+            (
+                f"| Batch API, kill -9 while polling (after {polls_before} poll), then rerun "
+                f"| rerun {wall:.1f} s | - | {len(fake.batches)} batch, {polls} polls in all "
+                f"| {lost} / {dup} / {diff} | "
+                f"resubmitted: {len(fake.batches) > 1} | {'pass' if passed else 'FAIL'} |",
+                passed,
+            )
+        )
+    return out_lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="100 requests instead of 1000")
     ap.add_argument("--n", type=int, default=None)
-    ap.add_argument("--runs", default="clean,faults,hedge,kill,batch")
+    ap.add_argument("--runs", default="clean,faults,hedge,hedge-always,kill,batch")
     ap.add_argument("--fault-rate", type=float, default=0.2)
     args = ap.parse_args()
     n = args.n or (100 if args.quick else 1000)
@@ -163,9 +250,12 @@ def main() -> int:
     reference = None
     plan = [("clean", 0.0, {}, 1.1), ("faults", args.fault_rate, {}, 1.3)]
     plan.append(("hedge", args.fault_rate, {"llm_hedge": True}, 1.3))
+    plan.append(("hedge-always", args.fault_rate, {"llm_hedge": True}, 1.3))
     for name, rate, flags, target in plan:
         if name not in runs:
             continue
+        # The design alternative t2s does not ship: hedge whether or not other rows wait.
+        _BatchRunner._idle = (lambda self: True) if name == "hedge-always" else _IDLE
         with tempfile.TemporaryDirectory() as out, server(rate) as fake:
             wall, verdicts = judge(rows, fake.url, Path(out), **flags)
             attempts, limited = fake.count(), fake.rate_limited
@@ -174,9 +264,12 @@ def main() -> int:
             reference = {v.id: v.verdict for v in verdicts}
         passed = wall <= target * floor and lost == dup == diff == 0
         ok &= passed
-        label = {"clean": "no faults", "faults": f"{rate:.0%} faults, adaptive timeout"}.get(
-            name, f"{rate:.0%} faults, adaptive timeout + hedging"
-        )
+        label = {
+            "clean": "no faults",
+            "faults": f"{rate:.0%} faults, adaptive timeout (the default)",
+            "hedge": f"{rate:.0%} faults, adaptive timeout + hedging when no row waits (T2S_LLM_HEDGE)",
+            "hedge-always": f"{rate:.0%} faults, adaptive timeout + hedging always (not shipped)",
+        }[name]
         lines.append(
             f"| {label} | {wall:.1f} s | {wall / floor:.2f}x (target {target}x) | {attempts} "
             f"| {lost} / {dup} / {diff} | {limited} 429s from the limiter | {'pass' if passed else 'FAIL'} |"
@@ -188,12 +281,10 @@ def main() -> int:
         lines.append(line)
         print(line, flush=True)
     if "batch" in runs:
-        from bench_judge_batch import batch_run
-
-        line, passed = batch_run(rows, reference)
-        ok &= passed
-        lines.append(line)
-        print(line, flush=True)
+        for line, passed in batch_runs(rows, reference):
+            ok &= passed
+            lines.append(line)
+            print(line, flush=True)
     print(
         "\n| run | wall | vs floor | HTTP attempts | lost / dup / different | notes | |\n"
         "|---|---|---|---|---|---|---|"

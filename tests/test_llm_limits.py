@@ -12,6 +12,7 @@ from text2sql_cli.llm_client import ClientConfig, Request, run_batch
 from text2sql_cli.llm_client.limits import (
     DEFAULT_RPM,
     HEADROOM,
+    SLOWDOWN,
     Announced,
     _Latency,
     _Limits,
@@ -76,7 +77,7 @@ def test_429_slows_the_pace_and_answers_restore_it():
     limits = _Limits(600, None)
     limits.slow_down()
     limits.slow_down()
-    assert limits.rpm() < 600 * 0.5
+    assert limits.rpm() == pytest.approx(600 * SLOWDOWN**2) and SLOWDOWN < 1
     for _ in range(20):
         limits.answered()
     assert limits.rpm() == 600
@@ -157,3 +158,15 @@ def test_hedge_answers_a_hung_request_from_its_copy(tmp_path):
     assert copies == 2
     assert report.sent == 41  # the copy counts as a request
     assert took < 10  # neither the 20 s floor nor the 30 s ceiling was waited out
+
+
+def test_a_429_delays_its_request_not_the_others(tmp_path):
+    with FakeOpenAI(lifetime_s=60, retry_after="1") as server:
+        server.script("<q2>", ["429"])
+        report = run(server, reqs(20), tmp_path, rpm=1200)  # one every 0.05 s: ~1 s for all
+        first_429 = next(r.t for r in server.seen if r.fault == "429")
+        retried = [r.t for r in server.seen if "<q2>" in r.prompt][1]
+        meanwhile = [r for r in server.seen if first_429 < r.t < retried]
+    assert [r.status for r in report.results] == ["ok"] * 20
+    assert retried - first_429 >= 1.0  # the Retry-After was honoured for q2
+    assert len(meanwhile) >= 10  # the rest went on (at a reduced pace), no global stall

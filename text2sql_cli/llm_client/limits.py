@@ -32,8 +32,12 @@ DEFAULT_TPM = 150_000
 # of allowance, which absorbs requests arriving a few ms early (network jitter). A server that
 # counts in fixed windows may still answer 429 at a window's edge; the 429 slows the pace.
 HEADROOM = 1.0
-SLOWDOWN = 0.7  # pace factor after a 429
-RECOVERY = 0.05  # pace factor regained per answered request (about 6 answers undo one 429)
+# A 429 cuts the pace by a fifth and each answer gives back 5 points (four answers undo one 429):
+# with the limits already learned from the headers, a lone 429 is more often a hiccup than a sign
+# that the pace is wrong, and a deeper cut costs every later request; 429s in a row still compound
+# (0.8^k), and a server whose `remaining` count reaches 0 is slowed the same way.
+SLOWDOWN = 0.8
+RECOVERY = 0.05
 MIN_FACTOR = 0.1
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
