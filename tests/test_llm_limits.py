@@ -170,3 +170,15 @@ def test_a_429_delays_its_request_not_the_others(tmp_path):
     assert [r.status for r in report.results] == ["ok"] * 20
     assert retried - first_429 >= 1.0  # the Retry-After was honoured for q2
     assert len(meanwhile) >= 10  # the rest went on (at a reduced pace), no global stall
+
+
+def test_max_tokens_counts_against_the_token_limit(tmp_path):
+    # 6000 tokens/minute = 100 a second; each request is ~3 prompt tokens + max_tokens 50, so the
+    # server takes about two a second. Counting only the prompt would send ~8 a second: 429s.
+    with FakeOpenAI(tpm=6000, lifetime_s=60) as server:
+        cfg = ClientConfig(model="gpt-4", base_url=server.url, backoff_s=0.02, max_attempts=5)
+        report = run_batch(
+            reqs(8), cfg, cache_path=tmp_path / "c.jsonl", params={"max_tokens": 50}, progress=False
+        )
+    assert [r.status for r in report.results] == ["ok"] * 8
+    assert server.rate_limited <= 1  # at most one, sent before the first answer told the limit

@@ -4,7 +4,8 @@
 `x-ratelimit-*` headers (OpenAI's: limit / remaining / reset for requests and tokens, durations like
 `6m0s`, `1s`, `250ms`). A user's --rpm / --tpm are upper bounds the pace never passes; a server that
 announces nothing is paced at those, else at DEFAULT_RPM / DEFAULT_TPM (the concurrency cap applies
-either way). Tokens are counted as the provider counts them before a call: prompt + max_tokens.
+either way). Tokens are counted as the provider counts them before a call: prompt + max_tokens
+(without max_tokens: the prompt, and the reply's tokens once known).
 A 429 slows the pace (multiplicative decrease); each answered request brings it back (additive
 increase). The request that got the 429 waits its Retry-After; the others keep going.
 
@@ -139,10 +140,11 @@ class _Limits:
         """When a request of `tokens` (prompt + max_tokens) may start."""
         return max(self.requests.reserve(1, now), self.tokens.reserve(tokens, now))
 
-    def refund_tokens(self, tokens: float) -> None:
-        """Give back tokens reserved above what the server counted (our prompt estimate is high)."""
-        if tokens > 0:
-            self.tokens.refund(tokens)
+    def correct_tokens(self, delta: float) -> None:
+        """Once the usage is known: charge `delta` more tokens (or give back -delta) than were
+        reserved before the call (our prompt estimate is high; without max_tokens, the reply's
+        tokens are only known afterwards)."""
+        self.tokens.refund(-delta)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         seen = Announced.read(headers)

@@ -158,7 +158,10 @@ class _BatchRunner:
         self.limits = _Limits(cfg.rpm, cfg.tpm)
         self.latency = _Latency(cfg.timeout_floor_s, cfg.timeout_s)
         self.price = price_of(cfg.model, cfg.prices)
-        self.est_out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 256)
+        # Output tokens: `est_out` for the cost cap (a high guess without max_tokens); `rate_out` for
+        # the tpm reservation, as the provider counts before the call (max_tokens, else nothing).
+        self.rate_out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+        self.est_out = self.rate_out or 256
         self.sent = 0
         self.hedged = 0  # second copies sent (cfg.hedge)
         self.spent = 0.0
@@ -303,7 +306,7 @@ class _BatchRunner:
 
     async def _slot(self, job: _Job) -> None:
         """Wait for the pace: one request and prompt + max_tokens tokens, as the provider counts."""
-        start = self.limits.reserve(job.prompt_tokens + self.est_out, time.monotonic())
+        start = self.limits.reserve(job.prompt_tokens + self.rate_out, time.monotonic())
         await asyncio.sleep(max(0.0, start - time.monotonic()))
 
     async def _send(self, job: _Job, result: Result) -> str:
@@ -315,11 +318,9 @@ class _BatchRunner:
         usage = resp.usage
         p_tok = usage.prompt_tokens if usage else job.prompt_tokens
         c_tok = usage.completion_tokens if usage else 0
-        # Our prompt estimate is high; give back what the server did not count. The output
-        # reservation is max_tokens, which the provider counts whatever the reply's length.
-        self.limits.refund_tokens(job.prompt_tokens - p_tok)
-        if not self._max_tokens_set():
-            self.limits.refund_tokens(self.est_out - c_tok)
+        # The prompt's true size replaces our (high) estimate; max_tokens, when set, stays counted
+        # whatever the reply's length, as the provider counts it; without it, the reply is counted.
+        self.limits.correct_tokens(p_tok - job.prompt_tokens + (0 if self.rate_out else c_tok))
         cost = self._cost(p_tok, c_tok)
         self.spent += cost
         result.prompt_tokens += p_tok
@@ -329,9 +330,6 @@ class _BatchRunner:
         if content is None:
             raise _Retry("empty reply (no message content)")
         return content
-
-    def _max_tokens_set(self) -> bool:
-        return bool(self.params.get("max_tokens") or self.params.get("max_completion_tokens"))
 
     def _idle(self) -> bool:
         """No fresh row waits and no retry is due: the pace has room to spare."""
