@@ -31,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from text2sql_cli.evaluation.execution import ExecutionSettings, ex_column, prepare_query
+from text2sql_cli.evaluation.execution import ExecutionSettings, ex_column
+from text2sql_cli.evaluation.prepare import prepare_query
 from text2sql_cli.evaluation.report import Prediction
 
 SPLIT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ko_text2sql" / "origin_test.jsonl"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from text2sql_cli.evaluation.execution import prepare_query
+from text2sql_cli.evaluation.prepare import prepare_query
 from text2sql_cli.sql.compare import (
     CompareGaveUp,
     remove_distinct,

@@ -141,6 +141,7 @@ def crashed(task: ExTask, message: str) -> dict:
 
 
 def _score(task: ExTask) -> ExVerdict:
+    from text2sql_cli.evaluation.prepare import example_dialect, names_in_scope, prepare_query
     from text2sql_cli.sql.compare import sqleval_golds
     from text2sql_cli.sql.schema import SchemaError
 
@@ -149,7 +150,7 @@ def _score(task: ExTask) -> ExVerdict:
     dialect, why = example_dialect(task)
     read = {"dialect": dialect, "dialect_reason": why}
     try:
-        names = _names(task, dialect) if dialect == "mysql" else frozenset()
+        names = names_in_scope(task, dialect) if dialect == "mysql" else frozenset()
         golds = [
             prepare_query(g, dialect, task.mode, "gold", task.keep_distinct, names)
             for g in (sqleval_golds(task.gold) if task.mode == "sqleval" else [task.gold])
@@ -239,90 +240,6 @@ def _same(task: ExTask, expected, got, ordered: bool) -> bool:
         pred_columns=got.columns,
         deadline=time.monotonic() + task.timeout,
     )
-
-
-def example_dialect(task: ExTask) -> tuple[str, str]:
-    """The dialect this example's SQL is read in, and why."""
-    from text2sql_cli.sql.dialect import detect_dialect
-
-    if task.engine != "sqlite":
-        from text2sql_cli.sql.engines import engine_dialect
-
-        return engine_dialect(task.engine), f"--engine {task.engine}: SQL runs as written"
-    if task.dialect != "auto":
-        return task.dialect, "--dialect"
-    if task.db_dir:
-        return "sqlite", "real SQLite databases: SQL runs as written"
-    return detect_dialect(task.context or "")
-
-
-def _names(task: ExTask, dialect: str) -> frozenset[str]:
-    """Lower-cased table and column names in scope: the databases' when real, else the DDL's."""
-    if task.db_dir:
-        files = database_files(Path(task.db_dir), task.db_id)
-        return frozenset().union(*(_file_names(str(f)) for f in files))
-    return _schema_names(task.context, dialect)
-
-
-@lru_cache(maxsize=256)
-def _file_names(path: str) -> frozenset[str]:
-    import sqlite3
-
-    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        tables = [
-            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
-        ]
-        columns = [r[1] for t in tables for r in conn.execute("SELECT * FROM pragma_table_info(?)", (t,))]
-    finally:
-        conn.close()
-    return frozenset(n.lower() for n in (*tables, *columns))
-
-
-@lru_cache(maxsize=1024)
-def _schema_names(context: str | None, dialect: str) -> frozenset[str]:
-    """Lower-cased table and column names of the DDL (a double-quoted one is an identifier)."""
-    if not context:
-        return frozenset()
-    from text2sql_cli.sql.schema import SchemaError
-    from text2sql_cli.sql.synth import cached_schema
-
-    try:
-        schema = cached_schema(context, dialect)
-    except SchemaError:
-        return frozenset()
-    return frozenset(name.lower() for t in schema.tables for name in (t.name, *(c.name for c in t.columns)))
-
-
-@lru_cache(maxsize=8192)
-def prepare_query(
-    sql: str,
-    dialect: str,
-    mode: str,
-    role: str = "gold",
-    keep_distinct: bool = False,
-    names: frozenset[str] = frozenset(),
-) -> tuple[str, bool]:
-    """The SQLite text to run and whether row order matters (meaningful for the gold query).
-
-    spider: the official evaluator's text rewrites, and order from `'order by'` anywhere in the
-    gold text (its heuristic); other modes: order from a top-level ORDER BY (parsed). Then SQL
-    that is not SQLite is transpiled (text sqlglot cannot parse runs unchanged)."""
-    from text2sql_cli.sql.compare import spider_query
-    from text2sql_cli.sql.dialect import sqlite_tree
-
-    if mode == "spider":
-        sql = spider_query(sql, role=role, keep_distinct=keep_distinct)
-        ordered = "order by" in sql.lower()
-        if dialect == "sqlite":
-            return sql, ordered
-        tree = sqlite_tree(sql, dialect, names)
-        return (sql if tree is None else tree.sql(dialect="sqlite")), ordered
-    tree = sqlite_tree(sql, dialect, names)
-    if tree is None:
-        return sql, "order by" in " ".join(sql.lower().split())  # unparseable: the textual heuristic
-    ordered = tree.args.get("order") is not None
-    return (sql if dialect == "sqlite" else tree.sql(dialect="sqlite")), ordered
 
 
 def _error_kind(result) -> str:

@@ -5,7 +5,7 @@
 - `sandbox`   read-only, time-limited, row-capped execution returning `ExecutionResult`
 - `pool`      a worker-process runner that survives crashing workers
 - `synth`     synthesized test-suite databases for DDL-only data, seeded with gold literals
-- `compare`   result comparison in the `spider`, `bird` and `sqleval` modes
+- `compare`   result comparison in the `strict`, `spider`, `bird` and `sqleval` modes
 - `extract`   SQL extraction from raw model generations
 - `normalize` canonical SQL text for exact match
 
