@@ -29,6 +29,7 @@ from typing import Literal
 from pydantic import Field, field_serializer, model_validator
 
 from text2sql_cli.config import T2SSettings
+from text2sql_cli.evaluation.prepare import database_files
 
 EXCLUDED = ("gold_error", "no_gold", "crashed", "generation_error", "compare_gave_up")
 MODE_TIMEOUT = {"bird": 30.0, "sqleval": 10.0}  # the harnesses' own limits; else 5 s (official Spider: 60 s)
@@ -289,14 +290,6 @@ def _connections(task: ExTask, gold_sqlite: str, dialect: str) -> list[tuple[str
         )
         for i, data in enumerate(snapshots)
     ]
-
-
-def database_files(db_dir: Path, db_id: str) -> list[Path]:
-    """`<db_dir>/<db_id>/*.sqlite`, sorted; FileNotFoundError when there is none."""
-    files = sorted((db_dir / db_id).glob("*.sqlite"))
-    if not files:
-        raise FileNotFoundError(f"no database for db_id {db_id!r}: expected {db_dir / db_id}/*.sqlite")
-    return files
 
 
 @lru_cache(maxsize=64)

@@ -30,8 +30,6 @@ def example_dialect(task) -> tuple[str, str]:
 def names_in_scope(task, dialect: str) -> frozenset[str]:
     """Lower-cased table and column names in scope: the databases' when real, else the DDL's."""
     if task.db_dir:
-        from text2sql_cli.evaluation.execution import database_files
-
         files = database_files(Path(task.db_dir), task.db_id)
         return frozenset().union(*(_file_names(str(f)) for f in files))
     return _schema_names(task.context, dialect)
@@ -96,3 +94,11 @@ def prepare_query(
         return sql, "order by" in " ".join(sql.lower().split())  # unparseable: the textual heuristic
     ordered = tree.args.get("order") is not None
     return (sql if dialect == "sqlite" else tree.sql(dialect="sqlite")), ordered
+
+
+def database_files(db_dir: Path, db_id: str) -> list[Path]:
+    """`<db_dir>/<db_id>/*.sqlite`, sorted; FileNotFoundError when there is none."""
+    files = sorted((db_dir / db_id).glob("*.sqlite"))
+    if not files:
+        raise FileNotFoundError(f"no database for db_id {db_id!r}: expected {db_dir / db_id}/*.sqlite")
+    return files
