@@ -32,7 +32,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n`]*\n?(.*?)```", re.S)
+_FENCE = re.compile(r"```(?P<first>[^\n`]*)\n?(?P<body>.*?)```", re.S)
+_TAG = re.compile(r"^[ \t]*(?!(?:SELECT|WITH)\b)[\w+-]+", re.I)  # sql, sqlite3, postgresql, ...
 _OPEN_FENCE = re.compile(r"```[ \t]*[\w+-]*[^\n`]*\n?(.*)$", re.S)
 _QUERY = r"(?:SELECT|WITH)\b|\(\s*SELECT\b"
 # A query start: at a line start (after markdown marks), after a label's colon, or a backtick.
@@ -84,7 +85,8 @@ def _after_reasoning(text: str) -> str | None:
 
 def _fence_body(text: str) -> str | None:
     """The last complete fence that holds a statement (queries first); else an unclosed last one."""
-    bodies = [m.group(2) for m in _FENCE.finditer(text)]
+    # the tag line may hold the query itself (```sql SELECT ...```, ```SELECT ...```)
+    bodies = [_TAG.sub("", m["first"], count=1) + "\n" + m["body"] for m in _FENCE.finditer(text)]
     for wanted in (_START, _OTHER_START):
         chosen = [b for b in bodies if wanted.search(_LEADING_COMMENTS.sub("", b, count=1))]
         if chosen:
