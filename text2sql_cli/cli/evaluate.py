@@ -62,6 +62,20 @@ def evaluate(
             "or .../{db_id} (existing databases, read-only)."
         ),
     ] = None,
+    exclude_low_information: Annotated[
+        bool,
+        typer.Option(
+            "--exclude-low-information",
+            help="Leave out of EX the examples whose gold result is the same on every database.",
+        ),
+    ] = False,
+    no_infer_schema: Annotated[
+        bool,
+        typer.Option(
+            "--no-infer-schema",
+            help="Do not build tables the gold SQL uses but the DDL lacks (those rows stay gold_error).",
+        ),
+    ] = False,
     now: Annotated[
         str | None,
         typer.Option(
@@ -159,6 +173,8 @@ def evaluate(
         eval_engine=engine,
         db_url=db_url,
         eval_now=now,
+        exclude_low_information=True if exclude_low_information else None,
+        infer_schema=False if no_infer_schema else None,
     )
     judge_cfg = _judge_config(
         judge, judge_base_url, judge_api_key_env, judge_sees, judge_prompt, rpm, tpm, max_cost, dry_run

@@ -31,7 +31,7 @@ from pydantic import Field, field_serializer, model_validator
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.evaluation.prepare import database_files
 
-EXCLUDED = ("gold_error", "no_gold", "crashed", "generation_error", "compare_gave_up")
+EXCLUDED = ("low_information", "gold_error", "no_gold", "crashed", "generation_error", "compare_gave_up")
 MODE_TIMEOUT = {"bird": 30.0, "sqleval": 10.0}  # the harnesses' own limits; else 5 s (official Spider: 60 s)
 DEFAULT_TIMEOUT = 5.0
 
@@ -67,6 +67,12 @@ class ExecutionSettings(T2SSettings):
     )
     db_url: str | None = Field(
         None, description="server URL for --engine mariadb/postgres; with {db_id}: existing databases"
+    )
+    exclude_low_information: bool = Field(
+        False, description="leave out of EX the examples whose gold result is the same on every database"
+    )
+    infer_schema: bool = Field(
+        True, description="build tables the gold SQL uses but the DDL lacks (from foreign keys and the query)"
     )
     eval_now: str | None = Field(
         None,
@@ -109,6 +115,8 @@ class ExTask:
     seed: int = 0
     db_dir: str | None = None
     engine: str = "sqlite"  # or mariadb/postgres: SQL runs as written on that server (db_url)
+    exclude_low_information: bool = False
+    infer_schema: bool = True
     db_url: str = ""
 
 
@@ -123,6 +131,8 @@ class ExVerdict:
     databases: int = 0
     dialect: str | None = None  # how the SQL was read
     dialect_reason: str | None = None
+    schema_inferred: tuple[str, ...] | None = None  # tables built because the DDL lacks them
+    resynthesized: int = 0  # further rounds of databases made because gold was constant
 
     @property
     def ex(self) -> bool | None:
@@ -150,6 +160,15 @@ def _score(task: ExTask) -> ExVerdict:
         return ExVerdict("no_gold", reason="the example has no gold SQL")
     dialect, why = example_dialect(task)
     read = {"dialect": dialect, "dialect_reason": why}
+    if task.infer_schema and task.context and not task.db_dir and "{db_id}" not in task.db_url:
+        from dataclasses import replace
+
+        from text2sql_cli.sql.infer_schema import infer_missing_tables
+
+        context, inferred = infer_missing_tables(task.context, task.gold, dialect)
+        if inferred:
+            task = replace(task, context=context)
+            read["schema_inferred"] = inferred
     try:
         names = names_in_scope(task, dialect) if dialect == "mysql" else frozenset()
         golds = [
@@ -167,21 +186,33 @@ def _score(task: ExTask) -> ExVerdict:
             alternatives = sqleval_golds(task.gold) if task.mode == "sqleval" else [task.gold]
             texts = [prepare(g, task.mode, "gold", task.keep_distinct) for g in alternatives or [task.gold]]
             server_pred = prepare(task.pred, task.mode, "pred", task.keep_distinct) if task.pred else None
-            with server_databases(task, golds[0][0]) as runners:
+            with server_databases(task, golds[0][0]) as (runners, more):
                 server_golds = [(text, ordered) for text, (_, ordered) in zip(texts, golds)]
-                return _run_and_compare(task, server_golds, server_pred, runners, read)
+                return _run_and_compare(task, server_golds, server_pred, runners, read, more)
         databases = _connections(task, golds[0][0], dialect)
+        more = None
+        if not task.db_dir:
+
+            def more(attempt: int):
+                return _connections(task, golds[0][0], dialect, attempt)
+
     except SchemaError as err:
         return ExVerdict("gold_error", reason=f"the DDL does not load: {err}", gold_error_kind="ddl", **read)
     except FileNotFoundError as err:
         return ExVerdict("gold_error", reason=str(err), gold_error_kind="no_database", **read)
-    return _run_and_compare(task, golds, pred, databases, read)
+    return _run_and_compare(task, golds, pred, databases, read, more)
 
 
-def _run_and_compare(task: ExTask, golds, pred: str | None, databases, read: dict) -> ExVerdict:
-    """Run gold (each alternative) and the prediction on every (name, run) database; the verdict."""
+RESYNTHESIS_ROUNDS = 2  # further rounds of K databases tried when gold's result is constant
+
+
+def _run_and_compare(task: ExTask, golds, pred: str | None, databases, read: dict, more=None) -> ExVerdict:
+    """Run gold (each alternative) and the prediction on every (name, run) database; the verdict.
+    When gold gives one result everywhere, `more(attempt)` adds databases aimed at its predicates
+    (at most RESYNTHESIS_ROUNDS rounds) until it varies; what stays constant is low-information."""
     from text2sql_cli.sql.compare import CompareGaveUp
 
+    databases = list(databases)
     gold_results = []  # per gold alternative, its result on every database
     for gold, _ in golds:
         results = [run(gold) for _, run in databases]
@@ -196,6 +227,16 @@ def _run_and_compare(task: ExTask, golds, pred: str | None, databases, read: dic
                 **read,
             )
         gold_results.append(results)
+    rounds = 0
+    while more is not None and rounds < RESYNTHESIS_ROUNDS and len({r.rows for r in gold_results[0]}) == 1:
+        rounds += 1
+        extra = more(rounds)
+        extra_results = [[run(gold) for _, run in extra] for gold, _ in golds]
+        if any(not r.ok for results in extra_results for r in results):
+            break  # gold ran everywhere before: a failure here says nothing about the prediction
+        databases += extra
+        for results, added in zip(gold_results, extra_results):
+            results.extend(added)
     first = gold_results[0]
     gold_empty = all(not r.rows for r in first)
     same_everywhere = len(first) > 1 and len({r.rows for r in first}) == 1
@@ -204,8 +245,14 @@ def _run_and_compare(task: ExTask, golds, pred: str | None, databases, read: dic
         low_information=gold_empty or same_everywhere,
         order_matters=golds[0][1] if task.mode in ("strict", "spider", "sqleval") else False,
         databases=len(databases),
+        resynthesized=rounds,
         **read,
     )
+    if task.exclude_low_information and facts["low_information"]:
+        reason = (
+            "gold gives no rows everywhere" if gold_empty else "gold gives the same result on every database"
+        )
+        return ExVerdict("low_information", reason=f"{reason} (--exclude-low-information)", **facts)
     if pred is None:
         return ExVerdict("extraction_failed", reason="no SQL found in the generation", **facts)
     matches = [True] * len(golds)
@@ -265,7 +312,7 @@ def _error_kind(result) -> str:
     return "error"
 
 
-def _connections(task: ExTask, gold_sqlite: str, dialect: str) -> list[tuple[str, object]]:
+def _connections(task: ExTask, gold_sqlite: str, dialect: str, attempt: int = 0) -> list[tuple[str, object]]:
     """(name for messages, run(sql) -> ExecutionResult) for each database of the example."""
     from functools import partial
 
@@ -282,10 +329,13 @@ def _connections(task: ExTask, gold_sqlite: str, dialect: str) -> list[tuple[str
 
     if not task.context or not task.context.strip():
         raise SchemaError("the example has no DDL (context)")
-    snapshots = instances_for(task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=dialect)
+    snapshots = instances_for(
+        task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=dialect, attempt=attempt
+    )
+    extra = f", re-synthesis {attempt}" if attempt else ""
     return [
         (
-            f"synthesized database {i + 1} of {len(snapshots)} (seed {task.seed})",
+            f"synthesized database {i + 1} of {len(snapshots)} (seed {task.seed}{extra})",
             partial(execute, open_snapshot(data), **run),
         )
         for i, data in enumerate(snapshots)
@@ -332,6 +382,8 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
             db_dir=str(settings.db_dir) if settings.db_dir else None,
             engine=settings.eval_engine,
             db_url=db_url,
+            exclude_low_information=settings.exclude_low_information,
+            infer_schema=settings.infer_schema,
         )
         for p in scored
     ]

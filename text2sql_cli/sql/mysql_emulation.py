@@ -13,7 +13,7 @@ SQLite lacks or does differently with Python functions that return what MySQL 8 
 - STR_TO_DATE, DATE_FORMAT (every MySQL specifier), WEEK (modes 0-7), YEARWEEK, DAYOFWEEK,
   WEEKDAY, DAYOFYEAR, QUARTER, HOUR/MINUTE/SECOND, EXTRACT, LAST_DAY, DAYNAME, MONTHNAME;
 - REGEXP (case-insensitive, as on a _ci column), FIND_IN_SET, SUBSTRING_INDEX, LPAD/RPAD, FIELD,
-  FORMAT, MOD on decimals, REVERSE, LENGTH in bytes (CHAR_LENGTH stays characters),
+  FORMAT, MOD on decimals, REVERSE, INSTR/LOCATE without case, LENGTH in bytes (CHAR_LENGTH stays characters),
   CAST AS DECIMAL(p,s) rounds half away
   from zero, TRUNCATE(x, d) truncates to d digits, COUNT(DISTINCT a, b), GROUP_CONCAT with ORDER BY
   and SEPARATOR (SQLite 3.40 has no ordered aggregates);
@@ -585,6 +585,12 @@ def mod(a, b):
 
 
 @_null
+def instr(text, needle):
+    """INSTR/LOCATE/POSITION: 1-based, 0 when absent; case-insensitive as on a _ci column."""
+    return _text(text).casefold().find(_text(needle).casefold()) + 1
+
+
+@_null
 def reverse(text):
     return _text(text)[::-1]
 
@@ -656,6 +662,7 @@ _FUNCTIONS = (
     ("T2S_ROW_KEY", -1, row_key),
     ("T2S_MOD", 2, mod),
     ("REVERSE", 1, reverse),
+    ("T2S_INSTR", 2, instr),
     ("STR_TO_DATE", 2, str_to_date),
     ("WEEK", 1, week),
     ("WEEK", 2, week),

@@ -155,6 +155,8 @@ def rewrite(tree):
             and len(node.this.expressions) > 1
         ):
             return exp.Count(this=exp.Distinct(expressions=[_call("T2S_ROW_KEY", *node.this.expressions)]))
+        if isinstance(node, exp.StrPosition) and node.args.get("position") is None:
+            return _call("T2S_INSTR", node.this, node.args["substr"])
         if isinstance(node, exp.Mod):
             return _call("T2S_MOD", node.this, node.expression)
         if isinstance(node, exp.GroupConcat):

@@ -30,6 +30,8 @@ from text2sql_cli.sql.schema import Column, Schema, Table, build_database, parse
 
 _NULL_RATE = 0.15
 _SEED_RATE = 0.45  # share of values drawn from the gold literals, when a column has some
+_DUPLICATE_RATE = 0.12  # rows that repeat an earlier row's non-key values
+_EMPTY_RATE = 0.08  # nullable text values that are '' (besides the NULLs)
 _EPOCH = dt.date(2019, 1, 1)
 
 
@@ -65,6 +67,14 @@ def gold_literals(gold_sql: str, schema: Schema | None = None) -> Literals:
     found: dict[tuple[str, str], list] = {}
     predicates = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.In, exp.Between)
     for node in tree.find_all(*predicates):
+        if _mentions_clock(node):  # col vs CURDATE()/NOW()/date arithmetic on them: dates around now
+            for column in node.find_all(exp.Column):
+                key = (
+                    aliases.get(column.table.lower(), column.table.lower()) if column.table else "",
+                    column.name.lower(),
+                )
+                found.setdefault(key, []).extend(_around_now())
+            continue
         column = node.this if isinstance(node.this, exp.Column) else node.expression
         if not isinstance(column, exp.Column):
             continue
@@ -119,26 +129,93 @@ def _neighbours(value) -> list:
 
 
 def _like_variants(pattern: str) -> list[str]:
-    """Strings that match the LIKE pattern, plus near misses."""
+    """Strings that match the LIKE pattern and strings that match only a neighbouring pattern:
+    the literal alone, inside longer text, as prefix and as suffix (so `'%x%'`, `'x%'`, `'%x'` and
+    `= 'x'` each keep different rows), one or two characters for `_`, other case, and the literal
+    cut short."""
     core = pattern.replace("%", "").replace("_", "")
     matching = pattern.replace("_", "x")
     variants = [matching.replace("%", ""), matching.replace("%", "가"), matching.replace("%", "z1")]
-    return variants + [core[:-1] or "q", "no" + core[1:]]
+    variants += [core, f"앞{core}", f"{core}뒤", f"앞{core}뒤", core.upper(), core.lower()]
+    variants += [pattern.replace("%", "").replace("_", "xy"), pattern.replace("%", "").replace("_", "")]
+    return list(dict.fromkeys(v for v in variants + [core[:-1] or "q", "no" + core[1:]]))
+
+
+_CLOCK = ("CURDATE", "NOW", "CURRENT_DATE", "CURRENT_TIMESTAMP", "SYSDATE", "CURTIME", "UTC_DATE")
+_CLOCK += ("T2S_NOW", "T2S_CURDATE", "T2S_CURTIME")  # the same, after mysql_rewrite
+
+
+def _mentions_clock(node) -> bool:
+    from sqlglot import exp
+
+    for sub in node.walk():
+        if isinstance(sub, (exp.CurrentDate, exp.CurrentTimestamp, exp.CurrentTime)):
+            return True
+        if isinstance(sub, exp.Anonymous) and sub.name.upper() in _CLOCK:
+            return True
+    return False
+
+
+def _around_now() -> list[str]:
+    """Dates and times around the pinned `now()`: the day itself, the days and weeks around it,
+    the same month and year, and outside them (issue 12: a count against CURDATE() must vary)."""
+    from text2sql_cli.sql.mysql_emulation import now
+
+    instant = now()
+    today = instant.date()
+    days = (
+        0,
+        -1,
+        1,
+        -2,
+        -6,
+        -7,
+        -8,
+        -13,
+        -14,
+        -15,
+        -29,
+        -30,
+        -31,
+        -32,
+        -89,
+        -90,
+        -91,
+        -364,
+        -365,
+        -366,
+        -400,
+    )
+    out = [(today + dt.timedelta(days=d)).isoformat() for d in days]
+    out += [today.replace(day=1).isoformat(), (today.replace(day=1) - dt.timedelta(days=1)).isoformat()]
+    out += [today.replace(month=1, day=1).isoformat(), today.replace(month=12, day=31).isoformat()]
+    out += [
+        instant.strftime("%Y-%m-%d %H:%M:%S"),
+        f"{today.isoformat()} 00:00:00",
+        f"{today.isoformat()} 23:59:59",
+    ]
+    out += [(instant - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")]
+    out += [(instant - dt.timedelta(days=1, seconds=1)).strftime("%Y-%m-%d %H:%M:%S")]
+    out += [(instant + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")]
+    return out
 
 
 def synthesize(
-    schema: Schema, literals: Literals = Literals(), *, k: int = 5, seed: int = 0
+    schema: Schema, literals: Literals = Literals(), *, k: int = 5, seed: int = 0, attempt: int = 0
 ) -> tuple[bytes, ...]:
-    """`k` filled instances of `schema`, as sandbox snapshots."""
+    """`k` filled instances of `schema`, as sandbox snapshots. `attempt` > 0 gives further,
+    different instances that use the gold literals more often (re-synthesis for a gold query whose
+    result was the same everywhere)."""
     literals = _along_foreign_keys(schema, literals)
     digest = hashlib.sha256("\n".join(schema.sqlite_ddl).encode() + repr(literals).encode()).hexdigest()[:16]
+    seed_rate = min(0.9, _SEED_RATE + 0.2 * attempt)
     out = []
     for i in range(k):
-        rng = random.Random(f"{seed}:{i}:{digest}")
+        rng = random.Random(f"{seed}:{i}:{digest}" + (f":retry{attempt}" if attempt else ""))
         conn = build_database(schema)
         generated: dict[str, list[dict]] = {}
         for table in _parents_first(schema):
-            rows = _fill(table, schema, literals, generated, rng)
+            rows = _fill(table, schema, literals, generated, rng, seed_rate)
             generated[table.name.lower()] = rows
             if rows:
                 names = [c.name for c in table.columns]
@@ -180,17 +257,20 @@ def cached_schema(ddl: str, dialect: str = "auto") -> Schema:
 
 
 @lru_cache(maxsize=256)
-def _cached_instances(ddl: str, dialect: str, literals: Literals, k: int, seed: int) -> tuple[bytes, ...]:
-    return synthesize(cached_schema(ddl, dialect), literals, k=k, seed=seed)
+def _cached_instances(
+    ddl: str, dialect: str, literals: Literals, k: int, seed: int, attempt: int = 0
+) -> tuple[bytes, ...]:
+    return synthesize(cached_schema(ddl, dialect), literals, k=k, seed=seed, attempt=attempt)
 
 
 def instances_for(
-    ddl: str, gold_sql: str | None, *, k: int = 5, seed: int = 0, dialect: str = "auto"
+    ddl: str, gold_sql: str | None, *, k: int = 5, seed: int = 0, dialect: str = "auto", attempt: int = 0
 ) -> tuple[bytes, ...]:
-    """Synthesized instances for `ddl`, seeded with the literals of `gold_sql` (SQLite syntax)."""
+    """Synthesized instances for `ddl`, seeded with the literals of `gold_sql` (SQLite syntax).
+    Dates compared with the clock are seeded around the pinned `mysql_emulation.now()`."""
     schema = cached_schema(ddl, dialect)
     literals = gold_literals(gold_sql, schema) if gold_sql else Literals()
-    return _cached_instances(ddl, dialect, literals, k, seed)
+    return _cached_instances(ddl, dialect, literals, k, seed, attempt)
 
 
 def _parents_first(schema: Schema) -> list[Table]:
@@ -216,7 +296,7 @@ def _parents_first(schema: Schema) -> list[Table]:
 
 
 def _fill(
-    table: Table, schema: Schema, literals: Literals, generated: dict, rng: random.Random
+    table: Table, schema: Schema, literals: Literals, generated: dict, rng: random.Random, seed_rate: float
 ) -> list[dict]:
     n = rng.choice((4, 12, 25, 60))
     fk_pools = _fk_pools(table, generated)
@@ -225,11 +305,21 @@ def _fill(
     pk = table.primary_key
     if pk and tuple(pk) not in seen_unique:
         seen_unique[tuple(pk)] = set()
+    keyed = {c for cols in seen_unique for c in cols}
+    # One NULL per nullable column in every instance, so COUNT(col), IS NULL and LEFT JOINs differ.
+    null_row = {c.name: rng.randrange(n) for c in table.columns if not c.not_null and not c.primary_key}
     for index in range(n):
         row = {}
         for col in table.columns:
             seeds = literals.for_column(table.name, col.name)
-            row[col.name] = _value(col, index, n, seeds, fk_pools.get(col.name.lower()), rng)
+            row[col.name] = _value(col, index, n, seeds, fk_pools.get(col.name.lower()), rng, seed_rate)
+            if null_row.get(col.name) == index:
+                row[col.name] = None
+        if rows and rng.random() < _DUPLICATE_RATE:  # repeat an earlier row's values (DISTINCT matters)
+            earlier = rng.choice(rows)
+            for col in table.columns:
+                if col.name not in keyed and not col.primary_key:
+                    row[col.name] = earlier[col.name]
         if _fix_unique(row, table, seen_unique, index):
             rows.append(row)
     return rows
@@ -250,9 +340,11 @@ def _fk_pools(table: Table, generated: dict) -> dict[str, list]:
     return pools
 
 
-def _value(col: Column, index: int, n: int, seeds: list, fk_pool: list | None, rng: random.Random):
+def _value(
+    col: Column, index: int, n: int, seeds: list, fk_pool: list | None, rng: random.Random, seed_rate: float
+):
     if col.primary_key and col.kind == "int":
-        if seeds and rng.random() < _SEED_RATE:
+        if seeds and rng.random() < seed_rate:
             choice = rng.choice(seeds)
             if isinstance(choice, int):
                 return choice
@@ -261,11 +353,13 @@ def _value(col: Column, index: int, n: int, seeds: list, fk_pool: list | None, r
         return None
     if fk_pool is not None:  # FOREIGN KEY intact: only parent keys, seeded ones when they exist
         seeded = [v for v in seeds if v in fk_pool]
-        if seeded and rng.random() < _SEED_RATE:
+        if seeded and rng.random() < seed_rate:
             return rng.choice(seeded)
         return rng.choice(fk_pool)
-    if seeds and rng.random() < _SEED_RATE:
+    if seeds and rng.random() < seed_rate:
         return _coerce(rng.choice(seeds), col)
+    if col.kind == "text" and not col.not_null and rng.random() < _EMPTY_RATE:
+        return ""  # NULL vs '' vs a value: `IS NULL`, `= ''` and COALESCE tell them apart
     if col.kind == "int" and _looks_like_key(col) and not col.unique:
         return rng.randint(1, max(3, n // 4))  # a key into a table the DDL lacks: repeat values
     return _random(col, n, rng)
@@ -279,6 +373,8 @@ def _looks_like_key(col: Column) -> bool:
 def _coerce(value, col: Column):
     if col.kind in ("int", "bool") and isinstance(value, float) and value.is_integer():
         return int(value)
+    if col.kind == "date" and isinstance(value, str) and len(value) > 10 and value[4:5] == "-":
+        return value[:10]  # a datetime seed in a DATE column keeps its day
     return value
 
 

@@ -1,7 +1,7 @@
 """EX on a server engine: the databases one example runs on, and its queries as the engine runs them.
 
     prepare(sql, mode, role, keep_distinct) -> str        no transpiling; spider mode's text rewrites
-    server_databases(task, gold_sqlite) -> context manager yielding (name, run(sql) -> ExecutionResult)
+    server_databases(task, gold_sqlite) -> context manager yielding ([(name, run(sql))], more(attempt))
     table_rows(snapshot) -> list[TableRows]               the rows of a synthesized SQLite instance
 
 With `{db_id}` in the task's URL, the one database is that existing database (read-only). Otherwise
@@ -46,7 +46,7 @@ def table_rows(snapshot: bytes, order: list[str]) -> list[TableRows]:
 
 
 @contextlib.contextmanager
-def server_databases(task, gold_sqlite: str) -> Iterator[list[tuple[str, Callable[[str], ExecutionResult]]]]:
+def server_databases(task, gold_sqlite: str) -> Iterator[tuple[list[tuple[str, Callable]], Callable | None]]:
     """One `run(sql)` per database the example is scored on; throwaway ones dropped on exit."""
     engine_name = task.engine
     run_args = dict(timeout=task.timeout, max_rows=task.max_rows)
@@ -61,7 +61,7 @@ def server_databases(task, gold_sqlite: str) -> Iterator[list[tuple[str, Callabl
             raise FileNotFoundError(
                 f"no database for db_id {task.db_id!r} on {engine_name}: {_first_line(err)}"
             ) from None
-        yield [(f"{engine_name} database {task.db_id}", partial(engine.execute, **run_args))]
+        yield [(f"{engine_name} database {task.db_id}", partial(engine.execute, **run_args))], None
         return
     from text2sql_cli.sql.schema import SchemaError
     from text2sql_cli.sql.synth import _parents_first, cached_schema, instances_for
@@ -73,17 +73,27 @@ def server_databases(task, gold_sqlite: str) -> Iterator[list[tuple[str, Callabl
     order = [t.name for t in _parents_first(cached_schema(task.context, dialect))]
     engine = server_for(engine_name, task.db_url)
     with engine.session(), contextlib.ExitStack() as stack:
-        runners = []
-        for i, data in enumerate(snapshots):
-            try:
-                name = stack.enter_context(engine.throwaway(task.context, table_rows(data, order)))
-            except Exception as err:
-                if not engine.is_query_error(err):
-                    raise  # the server is unreachable or went away: not the row's fault
-                raise SchemaError(f"the DDL does not load on {engine_name}: {_first_line(err)}") from None
-            label = f"synthesized database {i + 1} of {len(snapshots)} on {engine_name} (seed {task.seed})"
-            runners.append((label, partial(engine.execute, database=name, **run_args)))
-        yield runners
+
+        def load(snapshots, note: str) -> list:
+            runners = []
+            for i, data in enumerate(snapshots):
+                try:
+                    name = stack.enter_context(engine.throwaway(task.context, table_rows(data, order)))
+                except Exception as err:
+                    if not engine.is_query_error(err):
+                        raise  # the server is unreachable or went away: not the row's fault
+                    raise SchemaError(f"the DDL does not load on {engine_name}: {_first_line(err)}") from None
+                label = f"synthesized database {i + 1} of {len(snapshots)} on {engine_name} (seed {task.seed}{note})"
+                runners.append((label, partial(engine.execute, database=name, **run_args)))
+            return runners
+
+        def more(attempt: int) -> list:
+            extra = instances_for(
+                task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=dialect, attempt=attempt
+            )
+            return load(extra, f", re-synthesis {attempt}")
+
+        yield load(snapshots, ""), more
 
 
 def _first_line(err: Exception) -> str:
