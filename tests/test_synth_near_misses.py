@@ -72,7 +72,8 @@ def test_like_pattern_is_told_apart_from_its_neighbour(gold, near_miss):
             "SELECT COUNT(*) FROM heroes WHERE created_at >= NOW() - INTERVAL 1 DAY",
         ),
         (
-            "SELECT hero_name FROM heroes WHERE YEAR(joined) = YEAR(CURDATE()) AND MONTH(joined) = MONTH(CURDATE())",
+            "SELECT hero_name FROM heroes "
+            "WHERE YEAR(joined) = YEAR(CURDATE()) AND MONTH(joined) = MONTH(CURDATE())",
             "SELECT hero_name FROM heroes WHERE joined >= CURDATE() - INTERVAL 1 MONTH",
         ),
     ],

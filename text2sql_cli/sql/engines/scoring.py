@@ -83,7 +83,8 @@ def server_databases(task, gold_sqlite: str) -> Iterator[tuple[list[tuple[str, C
                     if not engine.is_query_error(err):
                         raise  # the server is unreachable or went away: not the row's fault
                     raise SchemaError(f"the DDL does not load on {engine_name}: {_first_line(err)}") from None
-                label = f"synthesized database {i + 1} of {len(snapshots)} on {engine_name} (seed {task.seed}{note})"
+                where = f"on {engine_name} (seed {task.seed}{note})"
+                label = f"synthesized database {i + 1} of {len(snapshots)} {where}"
                 runners.append((label, partial(engine.execute, database=name, **run_args)))
             return runners
 
