@@ -188,11 +188,33 @@ def _parse_trim(sql: str) -> str | None:
         if floor is not None and len(candidate) <= len(floor):
             break
         if candidate != sql and _parses(candidate) and _reads_as_sql(candidate):
+            if _ends_in_implicit_alias(candidate):
+                continue  # `FROM t This query ...`: the first word of the prose read as an alias
             floor = candidate
             break
     if floor is None or not _looks_like_prose(sql[len(floor) :] if sql.startswith(floor) else ""):
         return None
     return floor
+
+
+def _ends_in_implicit_alias(sql: str) -> bool:
+    """The last word of `sql` is an alias written without AS (`FROM t This`, `COUNT(*) 이`)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    last = re.search(r"([^\W\d][\w]*)\s*$", sql)
+    if not last:
+        return False
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except (SqlglotError, ValueError, RecursionError):
+        return False
+    word = last.group(1)
+    aliases = sum(1 for n in tree.find_all(exp.TableAlias) if n.name == word) + sum(
+        1 for n in tree.find_all(exp.Alias) if n.alias == word
+    )
+    return aliases > len(re.findall(rf"\bAS\s+[`\"\[]?{re.escape(word)}\b", sql, re.I))  # more than written
 
 
 _SQL_WORDS = {
