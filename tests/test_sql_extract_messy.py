@@ -29,3 +29,23 @@ def test_fixture_covers_korean_english_chat_and_base_models():
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['id']}-{c['note']}" for c in CASES])
 def test_messy_output_gives_the_intended_sql(case):
     assert extract_sql(case["raw"], stop=("###",)).sql == case["sql"]
+
+
+SAMPLE = Path(__file__).parents[1] / "examples" / "sample.jsonl"
+PROSE = (
+    "\n이 쿼리는 결과를 반환합니다.",
+    " This query returns the rows.",
+    "\n\nExplanation: it does the job.",
+)
+
+
+def test_gold_queries_survive_the_prose_a_model_appends():
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()[::3]  # 50 of the 150 keep the suite quick
+    answers = [json.loads(line)["answer"].strip() for line in lines]
+    wrong = []
+    for answer in answers:
+        want = answer.rstrip(";").strip()
+        for raw in (answer, *(want + prose for prose in PROSE), f"```sql\n{answer}\n```", "SQL: " + want):
+            if extract_sql(raw, stop=("###",)).sql != want:
+                wrong.append(raw)
+    assert wrong == []
