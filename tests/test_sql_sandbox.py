@@ -110,3 +110,56 @@ def test_mysql_functions_are_available(db):
 
 def test_multiple_statements_are_an_error(db):
     assert not execute(db, "SELECT 1; DROP TABLE t").ok
+
+
+HOSTILE = {
+    "printf": "SELECT printf('%.*c', 999999999, 'x')",
+    "zeroblob": "SELECT zeroblob(999999999)",
+    "randomblob": "SELECT randomblob(999999999)",
+    "replace_hex": "SELECT replace(hex(zeroblob(1e8)),'0','ab')",
+}
+
+
+@pytest.mark.parametrize("sql", HOSTILE.values(), ids=HOSTILE.keys())
+def test_single_call_size_bombs_stop_at_once_naming_the_limit(db, sql):
+    result = execute(db, sql, timeout=5)
+    assert not result.ok and not result.timed_out
+    assert "SQLITE_LIMIT_LENGTH" in result.error and result.elapsed_s < 0.5
+
+
+def test_limits_are_set_on_every_connection(db, db_file):
+    import sqlite3
+
+    from text2sql_cli.sql.sandbox import LIMITS
+
+    for conn in (db, open_readonly(db_file)):
+        for name, value in LIMITS:
+            assert conn.getlimit(getattr(sqlite3, name)) == value, name
+
+
+def test_printf_still_formats_ordinary_values(db):
+    result = execute(db, "SELECT printf('%.2f', 3.14159), printf('%5d|%-3s|%%', 3, 'ab'), format('%s', 'x')")
+    assert result.rows == (("3.14", "    3|ab |%", "x"),)
+
+
+def test_result_over_the_size_limit_is_an_error_not_rows(db):
+    result = execute(db, "SELECT name, zeroblob(1000) FROM t", max_result_bytes=50_000)
+    assert not result.ok and result.rows == () and "result size limit" in result.error
+
+
+def test_deep_nesting_is_refused(db):
+    result = execute(db, "SELECT " + "(" * 1100 + "1" + ")" * 1100)
+    assert not result.ok and "overflow" in result.error
+
+
+def test_ctrl_c_during_a_query_raises_instead_of_becoming_an_error_row(db):
+    import os
+    import signal
+    import threading
+
+    runaway = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r"
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        execute(db, runaway, timeout=10)
+    assert time.monotonic() - start < 2

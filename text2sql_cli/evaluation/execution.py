@@ -151,6 +151,13 @@ def crashed(task: ExTask, message: str) -> dict:
     return ExVerdict("crashed", reason=message).as_row()
 
 
+def overran(task: ExTask, label: str, message: str) -> dict:
+    """The worker was killed: a query ran past the time limit where SQLite could not stop it."""
+    if label == "gold":
+        return ExVerdict("gold_error", reason=message, gold_error_kind="timeout").as_row()
+    return ExVerdict("timeout", reason=message).as_row()
+
+
 def _score(task: ExTask) -> ExVerdict:
     from text2sql_cli.evaluation.prepare import example_dialect, names_in_scope, prepare_query
     from text2sql_cli.sql.compare import sqleval_golds
@@ -213,6 +220,9 @@ def _run_and_compare(task: ExTask, golds, pred: str | None, databases, read: dic
     from text2sql_cli.sql.compare import CompareGaveUp
 
     databases = list(databases)
+    from text2sql_cli.sql.sandbox import set_label
+
+    set_label("gold")  # what the worker pool names if it must kill a query that overran
     gold_results = []  # per gold alternative, its result on every database
     for gold, _ in golds:
         results = [run(gold) for _, run in databases]
@@ -256,6 +266,7 @@ def _run_and_compare(task: ExTask, golds, pred: str | None, databases, read: dic
     if pred is None:
         return ExVerdict("extraction_failed", reason="no SQL found in the generation", **facts)
     matches = [True] * len(golds)
+    set_label("pred")
     for d, (_, run) in enumerate(databases):
         got = run(pred)
         if got.timed_out:
@@ -396,7 +407,7 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
     try:
         with ProgressBar("EX", len(tasks), enabled=progress) as bar:
             results = run_tasks(
-                score_example, tasks, workers=workers, on_crash=crashed, on_progress=bar.advance
+                score_example, tasks, workers=workers, on_crash=crashed, on_overrun=overran, on_progress=bar.advance
             )
     finally:
         unpin()

@@ -67,6 +67,12 @@ def crashed(task: SqlTask, message: str) -> Finding:
     return Finding("gold_error", f"the worker process died running the gold SQL ({message})")
 
 
+def overran(task: SqlTask, label: str, message: str) -> Finding:
+    """A gold query whose worker was killed for running past the time limit (a single SQL call
+    that SQLite's progress handler cannot interrupt)."""
+    return Finding("gold_timeout", message)
+
+
 def check_sql(task: SqlTask) -> Finding:
     from text2sql_cli.sql.dialect import resolve_dialect
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from text2sql_cli.data import FIELDS, LOCAL_SUFFIXES, Example, load_examples
 from text2sql_cli.filtering import LLM_UNVERIFIED, REASONS, FilterConfig
-from text2sql_cli.filtering.rules import SqlTask, check_sql, crashed, duplicate_key, missing_fields
+from text2sql_cli.filtering.rules import SqlTask, check_sql, crashed, duplicate_key, missing_fields, overran
 from text2sql_cli.progress import ProgressBar
 
 NO_DB = "(none)"
@@ -189,7 +189,9 @@ def _sql_checks(
     with ProgressBar("rule checks", len(tasks), enabled=progress) as bar:
         for i in range(0, len(tasks), size):
             batch = tasks[i : i + size]
-            found.update(zip(batch, run_tasks(check_sql, batch, workers=workers, on_crash=crashed)))
+            found.update(
+                zip(batch, run_tasks(check_sql, batch, workers=workers, on_crash=crashed, on_overrun=overran))
+            )
             bar.advance(len(batch))
     for ex, o in todo:
         f = found[

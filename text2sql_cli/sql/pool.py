@@ -1,21 +1,40 @@
-"""Run independent tasks in worker processes, in order, surviving workers that die.
+"""Run independent tasks in worker processes, in order, surviving workers that die or hang.
 
-    run_tasks(fn, tasks, workers=2, on_crash=fn(task, message) -> result) -> list
+    run_tasks(fn, tasks, workers=2, on_crash=fn(task, message) -> result,
+              on_overrun=fn(task, label, message) -> result) -> list
 
-`fn` must be a module-level function (it is pickled). With `workers <= 1` the tasks run in this
-process (fastest for small jobs; time limits still hold, since the sandbox enforces them inside
-SQLite). With more, tasks go to a process pool in chunks; if a worker dies (a segfault, the OOM
-killer), the pool is rebuilt and the unfinished tasks rerun one by one, and a task that kills a
-worker on its own gets `on_crash(task, message)` as its result instead of taking the run down.
+`fn` must be a module-level function. With `workers <= 1` the tasks run in this process (fastest
+for small jobs; the sandbox's own limits still hold). With more, each worker process takes one
+task at a time over a pipe, and:
+- a worker whose SQL statement runs past its deadline + `margin_s` (the sandbox tells the pool
+  each statement's deadline and label through shared memory) is killed and replaced; its task
+  gets `on_overrun(task, label, message)`. This is what stops a single SQL function call that
+  never reaches SQLite's progress handler.
+- a worker that dies (segfault, OOM kill, the memory cap) is replaced; its task gets
+  `on_crash(task, message)`.
+- each worker's address space is capped at what it had mapped when it started + `memory_mb`
+  (RLIMIT_AS), so a query that allocates without bound fails with MemoryError in that worker.
+- workers die with this process: PR_SET_PDEATHSIG (Linux) kills them if it is killed (even with
+  kill -9), they exit when their pipe closes, and they ignore SIGINT (Ctrl-C reaches the whole
+  process group; this process stops them). Leaving `run_tasks` by any exception, Ctrl-C and
+  SIGTERM included, kills every worker before the exception propagates.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
 from typing import Any
+
+MEMORY_MB = 512  # address space a worker may add to what it mapped at start
+MARGIN_S = 0.3  # how far past its deadline a statement may run before its worker is killed
+_LABEL = 16  # bytes of shared memory per worker for the running statement's label
 
 
 def run_tasks(
@@ -24,10 +43,14 @@ def run_tasks(
     *,
     workers: int = 2,
     on_crash: Callable[[Any, str], Any],
+    on_overrun: Callable[[Any, str, str], Any] | None = None,
     chunk_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    memory_mb: int | None = MEMORY_MB,
+    margin_s: float = MARGIN_S,
 ) -> list:
-    """`on_progress(n)` is called as tasks finish (n at a time), for a progress bar."""
+    """`on_progress(n)` is called as tasks finish, for a progress bar. `chunk_size` is accepted
+    for compatibility; workers take one task at a time so a killed worker loses only its own."""
     advance = on_progress or (lambda n: None)
     if workers <= 1 or len(tasks) <= 1:
         results = []
@@ -35,19 +58,105 @@ def run_tasks(
             results.append(fn(task))
             advance(1)
         return results
-    size = chunk_size or max(1, min(64, len(tasks) // (workers * 4) or 1))
-    chunks = [list(range(i, min(i + size, len(tasks)))) for i in range(0, len(tasks), size)]
-    results: list = [None] * len(tasks)
-    done = [False] * len(tasks)
-    leftover = _run_chunks(fn, tasks, chunks, workers, results, done, advance)
-    for index in leftover:  # after a crash: one task per pool, so the culprit is isolated
-        if done[index]:
-            continue
-        if _run_chunks(fn, tasks, [[index]], 1, results, done, advance):
-            results[index] = on_crash(tasks[index], "the worker process died while running this task")
-            done[index] = True
-            advance(1)
-    return results
+    overrun = on_overrun or (lambda task, label, message: on_crash(task, message))
+    pool = _Pool(fn, min(workers, len(tasks)), memory_mb)
+    try:
+        return pool.run(tasks, on_crash, overrun, advance, margin_s)
+    finally:
+        pool.close()
+
+
+class _Pool:
+    def __init__(self, fn, size: int, memory_mb: int | None):
+        self.ctx = _context()
+        self.fn = fn
+        self.memory_mb = memory_mb
+        self.deadlines = self.ctx.RawArray("d", size)
+        self.labels = self.ctx.RawArray("c", size * _LABEL)
+        self.slots: list[_Slot] = [self._start(i) for i in range(size)]
+
+    def _start(self, index: int) -> _Slot:
+        self.deadlines[index] = 0.0
+        mine, theirs = self.ctx.Pipe()
+        proc = self.ctx.Process(
+            target=_worker,
+            args=(self.fn, theirs, self.deadlines, self.labels, index, self.memory_mb, os.getpid()),
+            daemon=True,
+        )
+        proc.start()
+        theirs.close()
+        return _Slot(index, proc, mine)
+
+    def _replace(self, slot: _Slot) -> _Slot:
+        _kill(slot)
+        self.slots[slot.index] = self._start(slot.index)
+        return self.slots[slot.index]
+
+    def run(self, tasks, on_crash, on_overrun, advance, margin_s) -> list:
+        results: list = [None] * len(tasks)
+        todo = deque(range(len(tasks)))
+        left = len(tasks)
+        while left:
+            for slot in self.slots:
+                if slot.task is None and todo:
+                    slot.task = todo.popleft()
+                    slot.conn.send((slot.task, tasks[slot.task]))
+            busy = [s for s in self.slots if s.task is not None]
+            ready = set(wait([s.conn for s in busy] + [s.proc.sentinel for s in busy], timeout=0.05))
+            for slot in busy:
+                index = slot.task
+                outcome = self._outcome(slot, ready, margin_s)
+                if outcome is None:
+                    continue
+                kind, value = outcome
+                if kind == "ok":
+                    results[index] = value
+                elif kind == "raised":
+                    raise value
+                elif kind == "overrun":
+                    results[index] = on_overrun(tasks[index], *value)
+                else:
+                    results[index] = on_crash(tasks[index], value)
+                slot = self.slots[slot.index]
+                slot.task = None
+                left -= 1
+                advance(1)
+        return results
+
+    def _outcome(self, slot: _Slot, ready: set, margin_s: float):
+        if slot.conn in ready:
+            try:
+                return slot.conn.recv()
+            except (EOFError, OSError):
+                pass  # died while answering: a crash
+        deadline = self.deadlines[slot.index]
+        if slot.proc.sentinel in ready or not slot.proc.is_alive():
+            code = slot.proc.exitcode
+            self._replace(slot)
+            return "crash", f"the worker process died while running this task (exit code {code})"
+        if deadline and time.monotonic() > deadline + margin_s:
+            raw = bytes(self.labels[slot.index * _LABEL : (slot.index + 1) * _LABEL])
+            label = raw.rstrip(b"\0").decode() or "query"
+            self._replace(slot)
+            return "overrun", (label, f"killed: the {label} query ran past its time limit")
+        return None
+
+    def close(self) -> None:
+        for slot in self.slots:
+            _kill(slot)
+
+
+class _Slot:
+    def __init__(self, index: int, proc, conn):
+        self.index, self.proc, self.conn = index, proc, conn
+        self.task: int | None = None
+
+
+def _kill(slot: _Slot) -> None:
+    if slot.proc.is_alive():
+        slot.proc.kill()
+    slot.proc.join(timeout=5)
+    slot.conn.close()
 
 
 def _context():
@@ -55,21 +164,70 @@ def _context():
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _run_chunks(fn, tasks, chunks, workers, results, done, advance) -> list[int]:
-    """Run chunks; return the indices left unfinished because the pool broke."""
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        futures = [(chunk, pool.submit(_run_chunk, fn, [tasks[i] for i in chunk])) for chunk in chunks]
-        broken: list[int] = []
-        for chunk, future in futures:
-            try:
-                for index, result in zip(chunk, future.result()):
-                    results[index] = result
-                    done[index] = True
-                advance(len(chunk))
-            except BrokenProcessPool:
-                broken.extend(chunk)
-    return broken
+def _worker(fn, conn, deadlines, labels, index, memory_mb, parent) -> None:
+    from text2sql_cli.sql import sandbox
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent)
+    if memory_mb:
+        cap_address_space(memory_mb)
+
+    def watch(deadline: float, label: str) -> None:
+        labels[index * _LABEL : (index + 1) * _LABEL] = label.encode()[:_LABEL].ljust(_LABEL, b"\0")
+        deadlines[index] = deadline
+
+    sandbox.watch = watch
+    while True:
+        try:
+            index_task = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)  # the parent is gone
+        number, task = index_task
+        try:
+            answer = ("ok", fn(task))
+        except MemoryError:
+            answer = ("crash", f"the task ran out of memory (worker cap {memory_mb} MB)")
+        except Exception as err:  # the caller's bug: re-raised in the parent
+            answer = ("raised", err)
+        deadlines[index] = 0.0
+        conn.send(answer)
 
 
-def _run_chunk(fn, chunk):
-    return [fn(task) for task in chunk]
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+def cap_address_space(extra_mb: int) -> int:
+    """Cap this process's address space at what it maps now + `extra_mb`; returns the cap in bytes.
+    Relative to the current size because a forked worker already maps the parent's libraries and
+    heap (hundreds of MB of virtual memory that it mostly shares and never touches)."""
+    import resource
+
+    now = _mapped_bytes()
+    cap = now + extra_mb * 2**20
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    return cap
+
+
+def _mapped_bytes() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0

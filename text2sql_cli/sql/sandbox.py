@@ -15,17 +15,31 @@ cap or the time limit without holding more than `max_rows` rows. MySQL functions
 (YEAR, MONTH, DAY, NOW, CURDATE, CONCAT, CONCAT_WS, IF, LEFT, RIGHT, DATEDIFF) are registered as
 Python functions.
 
+Size limits (`LIMITS`, set with `Connection.setlimit` on every connection): one value at most
+16 MB (`SQLITE_LIMIT_LENGTH`), statement text 1 MB, expression depth 1000, and the rest below. A
+single SQL function call does not reach the progress handler, so these are what stop
+`zeroblob(999999999)` or `replace(hex(zeroblob(1e8)), ...)` at once. `printf`/`format` are
+wrapped: a width or precision over the length limit is refused before SQLite loops over it (its
+`%.*c` loop otherwise runs for seconds and returns NULL). A whole result is at most
+`max_result_bytes` (64 MB); a bigger one is an error and is never compared. SQLite's own heap is
+capped process-wide (`PRAGMA hard_heap_limit`, `HEAP_LIMIT`); the worker pool adds an address-space
+cap and a hard kill per worker (`pool.run_tasks`). Errors caused by a limit name it.
+
 Limits: this guards against mistaken and runaway queries from a model, not against a malicious
-SQLite build; memory inside one statement (a huge sort) is bounded only by the time limit, so run
-untrusted work in worker processes (`pool.run_tasks`).
+SQLite build; run untrusted work in worker processes (`pool.run_tasks`), where a statement that
+still runs past its time limit is killed with its process.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from text2sql_cli.interrupts import Interrupted, received
 
 _ALLOWED = {
     sqlite3.SQLITE_SELECT,
@@ -35,6 +49,35 @@ _ALLOWED = {
 }
 _DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
 _PROGRESS_STEPS = 1000  # VM instructions between deadline checks (about 10-50 us)
+
+MAX_VALUE_BYTES = 16_000_000
+# SQLite limits on every sandbox connection (name, value); a statement that needs more fails.
+LIMITS = (
+    ("SQLITE_LIMIT_LENGTH", MAX_VALUE_BYTES),  # one string/blob/row; default 1e9
+    ("SQLITE_LIMIT_SQL_LENGTH", 1_000_000),  # statement text; default 1e9
+    ("SQLITE_LIMIT_EXPR_DEPTH", 1000),
+    ("SQLITE_LIMIT_COMPOUND_SELECT", 500),
+    ("SQLITE_LIMIT_LIKE_PATTERN_LENGTH", 50_000),
+    ("SQLITE_LIMIT_VARIABLE_NUMBER", 999),
+    ("SQLITE_LIMIT_FUNCTION_ARG", 127),
+    ("SQLITE_LIMIT_ATTACHED", 0),
+    ("SQLITE_LIMIT_TRIGGER_DEPTH", 10),
+    ("SQLITE_LIMIT_WORKER_THREADS", 0),  # sorter threads would escape the worker's watch
+)
+HEAP_LIMIT = 512 * 2**20  # bytes of SQLite heap per process (PRAGMA hard_heap_limit)
+MAX_RESULT_BYTES = 64 * 2**20
+_TOO_BIG = f"over the value size limit (SQLITE_LIMIT_LENGTH = {MAX_VALUE_BYTES // 1_000_000} MB)"
+
+# Set by the worker pool: called with (deadline, label) before a statement and (0, "") after, so
+# the parent can kill a worker whose statement runs past its deadline.
+watch: Callable[[float, str], None] | None = None
+_limit_hit: list[str] = []
+_label = ["query"]
+
+
+def set_label(label: str) -> None:
+    """Name the statements `execute` runs from now on (gold, pred), for the pool's kill message."""
+    _label[0] = label  # a limit a Python-side check stopped (a UDF's message is lost in SQLite)
 
 
 @dataclass(frozen=True)
@@ -81,8 +124,12 @@ def open_readonly(path: str) -> sqlite3.Connection:
 
 
 def lock_down(conn: sqlite3.Connection) -> sqlite3.Connection:
-    """query_only + an authorizer that allows reading only; registers the MySQL compat functions."""
+    """query_only, size limits, a heap cap, an authorizer that allows reading only; registers the
+    MySQL compat functions and the guarded printf."""
     conn.execute("PRAGMA query_only = 1")
+    conn.execute(f"PRAGMA hard_heap_limit = {HEAP_LIMIT}")
+    for name, value in LIMITS:
+        conn.setlimit(getattr(sqlite3, name), value)
     conn.text_factory = _text
     _register_functions(conn)
     from text2sql_cli.sql.mysql_emulation import register
@@ -93,30 +140,47 @@ def lock_down(conn: sqlite3.Connection) -> sqlite3.Connection:
 
 
 def execute(
-    conn: sqlite3.Connection, sql: str, *, timeout: float = 5.0, max_rows: int = 100_000
+    conn: sqlite3.Connection,
+    sql: str,
+    *,
+    timeout: float = 5.0,
+    max_rows: int = 100_000,
+    max_result_bytes: int = MAX_RESULT_BYTES,
+    label: str | None = None,
 ) -> ExecutionResult:
-    """Run one statement; at most `timeout` seconds and `max_rows` rows, else a failed result."""
+    """Run one statement; at most `timeout` seconds, `max_rows` rows and `max_result_bytes`, else
+    a failed result. `label` (gold, pred; default: the last `set_label`) tells the worker pool
+    what it kills if it must.
+    An interrupt (Ctrl-C, SIGTERM) is raised as `Interrupted`, never returned as an error."""
     statement = sql.strip().rstrip(";").strip()
     if not statement:
         return ExecutionResult(ok=False, error="empty query")
     start = time.monotonic()
     deadline = start + timeout
     conn.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
+    _limit_hit.clear()
+    if watch is not None:
+        watch(deadline, label or _label[0])
     cursor = None
     try:
         cursor = conn.execute(statement)
-        rows = cursor.fetchmany(max_rows + 1)
+        rows = _fetch(cursor, max_rows, max_result_bytes)
         columns = tuple(d[0] for d in cursor.description or ())
     except sqlite3.OperationalError as err:
         elapsed = time.monotonic() - start
-        if "interrupted" in str(err) and elapsed >= timeout:
-            return ExecutionResult(
-                ok=False, error=f"timed out after {timeout:g} s", timed_out=True, elapsed_s=elapsed
-            )
+        if "interrupted" in str(err):
+            if elapsed >= timeout:
+                return ExecutionResult(
+                    ok=False, error=f"timed out after {timeout:g} s", timed_out=True, elapsed_s=elapsed
+                )
+            # Not our deadline: a signal whose KeyboardInterrupt SQLite's callback swallowed.
+            raise Interrupted(received()) from None
         return ExecutionResult(ok=False, error=_message(err), elapsed_s=elapsed)
-    except (sqlite3.Error, OverflowError, ValueError, MemoryError) as err:
+    except (sqlite3.Error, OverflowError, ValueError, MemoryError, ResultTooBig) as err:
         return ExecutionResult(ok=False, error=_message(err), elapsed_s=time.monotonic() - start)
     finally:
+        if watch is not None:
+            watch(0.0, "")
         if cursor is not None:
             cursor.close()
         conn.set_progress_handler(None, 0)
@@ -125,13 +189,46 @@ def execute(
         return ExecutionResult(
             ok=False, error=f"more than {max_rows} rows", row_limit=True, elapsed_s=elapsed
         )
-    return ExecutionResult(ok=True, rows=tuple(tuple(r) for r in rows), columns=columns, elapsed_s=elapsed)
+    return ExecutionResult(ok=True, rows=tuple(rows), columns=columns, elapsed_s=elapsed)
+
+
+_SIZED = (str, bytes)
+
+
+class ResultTooBig(Exception):
+    """A result over `max_result_bytes`: an error, never compared."""
+
+
+def _fetch(cursor: sqlite3.Cursor, max_rows: int, max_bytes: int) -> list[tuple]:
+    """Up to `max_rows + 1` rows, in batches, stopping once they hold more than `max_bytes`."""
+    rows: list[tuple] = []
+    size = 0
+    while len(rows) <= max_rows:
+        # Small batches until rows prove small: one batch must not overshoot the limit by much.
+        room = (max_bytes - size) // (2 * max(1, size // max(1, len(rows)))) if rows else 16
+        batch = cursor.fetchmany(max(1, min(1000, room, max_rows + 1 - len(rows))))
+        if not batch:
+            break
+        # Text and blobs are what can be big (numbers count as the row's 16 bytes).
+        size += 16 * len(batch) + sum([len(v) for row in batch for v in row if v.__class__ in _SIZED])
+        if size > max_bytes:
+            raise ResultTooBig(f"result larger than {max_bytes // 2**20} MB (the result size limit)")
+        rows.extend(batch)
+    return rows
 
 
 def _message(err: Exception) -> str:
     text = str(err) or type(err).__name__
-    if "not authorized" in text:
+    if _limit_hit:
+        text = _limit_hit[0]
+    elif "not authorized" in text:
         text = "not authorized: only read-only queries may run"
+    elif "too big" in text:
+        text = f"{text}: {_TOO_BIG}"
+    elif isinstance(err, MemoryError) or "out of memory" in text:
+        text = f"out of memory: over the memory limit ({HEAP_LIMIT // 2**20} MB SQLite heap, or the worker's cap)"
+    elif "statement too long" in text:
+        text = f"{text}: over SQLITE_LIMIT_SQL_LENGTH"
     return f"{type(err).__name__}: {text}"
 
 
@@ -211,3 +308,37 @@ _FUNCTIONS = (
 def _register_functions(conn: sqlite3.Connection) -> None:
     for name, arity, func, deterministic in _FUNCTIONS:
         conn.create_function(name, arity, func, deterministic=deterministic)
+    for name in ("printf", "format"):
+        conn.create_function(name, -1, _printf, deterministic=True)
+
+
+# --- printf with its width and precision checked ---------------------------------------------
+
+_SPEC = re.compile(r"%[-+ 0#,!]*(\*|\d+)?(?:\.(\*|\d+))?([a-zA-Z%])")
+_plain: sqlite3.Connection | None = None
+
+
+def _printf(fmt=None, *args):
+    """SQLite's own printf, run on a private connection once no width or precision exceeds the
+    value size limit (SQLite repeats `%.*c` a character at a time, past any limit)."""
+    global _plain
+    if fmt is None:
+        return None
+    remaining = list(args)
+    for width, precision, kind in _SPEC.findall(str(fmt)):
+        for part in (width, precision):
+            value = remaining.pop(0) if part == "*" and remaining else part
+            try:
+                number = abs(int(value or 0))
+            except (TypeError, ValueError):
+                number = 0
+            if number > MAX_VALUE_BYTES:
+                _limit_hit.append(f"printf width or precision {number} is {_TOO_BIG}")
+                raise ValueError(_limit_hit[-1])
+        if kind != "%" and remaining:
+            remaining.pop(0)
+    if _plain is None:
+        _plain = sqlite3.connect(":memory:", check_same_thread=False)
+        _plain.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    marks = ", ".join("?" * (1 + len(args)))
+    return _plain.execute(f"SELECT printf({marks})", (fmt, *args)).fetchone()[0]

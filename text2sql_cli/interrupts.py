@@ -1,0 +1,54 @@
+"""Ctrl-C and SIGTERM: stop promptly, say so, exit 130 / 143.
+
+    install()        SIGINT and SIGTERM raise `Interrupted(signum)` (call in the main thread)
+    received()       the last signal received (SIGINT when none was recorded)
+    Interrupted      a KeyboardInterrupt that knows its signal; `exit_code` is 128 + signum
+
+`Interrupted` subclasses KeyboardInterrupt, so every `except Exception` lets it through and code
+that already cleans up on KeyboardInterrupt (worker pools, appenders) cleans up on SIGTERM too.
+Some C callbacks swallow an exception raised inside them (SQLite's progress handler turns it into
+"interrupted"); the handler records the signal first, so such code can re-raise the right one
+(`sandbox.execute` does).
+"""
+
+from __future__ import annotations
+
+import signal
+
+MESSAGE = "interrupted; rerun to resume"
+_received: list[int] = []
+
+
+class Interrupted(KeyboardInterrupt):
+    def __init__(self, signum: int = signal.SIGINT):
+        self.signum = int(signum)
+        super().__init__(signal.Signals(self.signum).name)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def _handler(signum: int, frame: object) -> None:
+    _received.append(signum)
+    raise Interrupted(signum)
+
+
+def install() -> None:
+    """Route SIGINT and SIGTERM through `Interrupted`; a no-op outside the main thread."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) in (signal.SIG_IGN,):
+            continue  # e.g. nohup: the user asked not to be interrupted by it
+        signal.signal(sig, _handler)
+
+
+def received() -> int:
+    return _received[-1] if _received else int(signal.SIGINT)
+
+
+def exit_code(err: BaseException) -> int:
+    return getattr(err, "exit_code", 128 + int(signal.SIGINT))
