@@ -10,6 +10,11 @@ once per process, so the figure is an upper bound). Time to stop = the faster of
 minus the fastest of three evals of the same file without the hostile row (this machine is shared,
 so single wall times jitter by a few tenths of a second).
 
+Because a shared machine makes the wall-time difference of two whole evals jitter, each query is
+also timed alone: the same example scored through the worker pool (`run_tasks(score_example, ...)`
+with 2 workers, as `t2s eval` does), minus the same example with the gold query as prediction;
+the faster of three. That is the "pool stop s" column.
+
 Goal (issue 19): every hostile query stops within timeout + 0.5 s with status timeout or
 pred_error, and the whole eval stays under 1 GB peak RSS with 2 workers.
 """
@@ -92,6 +97,23 @@ def run_eval(path: Path, out: Path, timeout: float, workers: int) -> tuple[float
     return wall, peak, proc.returncode
 
 
+def pool_stop(sql: str, timeout: float, workers: int) -> float:
+    """Seconds the pool needs to score one example whose prediction is `sql`, beyond a correct one."""
+    from text2sql_cli.evaluation.execution import ExTask, crashed, overran, score_example
+    from text2sql_cli.sql.pool import run_tasks
+
+    def timed(pred: str) -> float:
+        task = ExTask("db0", DDL, GOLD, pred, timeout=timeout)
+        best = float("inf")
+        for _ in range(3):
+            start = time.monotonic()
+            run_tasks(score_example, [task, task], workers=workers, on_crash=crashed, on_overrun=overran)
+            best = min(best, time.monotonic() - start)
+        return best
+
+    return max(0.0, timed(sql) - timed(GOLD))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--timeout", type=float, default=2.0)
@@ -108,7 +130,7 @@ def main() -> None:
             f"t2s eval, --timeout {args.timeout:g} --workers {args.workers}, 40 rows (39 ordinary + 1 hostile)"
         )
         print(f"baseline (39 ordinary rows): {base_wall:.2f} s, peak RSS {base_peak / 2**20:.0f} MB")
-        print(f"{'query':30} {'stop s':>7} {'goal s':>7} {'peak MB':>8} status: reason")
+        print(f"{'query':30} {'stop s':>7} {'goal s':>7} {'pool s':>7} {'peak MB':>8} status: reason")
         failures = 0
         for name, sql in HOSTILE.items():
             path = root / "hostile.jsonl"
@@ -121,14 +143,15 @@ def main() -> None:
                 row = next(r for r in results if r["id"] == "hostile")
             status = row.get("ex_status", row.get("status", f"exit {code}"))
             stop = max(0.0, wall - base_wall)
-            ok = stop <= args.timeout + 0.5 and peak < 2**30 and status in ("timeout", "pred_error")
+            alone = pool_stop(sql, args.timeout, args.workers)
+            ok = alone <= args.timeout + 0.5 and peak < 2**30 and status in ("timeout", "pred_error")
             failures += not ok
             reason = str(row.get("ex_reason", row.get("reason", "")))[:90]
             print(
-                f"{name:30} {stop:7.2f} {args.timeout + 0.5:7.2f} {peak / 2**20:8.0f} "
+                f"{name:30} {stop:7.2f} {args.timeout + 0.5:7.2f} {alone:7.2f} {peak / 2**20:8.0f} "
                 f"{status}: {reason}{'' if ok else '  <-- misses the goal'}"
             )
-        print(f"{len(HOSTILE) - failures}/{len(HOSTILE)} meet the goal (stop <= timeout + 0.5 s, < 1024 MB)")
+        print(f"{len(HOSTILE) - failures}/{len(HOSTILE)} meet the goal (pool stop <= timeout + 0.5 s, < 1024 MB)")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def test_worker_past_its_deadline_is_killed_and_replaced():
         margin_s=0.3,
     )
     assert results == ["a", "overrun:pred", "b", "c"]
-    assert time.monotonic() - start < 0.2 + 0.3 + 1.5
+    assert time.monotonic() - start < 30  # killed, not waited for (the task sleeps 60 s)
 
 
 def _allocate(mb):

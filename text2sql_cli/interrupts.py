@@ -2,6 +2,9 @@
 
     install()        SIGINT and SIGTERM raise `Interrupted(signum)` (call in the main thread)
     received()       the last signal received (SIGINT when none was recorded)
+    count(), check(n)  raise a signal that a C callback swallowed (SQLite's authorizer, progress
+                       handler and functions each turn an exception into an SQL error)
+    line(err), exit_code(err)   what the CLI prints and exits with
     Interrupted      a KeyboardInterrupt that knows its signal; `exit_code` is 128 + signum
 
 `Interrupted` subclasses KeyboardInterrupt, so every `except Exception` lets it through and code
@@ -50,5 +53,21 @@ def received() -> int:
     return _received[-1] if _received else int(signal.SIGINT)
 
 
+def count() -> int:
+    """How many signals have arrived; compare before and after code whose callbacks may swallow."""
+    return len(_received)
+
+
+def check(before: int) -> None:
+    """Raise `Interrupted` if a signal arrived since `count()` was `before`."""
+    if len(_received) > before:
+        raise Interrupted(_received[-1])
+
+
 def exit_code(err: BaseException) -> int:
     return getattr(err, "exit_code", 128 + int(signal.SIGINT))
+
+
+def line(err: BaseException) -> str:
+    """The one line shown on stderr: `interrupted; rerun to resume (SIGTERM)`."""
+    return f"{MESSAGE} ({signal.Signals(exit_code(err) - 128).name})"

@@ -23,13 +23,18 @@ COMMAND_MODULES = ("data", "model", "train", "infer", "evaluate", "filter", "swe
 
 class T2SGroup(TyperGroup):
     def invoke(self, ctx):
+        from text2sql_cli import interrupts
         from text2sql_cli.errors import T2SError
 
+        interrupts.install()
         try:
             return super().invoke(ctx)
         except T2SError as err:
             print(f"Error: {err}", file=sys.stderr)
             raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt as err:  # Ctrl-C (130) or SIGTERM (143); never a traceback
+            print(interrupts.line(err), file=sys.stderr)
+            raise typer.Exit(interrupts.exit_code(err)) from None
 
 
 app = typer.Typer(

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from text2sql_cli.interrupts import Interrupted, received
+from text2sql_cli import interrupts
 
 _ALLOWED = {
     sqlite3.SQLITE_SELECT,
@@ -159,6 +159,7 @@ def execute(
     deadline = start + timeout
     conn.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
     _limit_hit.clear()
+    signals = interrupts.count()
     if watch is not None:
         watch(deadline, label or _label[0])
     cursor = None
@@ -174,7 +175,7 @@ def execute(
                     ok=False, error=f"timed out after {timeout:g} s", timed_out=True, elapsed_s=elapsed
                 )
             # Not our deadline: a signal whose KeyboardInterrupt SQLite's callback swallowed.
-            raise Interrupted(received()) from None
+            raise interrupts.Interrupted(interrupts.received()) from None
         return ExecutionResult(ok=False, error=_message(err), elapsed_s=elapsed)
     except (sqlite3.Error, OverflowError, ValueError, MemoryError, ResultTooBig) as err:
         return ExecutionResult(ok=False, error=_message(err), elapsed_s=time.monotonic() - start)
@@ -184,6 +185,7 @@ def execute(
         if cursor is not None:
             cursor.close()
         conn.set_progress_handler(None, 0)
+        interrupts.check(signals)  # one the authorizer, a function or the handler turned into an error
     elapsed = time.monotonic() - start
     if len(rows) > max_rows:
         return ExecutionResult(
