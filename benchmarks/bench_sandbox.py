@@ -36,7 +36,8 @@ HOSTILE = {
     "zeroblob(999999999)": "SELECT zeroblob(999999999)",
     "randomblob(999999999)": "SELECT randomblob(999999999)",
     "replace(hex(zeroblob(1e8)))": "SELECT replace(hex(zeroblob(1e8)),'0','ab')",
-    "runaway recursive CTE": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
+    "runaway recursive CTE": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
+    "SELECT count(*) FROM r",
     "cartesian count": "SELECT count(*) FROM t a, t b, t c, t d, t e, t f, t g, t h",
     "cartesian rows": "SELECT * FROM t a, t b, t c, t d, t e",
     "deep nesting": "SELECT " + "(" * 5000 + "1" + ")" * 5000,
@@ -127,7 +128,8 @@ def main() -> None:
         base_wall = min(w for w, _, _ in base_runs)
         base_peak = max(p for _, p, _ in base_runs)
         print(
-            f"t2s eval, --timeout {args.timeout:g} --workers {args.workers}, 40 rows (39 ordinary + 1 hostile)"
+            f"t2s eval, --timeout {args.timeout:g} --workers {args.workers}, "
+            "40 rows (39 ordinary + 1 hostile)"
         )
         print(f"baseline (39 ordinary rows): {base_wall:.2f} s, peak RSS {base_peak / 2**20:.0f} MB")
         print(f"{'query':30} {'stop s':>7} {'goal s':>7} {'pool s':>7} {'peak MB':>8} status: reason")
@@ -151,7 +153,8 @@ def main() -> None:
                 f"{name:30} {stop:7.2f} {args.timeout + 0.5:7.2f} {alone:7.2f} {peak / 2**20:8.0f} "
                 f"{status}: {reason}{'' if ok else '  <-- misses the goal'}"
             )
-        print(f"{len(HOSTILE) - failures}/{len(HOSTILE)} meet the goal (pool stop <= timeout + 0.5 s, < 1024 MB)")
+        met = len(HOSTILE) - failures
+        print(f"{met}/{len(HOSTILE)} meet the goal (pool stop <= timeout + 0.5 s, < 1024 MB)")
 
 
 if __name__ == "__main__":

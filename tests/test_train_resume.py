@@ -172,3 +172,19 @@ def test_a_run_that_died_before_its_first_checkpoint_can_be_started_again(rows):
     train_tiny(shared_tiny(), "run", rows, max_steps=2)
     assert [r["loss"] for r in read_jsonl("run/train_log.jsonl")][0] != 99.0
     assert json.loads(Path("run/checkpoints/t2s_start.json").read_text())["config"]["max_steps"] == 2
+
+
+def test_checkpoint_interrupted_mid_save_is_skipped_and_resume_says_so(rows):
+    train_tiny(shared_tiny(), "run", rows, max_steps=2)
+    assert Path("run/checkpoints/checkpoint-2/trainer_state.json").exists()
+    # what kill -9 during the save of checkpoint-3 leaves: weights, no (or a torn) trainer_state.json
+    torn = Path("run/checkpoints/checkpoint-3")
+    torn.mkdir()
+    (torn / "adapter_model.safetensors").write_bytes(b"\0" * 10)
+    (torn / "trainer_state.json").write_text('{"global_step": 3, "log_hi', encoding="utf-8")
+    result = _train("--data", str(rows), "--out", "run", "--max-steps", "4", "--resume", *SAME)
+    assert result.exit_code == 0, result.output
+    assert (
+        "checkpoint-3 is incomplete (interrupted while saving); resuming from checkpoint-2" in result.output
+    )
+    assert json.loads(Path("run/run.json").read_text())["training"]["global_step"] == 4

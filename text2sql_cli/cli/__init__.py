@@ -35,6 +35,10 @@ class T2SGroup(TyperGroup):
         except KeyboardInterrupt as err:  # Ctrl-C (130) or SIGTERM (143); never a traceback
             print(interrupts.line(err), file=sys.stderr)
             raise typer.Exit(interrupts.exit_code(err)) from None
+        finally:
+            from text2sql_cli.lock import release_all
+
+            release_all()  # the --out lock a command took
 
 
 app = typer.Typer(

@@ -138,6 +138,7 @@ def evaluate(
     from text2sql_cli.cli._console import out as console
     from text2sql_cli.errors import UsageError
     from text2sql_cli.evaluation.execution import ExecutionSettings
+    from text2sql_cli.lock import hold as hold_lock
     from text2sql_cli.evaluation.report import (
         KNOWN_METRICS,
         EvalConfig,
@@ -148,6 +149,7 @@ def evaluate(
     )
 
     _check_out_dir(out)
+    hold_lock(out)  # a second run on this --out refuses, naming this one
     metrics = tuple(dict.fromkeys(m.strip().lower() for m in metric.split(",") if m.strip()))
     unknown = [m for m in metrics if m not in KNOWN_METRICS]
     if unknown or not metrics:

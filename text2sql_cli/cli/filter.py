@@ -103,6 +103,9 @@ def filter_command(
             "--dry-run": dry_run,
         },
     )
+    from text2sql_cli.lock import hold as hold_lock
+
+    hold_lock(out)  # a second run on this --out refuses, naming this one
     cfg = FilterConfig.from_flags(
         filter_checks=checks,
         filter_workers=workers,

@@ -105,6 +105,9 @@ def infer(
         if ddl is not None or db is not None:
             raise UsageError("--ddl/--db are for pipe mode; --data rows carry their own context")
         check_out_path(out)
+        from text2sql_cli.lock import hold as hold_lock
+
+        hold_lock(out)  # a second run on this --out refuses, naming this one
         _batch(cfg, model=model, data=data, out=out, base=base, columns=columns, overwrite=overwrite)
         return
     if out is not None:

@@ -17,7 +17,8 @@ task at a time over a pipe, and:
 - workers die with this process: PR_SET_PDEATHSIG (Linux) kills them if it is killed (even with
   kill -9), they exit when their pipe closes, and they ignore SIGINT (Ctrl-C reaches the whole
   process group; this process stops them). Leaving `run_tasks` by any exception, Ctrl-C and
-  SIGTERM included, kills every worker before the exception propagates.
+  SIGTERM included, kills every worker before the exception propagates; a signal that landed
+  where it was swallowed (a fork hook, an SQLite callback) is re-raised at the next loop turn.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait
 from typing import Any
+
+from text2sql_cli import interrupts
 
 MEMORY_MB = 512  # address space a worker may add to what it mapped at start
 MARGIN_S = 0.3  # how far past its deadline a statement may run before its worker is killed
@@ -52,16 +55,18 @@ def run_tasks(
     """`on_progress(n)` is called as tasks finish, for a progress bar. `chunk_size` is accepted
     for compatibility; workers take one task at a time so a killed worker loses only its own."""
     advance = on_progress or (lambda n: None)
+    signals = interrupts.count()
     if workers <= 1 or len(tasks) <= 1:
         results = []
         for task in tasks:
             results.append(fn(task))
+            interrupts.check(signals)
             advance(1)
         return results
     overrun = on_overrun or (lambda task, label, message: on_crash(task, message))
     pool = _Pool(fn, min(workers, len(tasks)), memory_mb)
     try:
-        return pool.run(tasks, on_crash, overrun, advance, margin_s)
+        return pool.run(tasks, on_crash, overrun, advance, margin_s, signals)
     finally:
         pool.close()
 
@@ -92,11 +97,12 @@ class _Pool:
         self.slots[slot.index] = self._start(slot.index)
         return self.slots[slot.index]
 
-    def run(self, tasks, on_crash, on_overrun, advance, margin_s) -> list:
+    def run(self, tasks, on_crash, on_overrun, advance, margin_s, signals) -> list:
         results: list = [None] * len(tasks)
         todo = deque(range(len(tasks)))
         left = len(tasks)
         while left:
+            interrupts.check(signals)  # a signal swallowed where it landed (a fork hook) still stops
             for slot in self.slots:
                 if slot.task is None and todo:
                     slot.task = todo.popleft()

@@ -228,7 +228,8 @@ def _message(err: Exception) -> str:
     elif "too big" in text:
         text = f"{text}: {_TOO_BIG}"
     elif isinstance(err, MemoryError) or "out of memory" in text:
-        text = f"out of memory: over the memory limit ({HEAP_LIMIT // 2**20} MB SQLite heap, or the worker's cap)"
+        cap = f"{HEAP_LIMIT // 2**20} MB SQLite heap, or the worker's cap"
+        text = f"out of memory: over the memory limit ({cap})"
     elif "statement too long" in text:
         text = f"{text}: over SQLITE_LIMIT_SQL_LENGTH"
     return f"{type(err).__name__}: {text}"

@@ -101,19 +101,45 @@ def library_versions() -> dict[str, str | None]:
 
 
 def last_checkpoint(out: Path) -> Path | None:
-    """The highest-numbered checkpoint-N folder (transformers' get_last_checkpoint rule), found
-    without importing transformers, so a refused --resume answers at once and quietly."""
+    """The highest-numbered complete checkpoint-N folder (transformers' get_last_checkpoint rule,
+    skipping incomplete ones), found without importing transformers, so a refused --resume answers
+    at once and quietly."""
+    complete = [p for p in _checkpoints(out) if checkpoint_complete(p)]
+    return complete[-1] if complete else None
+
+
+def incomplete_checkpoints(out: Path) -> list[Path]:
+    """checkpoint-N folders newer than the last complete one: a save that was interrupted."""
+    last = last_checkpoint(out)
+    floor = _checkpoint_step(last) if last is not None else -1
+    return [p for p in _checkpoints(out) if _checkpoint_step(p) > floor and not checkpoint_complete(p)]
+
+
+def checkpoint_complete(path: Path) -> bool:
+    """The Trainer writes trainer_state.json after the weights, optimizer and RNG state, so a
+    checkpoint whose trainer_state.json parses was saved to the end; a kill mid-save leaves it
+    missing or torn."""
+    import json
+
+    try:
+        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict)
+
+
+def _checkpoints(out: Path) -> list[Path]:
     import re
 
     folder = out / CHECKPOINT_DIR
     if not folder.is_dir():
-        return None
+        return []
     found = [
         (int(m.group(1)), p)
         for p in folder.iterdir()
         if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and p.is_dir()
     ]
-    return max(found)[1] if found else None
+    return [p for _, p in sorted(found)]
 
 
 def check_paths(cfg: TrainConfig) -> None:
@@ -138,7 +164,9 @@ def check_paths(cfg: TrainConfig) -> None:
                 f"--out {cfg.out} already holds a run (use --resume to continue it, or another --out)"
             )
         if cfg.resume and last_checkpoint(cfg.out) is None:
-            problems.append(f"--resume: no checkpoint under {cfg.out / CHECKPOINT_DIR}")
+            torn = incomplete_checkpoints(cfg.out)
+            why = f" ({', '.join(p.name for p in torn)} incomplete: interrupted while saving)" if torn else ""
+            problems.append(f"--resume: no complete checkpoint under {cfg.out / CHECKPOINT_DIR}{why}")
     tracker = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}.get(cfg.report_to, ())
     if tracker and not any(importlib.util.find_spec(m) for m in tracker):
         problems.append(
@@ -183,6 +211,13 @@ def check_resume(cfg: TrainConfig) -> Path:
     out = Path(cfg.out)
     checkpoint = last_checkpoint(out)
     assert checkpoint is not None  # check_paths refused that
+    torn = incomplete_checkpoints(out)
+    if torn and os.environ.get("RANK", "0") == "0":
+        names = ", ".join(p.name for p in torn)
+        print(
+            f"{names} is incomplete (interrupted while saving); resuming from {checkpoint.name}",
+            file=sys.stderr,
+        )
     start_path = out / CHECKPOINT_DIR / START_FILE
     if not start_path.is_file():
         raise UsageError(
