@@ -138,7 +138,6 @@ def evaluate(
     from text2sql_cli.cli._console import out as console
     from text2sql_cli.errors import UsageError
     from text2sql_cli.evaluation.execution import ExecutionSettings
-    from text2sql_cli.lock import hold as hold_lock
     from text2sql_cli.evaluation.report import (
         KNOWN_METRICS,
         EvalConfig,
@@ -147,6 +146,7 @@ def evaluate(
         no_generation_line,
         write_report,
     )
+    from text2sql_cli.lock import hold as hold_lock
 
     _check_out_dir(out)
     hold_lock(out)  # a second run on this --out refuses, naming this one

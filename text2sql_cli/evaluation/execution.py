@@ -407,7 +407,12 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
     try:
         with ProgressBar("EX", len(tasks), enabled=progress) as bar:
             results = run_tasks(
-                score_example, tasks, workers=workers, on_crash=crashed, on_overrun=overran, on_progress=bar.advance
+                score_example,
+                tasks,
+                workers=workers,
+                on_crash=crashed,
+                on_overrun=overran,
+                on_progress=bar.advance,
             )
     finally:
         unpin()
