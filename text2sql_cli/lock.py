@@ -9,7 +9,8 @@ paying for every API request and interleaving their writes.
 The lock is `.NAME.t2s.lock` beside OUT (a directory or a file), created with O_EXCL and holding
 the PID, the host, the process start time and the command line. A lock is stale, and silently
 taken over, when it names this host and a PID that is gone or that was started at another time (a
-reused PID); a lock from another host cannot be checked, so the message says how to remove it. Under `accelerate launch` only rank 0 locks (every rank shares --out).
+reused PID); a lock from another host cannot be checked, so the message says how to remove it.
+Under `accelerate launch` only rank 0 locks (every rank shares --out).
 """
 
 from __future__ import annotations
