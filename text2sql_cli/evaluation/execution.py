@@ -218,10 +218,9 @@ def _run_and_compare(task: ExTask, golds, pred: str | None, databases, read: dic
     When gold gives one result everywhere, `more(attempt)` adds databases aimed at its predicates
     (at most RESYNTHESIS_ROUNDS rounds) until it varies; what stays constant is low-information."""
     from text2sql_cli.sql.compare import CompareGaveUp
-
-    databases = list(databases)
     from text2sql_cli.sql.sandbox import set_label
 
+    databases = list(databases)
     set_label("gold")  # what the worker pool names if it must kill a query that overran
     gold_results = []  # per gold alternative, its result on every database
     for gold, _ in golds:
