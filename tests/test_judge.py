@@ -92,12 +92,29 @@ def test_verdicts_follow_input_order_and_score_the_judged_rows(fake_openai, tmp_
         '{"answer": "yes"}',
         '["yes"]',
         '{"resolve_yn": true}',
-        '```json\n{"resolve_yn": "yes"}\n```',
+        '{"resolve_yn": "ye',
+        '```json\n{"resolve_yn": "yes"',
+        "```json\nyes\n```",
+        'Sure! ```json\n{"resolve_yn": "yes"}\n```',
     ],
 )
 def test_malformed_replies_are_never_yes_or_no(reply):
     with pytest.raises(ParseError):
         parse_verdict(reply)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '```json\n{"resolve_yn": "yes"}\n```',
+        '```\n{"resolve_yn": "yes"}\n```',
+        '```JSON {"resolve_yn": "yes"}```',
+        '\n  {"resolve_yn": "yes"}  \n',
+        '  ```json\n  {"resolve_yn": "yes"}\n  ```\n',
+    ],
+)
+def test_a_fenced_or_padded_verdict_is_the_verdict(reply):
+    assert parse_verdict(reply) == "yes"
 
 
 def test_verdict_parsing_ignores_case_and_spaces():

@@ -7,10 +7,10 @@
 
 Each item's prompt is the task's template filled with the item's values, sent as one message
 (`role`) with the JSON response format and temperature 0. Parsing is strict (`parse_verdict`): a
-JSON object whose first present key of `keys` is "yes" or "no" (case and surrounding spaces
-ignored), with an optional short "reason". Anything else is re-asked, then `unparseable`. A request
-that keeps failing is `error`; one not sent because the cost cap was reached is `skipped`. None of
-these is ever a "no".
+JSON object (surrounding whitespace and a ```json fence around it allowed) whose first present key
+of `keys` is "yes" or "no" (case and surrounding spaces ignored), with an optional short "reason".
+Anything else is re-asked, then `unparseable`. A request that keeps failing is `error`; one not
+sent because the cost cap was reached is `skipped`. None of these is ever a "no".
 
 Calls go through `run_batch` (rate limits, retries, cost); the cache is `<out_dir>/<cache_file>`,
 keyed by model, prompt, row id and fingerprint, so rerunning after a crash sends only the rest.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -67,8 +68,19 @@ def fingerprint_of(*parts: str | None) -> str:
     return hashlib.sha256("\0".join(p or "" for p in parts).encode()).hexdigest()[:16]
 
 
+# A reply that is one markdown code fence around the JSON (```json ... ``` or ``` ... ```), as
+# chat models write when the JSON response format is not enforced.
+_FENCE = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?(.*?)\n?[ \t]*```", re.S | re.I)
+
+
 def parse_verdict(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    """{"verdict": "yes"|"no", "reason": str|None} from a strict JSON reply; ParseError otherwise."""
+    """{"verdict": "yes"|"no", "reason": str|None} from a strict JSON reply; ParseError otherwise.
+    Surrounding whitespace and one markdown fence around the whole reply are not part of it; a bare
+    `yes`, truncated JSON or any other shape is still malformed."""
+    text = text.strip()
+    fenced = _FENCE.fullmatch(text)
+    if fenced:
+        text = fenced.group(1).strip()
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as err:
