@@ -150,3 +150,14 @@ def test_a_400_line_is_an_error_at_once(tmp_path):
         assert len(server.batches) == 1
     assert [r.status for r in report.results] == ["error"] * 3
     assert all("HTTP 400" in r.reason for r in report.results)
+
+
+def test_cost_cap_submits_what_fits_and_skips_the_rest(tmp_path):
+    with FakeOpenAI(lifetime_s=60) as server:
+        cfg = cfg_for(server, max_cost=0.02)  # gpt-4 at half price: ~0.008 USD a row (256 out)
+        report = run_batch_api(reqs(5), cfg, cache_path=tmp_path / "cache.jsonl", poll_s=0.01, progress=False)
+        submitted = next(iter(server.batches.values()))["request_counts"]["total"]
+    statuses = [r.status for r in report.results]
+    assert submitted == statuses.count("ok") and 0 < submitted < 5
+    assert statuses[submitted:] == ["skipped"] * (5 - submitted)
+    assert report.stopped == "stopped at --max-cost $0.02"

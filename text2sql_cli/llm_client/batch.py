@@ -19,8 +19,9 @@ same `BatchReport`, so callers merge its results exactly like the online path's:
      its own attempts per row) or to new batches (`retry="batch"`, each row at most
      `cfg.max_attempts` asks in all).
 
-Cost is counted at BATCH_DISCOUNT of the list price. Only batch-capable servers (OpenAI, the
-tests' fake server) serve these endpoints; the key rules are the online path's.
+Cost is counted at BATCH_DISCOUNT of the list price; with a cost cap, only the rows whose estimated
+cost fits are submitted and the rest come back "skipped" (rerun to go on). Only batch-capable
+servers (OpenAI, the tests' fake server) serve these endpoints; the key rules are the online path's.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from text2sql_cli.llm_client.runner import (
     open_client,
     result_from_record,
 )
-from text2sql_cli.llm_client.settings import ClientConfig, price_of
+from text2sql_cli.llm_client.settings import ClientConfig, approx_tokens, price_of
 
 ENDPOINT = "/v1/chat/completions"
 TERMINAL = ("completed", "failed", "expired", "cancelled")
@@ -60,6 +61,7 @@ class _Row:
     parse_failures: int = 0
     record: dict[str, Any] | None = None  # the final cache record, once there is one
     reason: str | None = None
+    skipped: bool = False  # not submitted: the cost cap would be passed
 
 
 @dataclass
@@ -118,6 +120,7 @@ async def arun_batch_api(
         rounds = 0
         while retry == "batch" or rounds == 0:
             todo = [r for r in rows.values() if r.record is None and r.asks < cfg.max_attempts]
+            todo = _affordable(todo, run)
             if not todo:
                 break
             rounds += 1
@@ -127,7 +130,7 @@ async def arun_batch_api(
         writer.close()
         await client.close()
     online_sent, online_cost = 0, 0.0
-    left = [r.req for r in rows.values() if r.record is None]
+    left = [r.req for r in rows.values() if r.record is None and not r.skipped]
     if left and retry == "online":
         # Same cache, same parse rules; the online runner gives each row its own attempts.
         report = await arun_batch(
@@ -142,6 +145,27 @@ async def arun_batch_api(
         )
         online_sent, online_cost = report.sent, report.cost
     return _report(requests, rows, cached, run, online_sent, online_cost)
+
+
+def _affordable(todo: list[_Row], run: _Run) -> list[_Row]:
+    """The rows (in input order) whose estimated batch cost fits under the cost cap; the rest are
+    marked skipped, as the online path does once the cap is reached."""
+    if run.cfg.max_cost is None:
+        return todo
+    price = price_of(run.cfg.model, run.cfg.prices) or (0.0, 0.0)
+    out_tokens = int(run.params.get("max_tokens") or run.params.get("max_completion_tokens") or 256)
+    budget = run.cfg.max_cost - run.spent
+    chosen = []
+    for row in todo:
+        prompt = approx_tokens("\n".join(str(m.get("content", "")) for m in row.req.messages))
+        cost = (prompt * price[0] + out_tokens * price[1]) / 1e6 * BATCH_DISCOUNT
+        if cost > budget:
+            for rest in todo[len(chosen) :]:
+                rest.skipped, rest.reason = True, f"stopped at --max-cost ${run.cfg.max_cost:g}"
+            break
+        budget -= cost
+        chosen.append(row)
+    return chosen
 
 
 def _rows(requests: list[Request], run: _Run) -> dict[str, _Row]:
@@ -332,12 +356,15 @@ def _report(
     results: list[Result] = []
     for row in rows.values():  # dicts keep insertion order: the input order
         rec = cache.get(row.key)
+        if row.skipped and (rec is None or rec.get("status") not in REUSED_STATUSES):
+            results.append(Result(row.req.id, "skipped", reason=row.reason))
+            continue
         if rec is None:
             results.append(Result(row.req.id, "error", reason=row.reason or "not answered"))
             continue
         result = result_from_record(row.req.id, rec, run.parse)
         result.cached = row.key in cached
         results.append(result)
-    return BatchReport(
-        results, run.submitted + online_sent, run.spent + online_cost, sum(r.cost for r in results)
-    )
+    stopped = next((r.reason for r in rows.values() if r.skipped), None)
+    total = sum(r.cost for r in results)
+    return BatchReport(results, run.submitted + online_sent, run.spent + online_cost, total, stopped)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -55,6 +55,11 @@ class LLMSettings(T2SSettings):
     llm_timeout_s: float = Field(60.0, gt=0, description="per-request timeout (ceiling of the adaptive one)")
     llm_timeout_floor_s: float = Field(1.0, gt=0, description="the adaptive timeout never goes below this")
     llm_hedge: bool = Field(False, description="send a second copy of a request slower than 1.5x the p95")
+    llm_batch: bool = Field(False, description="send through the Batch API: half the price, within 24 h")
+    llm_batch_retry: Literal["online", "batch"] = Field(
+        "online", description="rows a batch failed: ask again online or in a new batch"
+    )
+    llm_batch_poll_s: float = Field(30.0, gt=0, description="seconds between polls of a submitted batch")
     llm_max_attempts: int = Field(6, ge=1, description="attempts per request before 'error'")
     llm_concurrency: int = Field(64, ge=1, description="requests in flight at most")
     llm_prices: dict[str, tuple[float, float]] = Field(
@@ -72,6 +77,9 @@ class ClientConfig:
     timeout_s: float = 60.0  # ceiling; the timeout adapts to observed latency (limits._Latency)
     timeout_floor_s: float = 1.0
     hedge: bool = False
+    batch: bool = False  # the Batch API (llm_client.batch) instead of one request per row
+    batch_retry: str = "online"
+    batch_poll_s: float = 30.0
     max_attempts: int = 6
     concurrency: int = 64
     max_cost: float | None = None
@@ -120,6 +128,9 @@ class ClientConfig:
             timeout_s=settings.llm_timeout_s,
             timeout_floor_s=settings.llm_timeout_floor_s,
             hedge=settings.llm_hedge,
+            batch=settings.llm_batch,
+            batch_retry=settings.llm_batch_retry,
+            batch_poll_s=settings.llm_batch_poll_s,
             max_attempts=settings.llm_max_attempts,
             concurrency=settings.llm_concurrency,
             max_cost=max_cost,
@@ -137,6 +148,8 @@ class ClientConfig:
             "timeout_s": self.timeout_s,
             "timeout_floor_s": self.timeout_floor_s,
             "hedge": self.hedge,
+            "batch": self.batch,
+            "batch_retry": self.batch_retry if self.batch else None,
             "max_attempts": self.max_attempts,
             "max_cost": self.max_cost,
         }

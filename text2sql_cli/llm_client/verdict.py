@@ -12,7 +12,8 @@ of `keys` is "yes" or "no" (case and surrounding spaces ignored), with an option
 Anything else is re-asked, then `unparseable`. A request that keeps failing is `error`; one not
 sent because the cost cap was reached is `skipped`. None of these is ever a "no".
 
-Calls go through `run_batch` (rate limits, retries, cost); the cache is `<out_dir>/<cache_file>`,
+Calls go through `run_batch` (rate limits, retries, cost), or with `client.batch` through the Batch
+API (llm_client.batch: half the price, same cache and results); the cache is `<out_dir>/<cache_file>`,
 keyed by model, prompt, row id and fingerprint, so rerunning after a crash sends only the rest.
 """
 
@@ -117,6 +118,7 @@ def estimate_verdicts(
         cache_path=Path(out_dir) / task.cache_file,
         params=VERDICT_PARAMS,
         output_tokens=task.output_tokens,
+        batch=client.batch,
     )
 
 
@@ -130,7 +132,14 @@ def run_verdicts(
     progress: bool = True,
 ) -> tuple[list[Verdict], BatchReport]:
     """One Verdict per item, in input order. Resumable through the cache in `out_dir`."""
-    report = run_batch(
+    kwargs: dict[str, Any] = {}
+    if client.batch:  # the Batch API: same requests, cache, parsing and results
+        from text2sql_cli.llm_client.batch import run_batch_api as send
+
+        kwargs = {"retry": client.batch_retry, "poll_s": client.batch_poll_s}
+    else:
+        send = run_batch
+    report = send(
         build_requests(task, items),
         client,
         cache_path=Path(out_dir) / task.cache_file,
@@ -139,6 +148,7 @@ def run_verdicts(
         parse_attempts=parse_attempts,
         progress=progress,
         label=task.label,
+        **kwargs,
     )
     verdicts = [
         Verdict(r.id, r.value["verdict"], r.value["reason"], r.cost, r.attempts, r.cached)
