@@ -160,29 +160,8 @@ judge_batch(predictions(int(sys.argv[2])), sys.argv[1], Path(sys.argv[3]), poll_
 
 
 def judge_batch(rows: list[dict], url: str, out: Path, *, poll_s: float) -> tuple[float, list]:
-    """The judge through the Batch API: same requests, parser and cache as the online judge."""
-    from text2sql_cli.evaluation.judge import CACHE_FILE, JUDGE_PARAMS, build_requests, parse_verdict
-    from text2sql_cli.llm_client.batch import run_batch_api
-
-    cfg = JudgeConfig.build(MODEL, base_url=url)
-    requests = [r for r in build_requests(rows, cfg) if r is not None]
-    started = time.perf_counter()
-    report = run_batch_api(
-        requests,
-        cfg.client,
-        cache_path=out / CACHE_FILE,
-        params=JUDGE_PARAMS,
-        parse=parse_verdict,
-        poll_s=poll_s,
-        progress=False,
-    )
-    verdicts = [_Verdict(r.id, r.value if r.status == "ok" else r.status) for r in report.results]
-    return time.perf_counter() - started, verdicts
-
-
-class _Verdict:
-    def __init__(self, id, verdict):
-        self.id, self.verdict = id, verdict
+    """The judge through the Batch API (what `t2s eval --judge MODEL --batch` runs)."""
+    return judge(rows, url, out, llm_batch=True, llm_batch_poll_s=poll_s)
 
 
 def batch_runs(rows: list[dict], reference: dict | None) -> list[tuple[str, bool]]:
