@@ -39,6 +39,24 @@ JudgeApiKeyEnv = Annotated[
 ]
 Rpm = Annotated[int | None, typer.Option(help="LLM requests per minute.", rich_help_panel=PANEL)]
 Tpm = Annotated[int | None, typer.Option(help="LLM tokens per minute.", rich_help_panel=PANEL)]
+Batch = Annotated[
+    bool,
+    typer.Option(
+        "--batch",
+        help=(
+            "Send through the Batch API (OpenAI): half the price, answers within 24 h. The batch id "
+            "is kept in OUT's cache: rerunning the command resumes polling, it never submits twice."
+        ),
+        rich_help_panel=PANEL,
+    ),
+]
+BatchRetry = Annotated[
+    str | None,
+    typer.Option(
+        help="With --batch: rows the batch failed are asked again online (default) or in a new batch.",
+        rich_help_panel=PANEL,
+    ),
+]
 MaxCost = Annotated[
     float | None,
     typer.Option(
@@ -46,6 +64,17 @@ MaxCost = Annotated[
         rich_help_panel=PANEL,
     ),
 ]
+
+
+def batch_flags(batch: bool, batch_retry: str | None) -> dict[str, Any]:
+    """llm_client.LLMSettings fields for --batch / --batch-retry (None = not given)."""
+    from text2sql_cli.errors import UsageError
+
+    if batch_retry is not None and not batch:
+        raise UsageError("--batch-retry only applies with --batch", hint="add --batch")
+    if batch_retry not in (None, "online", "batch"):
+        raise UsageError(f"--batch-retry {batch_retry!r} is not online or batch")
+    return {"llm_batch": True if batch else None, "llm_batch_retry": batch_retry}
 
 
 def only_with_judge(judge: str | None, what: str, **given: Any) -> None:

@@ -13,7 +13,16 @@ from typing import Annotated
 
 import typer
 
-from text2sql_cli.cli._judge import JudgeApiKeyEnv, JudgeBaseUrl, JudgeModel, MaxCost, Rpm, Tpm
+from text2sql_cli.cli._judge import (
+    Batch,
+    BatchRetry,
+    JudgeApiKeyEnv,
+    JudgeBaseUrl,
+    JudgeModel,
+    MaxCost,
+    Rpm,
+    Tpm,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -116,6 +125,8 @@ def evaluate(
     ] = None,
     rpm: Rpm = None,
     tpm: Tpm = None,
+    batch: Batch = False,
+    batch_retry: BatchRetry = None,
     max_cost: MaxCost = None,
     dry_run: Annotated[
         bool,
@@ -179,7 +190,17 @@ def evaluate(
         infer_schema=False if no_infer_schema else None,
     )
     judge_cfg = _judge_config(
-        judge, judge_base_url, judge_api_key_env, judge_sees, judge_prompt, rpm, tpm, max_cost, dry_run
+        judge,
+        judge_base_url,
+        judge_api_key_env,
+        judge_sees,
+        judge_prompt,
+        rpm,
+        tpm,
+        max_cost,
+        dry_run,
+        batch,
+        batch_retry,
     )
     config = EvalConfig(settings, metrics, judge=judge_cfg, out_dir=out, partial=partial)
     if dry_run:
@@ -277,9 +298,11 @@ def _print_warnings(console, summary: dict, no_generation: str | None) -> None:
         console.print(f"{summary['no_gold']} examples have no gold SQL (excluded from EX, EM and the judge).")
 
 
-def _judge_config(judge, base_url, api_key_env, sees, prompt, rpm, tpm, max_cost, dry_run):
+def _judge_config(
+    judge, base_url, api_key_env, sees, prompt, rpm, tpm, max_cost, dry_run, batch, batch_retry
+):
     """The judge's config, or None without --judge (then the judge-only flags are an error)."""
-    from text2sql_cli.cli._judge import only_with_judge
+    from text2sql_cli.cli._judge import batch_flags, only_with_judge
     from text2sql_cli.errors import UsageError
 
     only_with_judge(
@@ -294,6 +317,8 @@ def _judge_config(judge, base_url, api_key_env, sees, prompt, rpm, tpm, max_cost
             "--tpm": tpm,
             "--max-cost": max_cost,
             "--dry-run": dry_run,
+            "--batch": batch,
+            "--batch-retry": batch_retry,
         },
     )
     if judge is None:
@@ -312,6 +337,7 @@ def _judge_config(judge, base_url, api_key_env, sees, prompt, rpm, tpm, max_cost
         rpm=rpm,
         tpm=tpm,
         require_key=not dry_run,
+        **batch_flags(batch, batch_retry),
     )  # a dry run sends nothing, so needs no key
 
 

@@ -12,7 +12,16 @@ from typing import Annotated
 
 import typer
 
-from text2sql_cli.cli._judge import JudgeApiKeyEnv, JudgeBaseUrl, JudgeModel, MaxCost, Rpm, Tpm
+from text2sql_cli.cli._judge import (
+    Batch,
+    BatchRetry,
+    JudgeApiKeyEnv,
+    JudgeBaseUrl,
+    JudgeModel,
+    MaxCost,
+    Rpm,
+    Tpm,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -60,6 +69,8 @@ def filter_command(
     ] = None,
     rpm: Rpm = None,
     tpm: Tpm = None,
+    batch: Batch = False,
+    batch_retry: BatchRetry = None,
     max_cost: MaxCost = None,
     dry_run: Annotated[
         bool,
@@ -83,7 +94,7 @@ def filter_command(
     Writes OUT/kept.<input format>, OUT/dropped.jsonl (with reasons) and OUT/summary.json."""
     from text2sql_cli.cli._console import err
     from text2sql_cli.cli._console import out as console
-    from text2sql_cli.cli._judge import only_with_judge
+    from text2sql_cli.cli._judge import batch_flags, only_with_judge
     from text2sql_cli.data import parse_columns
     from text2sql_cli.errors import UsageError
     from text2sql_cli.filtering import FilterConfig, run_filter
@@ -101,6 +112,8 @@ def filter_command(
             "--tpm": tpm,
             "--max-cost": max_cost,
             "--dry-run": dry_run,
+            "--batch": batch,
+            "--batch-retry": batch_retry,
         },
     )
     from text2sql_cli.lock import hold as hold_lock
@@ -131,6 +144,7 @@ def filter_command(
             rpm=rpm,
             tpm=tpm,
             require_key=not dry_run,
+            **batch_flags(batch, batch_retry),
         )  # a dry run sends nothing, so needs no key
     report = run_filter(
         data,

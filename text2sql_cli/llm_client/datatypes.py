@@ -55,9 +55,12 @@ class Estimate:
     prompt_tokens: int
     output_tokens: int
     cost: float | None  # None when the model has no price
+    batch: bool = False  # priced at the Batch API's discount
 
     def line(self) -> str:
         cost = "unknown (no price for this model)" if self.cost is None else f"about ${self.cost:.4f}"
+        if self.cost is not None and self.batch:
+            cost += " at the Batch API's half price"
         return (
             f"{self.to_send} of {self.requests} requests to send ({self.cached} cached), "
             f"~{self.prompt_tokens} prompt + ~{self.output_tokens} output tokens, cost {cost}"

@@ -111,7 +111,9 @@ def estimate(
     cost = None if price is None else (prompt_tokens * price[0] + out_tokens * price[1]) / 1e6
     if cost is not None and batch:
         cost *= BATCH_DISCOUNT
-    return Estimate(len(requests), len(requests) - len(todo), len(todo), prompt_tokens, out_tokens, cost)
+    return Estimate(
+        len(requests), len(requests) - len(todo), len(todo), prompt_tokens, out_tokens, cost, batch
+    )
 
 
 def run_batch(requests: Sequence[Request], cfg: ClientConfig, **kwargs: Any) -> BatchReport:
