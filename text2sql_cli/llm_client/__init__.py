@@ -17,8 +17,12 @@ Public API (everything else is private):
               progress=True, label="requests") -> BatchReport
                                      sends what the cache lacks; `.results` is in input order,
                                      one Result per id. Sync wrapper of `arun_batch` (same args).
-    estimate(requests, cfg, *, cache_path=None, params=None, output_tokens=None) -> Estimate
-                                     dry run: counts and a cost estimate, sends nothing.
+    estimate(requests, cfg, *, cache_path=None, params=None, output_tokens=None, batch=False)
+        -> Estimate                  dry run: counts and a cost estimate, sends nothing.
+    run_batch_api(requests, cfg, *, cache_path, params=None, parse=None, parse_attempts=3,
+                  retry="online", poll_s=30.0, progress=True, label="requests") -> BatchReport
+                                     the same through the Batch API (llm_client.batch): half the
+                                     price, resumes polling a batch a killed run submitted.
     ParseError                       raise it (or ValueError) from `parse` to mark a reply as
                                      malformed: it is re-asked, then recorded `unparseable`.
     Result(id, status, text, value, reason, attempts, prompt_tokens, completion_tokens, cost,
@@ -26,9 +30,15 @@ Public API (everything else is private):
                                      "unparseable" (parse kept failing) or "skipped" (not sent:
                                      --max-cost reached). Only "ok" has a `value`.
 
-Rate limits: requests are paced evenly at `rpm` per minute (and `tpm` tokens per minute, using a
-conservative size estimate before the call and the reported usage after it). Retries count
-against the limits like any request, as they do at OpenAI.
+Rate limits (limits._Limits): requests are paced evenly at the limits the server announces in its
+x-ratelimit-* headers; `rpm` / `tpm` given by the user are upper bounds; without headers, those or
+500 rpm / 150,000 tpm, and `concurrency` requests in flight at most. Tokens count as the provider
+counts them before a call (prompt, a high estimate corrected by the usage, + max_tokens). A 429
+slows the pace and answers restore it. Retries count against the limits like any request, as they
+do at OpenAI.
+
+Timeouts (limits._Latency): 3x the running p95 latency, between `timeout_floor_s` and `timeout_s`;
+with `hedge`, a request slower than 1.5x the p95 gets a second copy when no other row waits.
 
 Retries: 408/409/429/5xx, dropped connections, timeouts and malformed response bodies are
 retried with exponential backoff and jitter; a Retry-After (or retry-after-ms) header sets the
@@ -51,10 +61,11 @@ the cache, results or logs.
 
 Modules: settings (LLMSettings, EndpointSettings, ClientConfig, keys, prices), datatypes (Request,
 Result, ...), cache (resume cache keys and loading), limits (pacing, retry classification), runner
-(run_batch, estimate), verdict (one yes/no question per row: the judge's and the filter's),
-progress (the progress bar). Importing this package does not import `openai`.
+(run_batch, estimate), batch (the Batch API), verdict (one yes/no question per row: the judge's and
+the filter's), progress (the progress bar). Importing this package does not import `openai`.
 """
 
+from text2sql_cli.llm_client.batch import run_batch_api
 from text2sql_cli.llm_client.cache import REUSED_STATUSES, cache_key, load_cache, prompt_hash
 from text2sql_cli.llm_client.datatypes import BatchReport, Estimate, ParseError, Request, Result
 from text2sql_cli.llm_client.limits import _classify, _retry_after  # noqa: F401  (private; for tests)
@@ -93,4 +104,5 @@ __all__ = [
     "prompt_hash",
     "resolve_key",
     "run_batch",
+    "run_batch_api",
 ]
