@@ -183,3 +183,19 @@ def test_mysql_reading_of_real_databases_takes_names_from_the_files(tv_dir):
     pred = 'SELECT "Content" FROM TV_Channel WHERE "series_name" = "Sky Radio"'
     row = _real(tv_dir, gold, pred, dialect="mysql")
     assert row["status"] == "correct" and row["dialect"] == "mysql"
+
+
+@pytest.mark.parametrize("mode", ["spider", "bird", "sqleval"])
+def test_official_modes_run_plain_sqlite_on_real_databases(tv_dir, mode):
+    # the official scripts run sqlite3 as it is: no YEAR, CONCAT, IF or REGEXP
+    for pred in (
+        "SELECT CONCAT(series_name, '') FROM TV_Channel",
+        "SELECT series_name FROM TV_Channel WHERE IF(1, 1, 0)",
+    ):
+        row = _real(tv_dir, "SELECT series_name FROM TV_Channel", pred, mode=mode)
+        assert row["status"] == "pred_error" and "no such function" in row["reason"]
+
+
+def test_strict_mode_keeps_the_mysql_functions_on_real_databases(tv_dir):
+    pred = "SELECT CONCAT(series_name, '') FROM TV_Channel"
+    assert _real(tv_dir, "SELECT series_name FROM TV_Channel", pred, mode="strict")["status"] == "correct"

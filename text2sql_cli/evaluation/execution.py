@@ -34,6 +34,7 @@ from text2sql_cli.evaluation.prepare import database_files
 EXCLUDED = ("low_information", "gold_error", "no_gold", "crashed", "generation_error", "compare_gave_up")
 MODE_TIMEOUT = {"bird": 30.0, "sqleval": 10.0}  # the harnesses' own limits; else 5 s (official Spider: 60 s)
 DEFAULT_TIMEOUT = 5.0
+OFFICIAL_MODES = ("spider", "bird", "sqleval")  # on real SQLite files these run plain SQLite
 
 
 class ExecutionSettings(T2SSettings):
@@ -330,8 +331,9 @@ def _connections(task: ExTask, gold_sqlite: str, dialect: str, attempt: int = 0)
 
     run = dict(timeout=task.timeout, max_rows=task.max_rows)
     if task.db_dir:
+        plain = dialect == "sqlite" and task.mode in OFFICIAL_MODES
         return [
-            (str(p), partial(execute, _readonly(str(p)), **run))
+            (str(p), partial(execute, _readonly(str(p), plain), **run))
             for p in database_files(Path(task.db_dir), task.db_id)
         ]
     from text2sql_cli.sql.schema import SchemaError
@@ -353,10 +355,12 @@ def _connections(task: ExTask, gold_sqlite: str, dialect: str, attempt: int = 0)
 
 
 @lru_cache(maxsize=64)
-def _readonly(path: str):
+def _readonly(path: str, plain: bool = False):
+    """A sandboxed connection to a database file; `plain`: without the MySQL functions the sandbox
+    adds, so SQL read as SQLite fails where SQLite (and so the official scripts) would."""
     from text2sql_cli.sql.sandbox import open_readonly
 
-    return open_readonly(path)
+    return open_readonly(path, mysql_functions=not plain)
 
 
 def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = False) -> list[dict]:

@@ -114,27 +114,29 @@ def open_snapshot(data: bytes) -> sqlite3.Connection:
     return lock_down(conn)
 
 
-def open_readonly(path: str) -> sqlite3.Connection:
-    """A locked-down read-only connection to an existing SQLite file (`mode=ro`)."""
+def open_readonly(path: str, *, mysql_functions: bool = True) -> sqlite3.Connection:
+    """A locked-down read-only connection to an existing SQLite file (`mode=ro`);
+    `mysql_functions=False`: plain SQLite, as the official evaluators run it."""
     from pathlib import Path
 
     uri = Path(path).resolve().as_uri() + "?mode=ro"
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-    return lock_down(conn)
+    return lock_down(conn, mysql_functions=mysql_functions)
 
 
-def lock_down(conn: sqlite3.Connection) -> sqlite3.Connection:
+def lock_down(conn: sqlite3.Connection, *, mysql_functions: bool = True) -> sqlite3.Connection:
     """query_only, size limits, a heap cap, an authorizer that allows reading only; registers the
-    MySQL compat functions and the guarded printf."""
+    MySQL compat functions (unless `mysql_functions=False`: plain SQLite) and the guarded printf."""
     conn.execute("PRAGMA query_only = 1")
     conn.execute(f"PRAGMA hard_heap_limit = {HEAP_LIMIT}")
     for name, value in LIMITS:
         conn.setlimit(getattr(sqlite3, name), value)
     conn.text_factory = _text
-    _register_functions(conn)
-    from text2sql_cli.sql.mysql_emulation import register
+    _register_functions(conn, mysql=mysql_functions)
+    if mysql_functions:
+        from text2sql_cli.sql.mysql_emulation import register
 
-    register(conn)  # MySQL's functions and clock (the emulation module owns them)
+        register(conn)  # MySQL's functions and clock (the emulation module owns them)
     conn.set_authorizer(_authorize)
     return conn
 
@@ -308,10 +310,10 @@ _FUNCTIONS = (
 )
 
 
-def _register_functions(conn: sqlite3.Connection) -> None:
-    for name, arity, func, deterministic in _FUNCTIONS:
+def _register_functions(conn: sqlite3.Connection, mysql: bool = True) -> None:
+    for name, arity, func, deterministic in _FUNCTIONS if mysql else ():
         conn.create_function(name, arity, func, deterministic=deterministic)
-    for name in ("printf", "format"):
+    for name in ("printf", "format"):  # always: the guard, not a MySQL function
         conn.create_function(name, -1, _printf, deterministic=True)
 
 
