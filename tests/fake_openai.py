@@ -80,7 +80,7 @@ def book_judge_answer(prompt: str) -> str:
 
 
 def approx_tokens(text: str) -> int:
-    return max(1, len(text.encode("utf-8")) // 4)
+    return max(1, len(str(text).encode("utf-8")) // 4)  # str(): a test may answer with a number
 
 
 def format_duration(seconds: float) -> str:

@@ -4,6 +4,7 @@ standalone; push goes through HfApi and fails clearly offline."""
 from __future__ import annotations
 
 import json
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -166,3 +167,12 @@ def test_auto_dtype_merges_a_bf16_run_in_bfloat16(run_dir, tmp_path):
     (bf16_run / "run.json").write_text(json.dumps(info))
     merged = merge_run(bf16_run, tmp_path / "merged-bf16", device="cpu")
     assert json.loads((merged / "run.json").read_text())["merge_dtype"] == "bfloat16"
+
+
+def test_merged_directory_gets_the_users_umask(run_dir, tmp_path):
+    old = os.umask(0o022)
+    try:
+        merged_dir = merge_run(run_dir, tmp_path / "merged_mode", dtype="float32", device="cpu")
+    finally:
+        os.umask(old)
+    assert merged_dir.stat().st_mode & 0o777 == 0o755

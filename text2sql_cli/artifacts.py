@@ -89,6 +89,11 @@ def check_model_path(model: str | None) -> None:
         raise UsageError(
             f"no such model directory {model}", hint="give a t2s run dir, a model dir or a hub id"
         )
+    if model and Path(model).expanduser().is_file():
+        raise UsageError(
+            f"{model} is a file, not a model directory",
+            hint="give the folder that holds it (a t2s run dir or a model dir) or a hub id",
+        )
 
 
 # --- run.json ----------------------------------------------------------------------------------
@@ -330,7 +335,7 @@ def load_predictions(
     sidecar records. A file whose sidecar says it is unfinished is refused unless `partial`; then a
     torn last line is skipped and, where a resumed run appended an id again, the generation wins.
     """
-    from text2sql_cli.io import iter_jsonl
+    from text2sql_cli.io import check_text_fields, iter_jsonl
     from text2sql_cli.sql.extract import extract_sql
 
     path = Path(path)
@@ -341,6 +346,7 @@ def load_predictions(
         stop = stop_markers(read_predictions_meta(path))
     out: dict[str, Prediction] = {}
     for number, obj in iter_jsonl(path, tolerate_torn_tail=partial):
+        check_text_fields(path, number, obj, ("question", "context", "gold", "answer", "raw", "sql"))
         missing = [k for k in ("db_id",) if obj.get(k) is None]
         if "sql" not in obj and "raw" not in obj and obj.get("error") is None:
             missing.append("sql or raw")

@@ -100,18 +100,23 @@ def _read_rows(path: Path) -> tuple[list[Any], list[int], str]:
         pairs = list(iter_jsonl(path))
         return [r for _, r in pairs], [n for n, _ in pairs], "line"
     if suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            rows, where = [], []
-            start = 2
-            for row in reader:
-                rows.append(row)
-                where.append(start)
-                start = reader.line_num + 1
+        import io
+
+        from text2sql_cli.io import read_text
+
+        reader = csv.DictReader(io.StringIO(read_text(path), newline=""))  # BOM dropped (Excel)
+        rows, where = [], []
+        start = 2
+        for row in reader:
+            rows.append(row)
+            where.append(start)
+            start = reader.line_num + 1
         return rows, where, "line"
     if suffix == ".json":
+        from text2sql_cli.io import read_text
+
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_text(path))
         except json.JSONDecodeError as err:
             raise InputError(path, f"not valid JSON ({err.msg})", line=err.lineno) from None
         if isinstance(data, dict) and "data" in data:
@@ -191,6 +196,20 @@ def load_examples(
     problems: list[tuple[int, str]] = []
     first_seen: dict[str, int] = {}
     for index, (row, at) in enumerate(zip(rows, where)):
+        not_text = [  # a number or list where SQL or text belongs (a db_id may be a number)
+            f"{f} is {type(v).__name__} {v!r:.40}"
+            for f in FIELDS
+            if not _is_missing(v := row.get(mapping[f]))
+            and not isinstance(v, str)
+            and not (f == "db_id" and isinstance(v, int) and not isinstance(v, bool))
+        ]
+        if not_text:
+            raise InputError(
+                source_str,
+                f"{'' if unit == 'line' else f'row {at}: '}{'; '.join(not_text)}: it must be text",
+                line=at if unit == "line" else None,
+                hint="write it as a string",
+            )
         bad = [f for f in needed if _is_missing(row.get(mapping[f]))]
         if bad:
             problems.append((at, f"empty or missing {', '.join(bad)}"))

@@ -130,6 +130,9 @@ def _merge(run_dir: str | Path, out: str | Path, *, dtype: str, device: str | No
         )
         if out.exists():
             out.rmdir()
+        from text2sql_cli.io import give_umask_mode
+
+        give_umask_mode(tmp)  # mkdtemp makes 0700; the merged model is for others to read too
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -35,7 +35,12 @@ def lock_path(out: str | Path) -> Path:
 
 
 def hold(out: str | Path) -> Path | None:
-    """Lock `out` for this process (re-entrant); refuse when another live run holds it."""
+    """Check that `out` can be written (`io.check_writable`: a read-only --out fails here, before
+    any model loads or query runs), then lock it for this process (re-entrant); refuse when
+    another live run holds it."""
+    from text2sql_cli.io import check_writable
+
+    check_writable(out, is_dir=not Path(out).suffix or Path(out).is_dir())
     if os.environ.get("RANK", "0") != "0":
         return None
     path = lock_path(out)

@@ -340,6 +340,9 @@ def write_databases(tables: dict[str, Table], db_out: str | Path) -> int:
                 conn.commit()
             finally:
                 conn.close()
+            from text2sql_cli.io import give_umask_mode
+
+            give_umask_mode(tmp)  # mkstemp makes 0600
             os.replace(tmp, folder / f"{table.id}.sqlite")
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

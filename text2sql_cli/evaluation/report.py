@@ -64,13 +64,20 @@ def check_inputs(path: str | Path, predictions: list[Prediction], metrics: tuple
         db_dir = Path(db_dir)
         if not db_dir.is_dir():
             raise UsageError(f"--db-dir {db_dir} is not a directory", hint=DB_DIR_HINT)
+        from text2sql_cli.sql.sandbox import check_database_file
+
         needed = sorted({p.db_id for p in predictions if p.error is None and _text(p.gold)})
         missing = []
         for db_id in needed:
             try:
-                database_files(db_dir, db_id)
+                files = database_files(db_dir, db_id)
             except FileNotFoundError:
                 missing.append(db_id)
+                continue
+            for file in files:  # an empty or damaged file would make every gold query fail
+                problem = check_database_file(file)
+                if problem:
+                    raise InputError(file, problem, hint="replace it with a valid SQLite database")
         if missing:
             raise UsageError(
                 f"--db-dir {db_dir} has no database for {len(missing)} of {len(needed)} db_ids; "

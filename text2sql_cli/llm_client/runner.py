@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -331,6 +332,8 @@ class _BatchRunner:
         content = resp.choices[0].message.content if resp.choices else None
         if content is None:
             raise _Retry("empty reply (no message content)")
+        if not isinstance(content, str):  # a number or a list from a broken server: text to cache,
+            return json.dumps(content)  # which a parse hook then finds unparseable (never a crash)
         return content
 
     def _idle(self) -> bool:

@@ -105,6 +105,11 @@ class ClientConfig:
         url = (base_url or OPENAI_BASE_URL).rstrip("/")
         if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
             raise ConfigError(f"base URL {url!r} is not an http(s) URL", hint="e.g. http://localhost:8000/v1")
+        if urlparse(url).hostname == "api.openai.com" and urlparse(url).scheme != "https":
+            raise ConfigError(
+                f"base URL {url!r} would send the OpenAI key unencrypted; refused",
+                hint=f"use {OPENAI_BASE_URL}",
+            )
         if max_cost is not None and max_cost <= 0:
             raise ConfigError("--max-cost must be positive (USD)")
         prices = {**PRICES, **settings.llm_prices}
@@ -190,7 +195,9 @@ class EndpointSettings(T2SSettings):
 
 
 def is_openai_url(url: str) -> bool:
-    return urlparse(url).hostname == "api.openai.com"
+    """Only https://api.openai.com gets the OpenAI key."""
+    parsed = urlparse(url)
+    return parsed.hostname == "api.openai.com" and parsed.scheme == "https"
 
 
 def resolve_key(

@@ -78,6 +78,8 @@ def parse_verdict(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
     """{"verdict": "yes"|"no", "reason": str|None} from a strict JSON reply; ParseError otherwise.
     Surrounding whitespace and one markdown fence around the whole reply are not part of it; a bare
     `yes`, truncated JSON or any other shape is still malformed."""
+    if not isinstance(text, str):
+        raise ParseError(f"the reply is {type(text).__name__}, not text")
     text = text.strip()
     fenced = _FENCE.fullmatch(text)
     if fenced:

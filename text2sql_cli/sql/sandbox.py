@@ -124,6 +124,38 @@ def open_readonly(path: str, *, mysql_functions: bool = True) -> sqlite3.Connect
     return lock_down(conn, mysql_functions=mysql_functions)
 
 
+def check_database_file(path) -> str | None:
+    """Why the SQLite file at `path` cannot serve as a database (empty, not SQLite, damaged, no
+    tables), or None. Without this, each gold query on it fails and EX silently excludes them all."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as err:
+        return f"cannot be read ({err.strerror or err})"
+    if not head:
+        return "is an empty file, not an SQLite database"
+    if head != b"SQLite format 3\x00":
+        return "is not an SQLite database (wrong header)"
+    try:
+        conn = open_readonly(str(path))
+        try:
+            # the schema and each table's first page; a full integrity check would read every page
+            # (minutes on BIRD's largest files), so damage deeper in is left to the queries
+            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for name in names:
+                conn.execute(f'SELECT * FROM "{name.replace(chr(34), chr(34) * 2)}" LIMIT 1').fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as err:
+        return f"is a damaged SQLite database ({err})"
+    if not names:
+        return "is an SQLite database without tables"
+    return None
+
+
 def lock_down(conn: sqlite3.Connection, *, mysql_functions: bool = True) -> sqlite3.Connection:
     """query_only, size limits, a heap cap, an authorizer that allows reading only; registers the
     MySQL compat functions (unless `mysql_functions=False`: plain SQLite) and the guarded printf."""

@@ -167,6 +167,13 @@ def check_paths(cfg: TrainConfig) -> None:
             torn = incomplete_checkpoints(cfg.out)
             why = f" ({', '.join(p.name for p in torn)} incomplete: interrupted while saving)" if torn else ""
             problems.append(f"--resume: no complete checkpoint under {cfg.out / CHECKPOINT_DIR}{why}")
+        from text2sql_cli.errors import T2SError
+        from text2sql_cli.io import check_writable
+
+        try:
+            check_writable(cfg.out)  # before the model loads, not after training
+        except T2SError as err:
+            problems.append(str(err))
     tracker = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}.get(cfg.report_to, ())
     if tracker and not any(importlib.util.find_spec(m) for m in tracker):
         problems.append(

@@ -1,0 +1,63 @@
+"""Issue 19 §3: replies that are not text, OpenAI's key over plain http, a file as --model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from text2sql_cli.cli import app
+from text2sql_cli.errors import ConfigError
+from text2sql_cli.llm_client import ClientConfig, Request, run_batch
+from text2sql_cli.llm_client.verdict import parse_verdict
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.mark.parametrize("content", [5, ["yes"], 1.5], ids=["number", "list", "float"])
+def test_reply_content_that_is_not_text_is_an_unparseable_verdict(
+    fake_openai, tmp_path, content, monkeypatch
+):
+    monkeypatch.setenv("T2S_TEST_KEY", "sk-test")
+    fake_openai.answer = lambda prompt: content
+    cfg = ClientConfig.build("gpt-4o-mini", base_url=fake_openai.url, api_key_env="T2S_TEST_KEY")
+    report = run_batch(
+        [Request(0, [{"role": "user", "content": "<q0>"}])],
+        cfg,
+        cache_path=tmp_path / "cache.jsonl",
+        progress=False,
+        parse=lambda text: parse_verdict(text, ("verdict",)),
+        parse_attempts=2,
+    )
+    (result,) = report.results
+    assert result.status == "unparseable" and result.value is None
+    assert (tmp_path / "cache.jsonl").exists()  # the cache survives: nothing crashed
+
+
+def test_parse_verdict_refuses_a_non_string():
+    from text2sql_cli.llm_client import ParseError
+
+    with pytest.raises(ParseError, match="int, not text"):
+        parse_verdict(5, ("verdict",))
+
+
+@pytest.mark.parametrize("url", ["http://api.openai.com/v1", "http://api.openai.com"])
+def test_plain_http_openai_url_is_refused_with_a_hint(url, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    with pytest.raises(ConfigError, match="unencrypted.*https://api.openai.com/v1") as err:
+        ClientConfig.build("gpt-4o-mini", base_url=url)
+    assert "sk-secret" not in str(err.value) and err.value.exit_code == 2
+
+
+def test_infer_with_a_file_as_model_is_exit_2(tmp_path):
+    model = tmp_path / "adapter_model.safetensors"
+    model.write_bytes(b"\0" * 16)
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"db_id": "d", "question": "q", "context": "CREATE TABLE t (a INT);"}) + "\n")
+    result = CliRunner().invoke(
+        app, ["infer", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "p.jsonl")]
+    )
+    assert result.exit_code == 2 and "is a file, not a model directory" in result.output, result.output
