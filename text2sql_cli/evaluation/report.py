@@ -67,23 +67,22 @@ def check_inputs(path: str | Path, predictions: list[Prediction], metrics: tuple
         from text2sql_cli.sql.sandbox import check_database_file
 
         needed = sorted({p.db_id for p in predictions if p.error is None and _text(p.gold)})
-        missing = []
+        missing, files = [], []
         for db_id in needed:
             try:
-                files = database_files(db_dir, db_id)
+                files += database_files(db_dir, db_id)
             except FileNotFoundError:
                 missing.append(db_id)
-                continue
-            for file in files:  # an empty or damaged file would make every gold query fail
-                problem = check_database_file(file)
-                if problem:
-                    raise InputError(file, problem, hint="replace it with a valid SQLite database")
         if missing:
             raise UsageError(
                 f"--db-dir {db_dir} has no database for {len(missing)} of {len(needed)} db_ids; "
                 f"first missing: {db_dir / missing[0] / (missing[0] + '.sqlite')}",
                 hint=DB_DIR_HINT,
             )
+        for file in files:  # an empty or damaged file would make every gold query on it fail
+            problem = check_database_file(file)
+            if problem:
+                raise InputError(file, problem, hint="replace it with a valid SQLite database")
 
 
 DB_DIR_HINT = (
