@@ -73,7 +73,9 @@ def rows_match(
     # and skipped where it cannot reject (the same rows, no floats).
     quirk = mode == "spider" and tol == 0
     if tol == 0 and ((g == p) if order_matters else Counter(g) == Counter(p)):
-        return not (quirk and (_has_float(g) or _has_float(p))) or _quick_accept(g, p, order_matters)
+        if not quirk or not (_has_float(g) or _has_float(p)) or _same_types(g, p, order_matters):
+            return True
+        return _quick_accept(g, p, order_matters)
     if len(g[0]) == 1:
         return _list_equal(g, p, tol) if order_matters else _bag_equal(g, p, tol)
     search = _Search(g, p, order_matters, tol, MAX_STEPS if max_steps is None else max_steps, deadline)
@@ -102,6 +104,13 @@ def _is_number(v) -> bool:
 
 def _has_float(rows: list[tuple]) -> bool:
     return any(isinstance(v, float) for row in rows for v in row)
+
+
+def _same_types(g: list[tuple], p: list[tuple], order_matters: bool) -> bool:
+    """Equal rows that also hold values of the same types (then the quick rejection passes)."""
+    typed_g = [(row, tuple(map(type, row))) for row in g]
+    typed_p = [(row, tuple(map(type, row))) for row in p]
+    return typed_g == typed_p if order_matters else Counter(typed_g) == Counter(typed_p)
 
 
 def _quick_accept(g: list[tuple], p: list[tuple], order_matters: bool) -> bool:
