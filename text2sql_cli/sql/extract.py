@@ -4,8 +4,9 @@
 
 The rules, in order (tests/fixtures/messy_outputs.jsonl holds the outputs they were built on):
 
-1. Reasoning is dropped: only the text after the last `</think>` counts (also when the opening
-   `<think>` was in the prompt). A `<think>` that never closes has no answer: "failed".
+1. Reasoning is dropped: only the text after the last `</think>` (or `</thinking>`,
+   `</reasoning>`) counts, also when the opening tag was in the prompt. Reasoning that never
+   closes has no answer: "failed".
 2. Fences: among the complete fences (```` ``` ```` with any tag: sql, sqlite, SQLite, mysql,
    postgresql, or none) whose body holds a query, the LAST one is the answer (a model that writes
    several fences revises, or explores first and answers last). Inside it, leading comments and
@@ -48,6 +49,8 @@ _OTHER_START = re.compile(
 )
 _LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
 _MAX_TRIM_TRIES = 120
+_REASONING_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.I)
+_REASONING_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.I)
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,11 @@ def extract_sql(text: str | None, stop: Sequence[str] = ()) -> Extraction:
 
 
 def _after_reasoning(text: str) -> str | None:
-    close = text.rfind("</think>")
-    if close != -1:
-        return text[close + len("</think>") :]
-    if "<think>" in text:  # reasoning that never finished: no answer was given
+    """The text after the last closing reasoning tag; None when reasoning opened and never closed."""
+    closes = list(_REASONING_CLOSE.finditer(text))
+    if closes:
+        return text[closes[-1].end() :]
+    if _REASONING_OPEN.search(text):  # reasoning that never finished: no answer was given
         return None
     return text
 
