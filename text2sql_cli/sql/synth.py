@@ -76,6 +76,8 @@ def gold_literals(gold_sql: str, schema: Schema | None = None) -> Literals:
                 found.setdefault(key, []).extend(_around_now())
             continue
         column = node.this if isinstance(node.this, exp.Column) else node.expression
+        if isinstance(node.this, exp.AggFunc) and isinstance(node.this.this, exp.Column):
+            column = node.this.this  # HAVING AVG(price) >= 1000: groups whose values sit at 1000
         if not isinstance(column, exp.Column):
             continue
         others = [node.expression] if not isinstance(node, (exp.In, exp.Between)) else []
@@ -214,8 +216,12 @@ def synthesize(
         rng = random.Random(f"{seed}:{i}:{digest}" + (f":retry{attempt}" if attempt else ""))
         conn = build_database(schema)
         generated: dict[str, list[dict]] = {}
+        # Instance 2 of K: numeric values constant per column (a value equals the average:
+        # `> (SELECT AVG(x) ...)` vs `>=`); instance 3: children reference only half of their
+        # parents (parents without children: JOIN vs LEFT JOIN, NOT IN, COUNT of none).
+        shape = {1: "flat", 2: "sparse"}.get(i, "") if k >= 3 else ""
         for table in _parents_first(schema):
-            rows = _fill(table, schema, literals, generated, rng, seed_rate)
+            rows = _fill(table, schema, literals, generated, rng, seed_rate, shape)
             generated[table.name.lower()] = rows
             if rows:
                 names = [c.name for c in table.columns]
@@ -296,10 +302,18 @@ def _parents_first(schema: Schema) -> list[Table]:
 
 
 def _fill(
-    table: Table, schema: Schema, literals: Literals, generated: dict, rng: random.Random, seed_rate: float
+    table: Table,
+    schema: Schema,
+    literals: Literals,
+    generated: dict,
+    rng: random.Random,
+    seed_rate: float,
+    shape: str = "",
 ) -> list[dict]:
     n = rng.choice((4, 12, 25, 60))
     fk_pools = _fk_pools(table, generated)
+    if shape == "sparse":
+        fk_pools = {c: pool[: max(1, len(pool) // 2)] for c, pool in fk_pools.items()}
     rows: list[dict] = []
     seen_unique: dict[tuple[str, ...], set] = {u: set() for u in table.uniques}
     pk = table.primary_key
@@ -308,13 +322,35 @@ def _fill(
     keyed = {c for cols in seen_unique for c in cols}
     # One NULL per nullable column in every instance, so COUNT(col), IS NULL and LEFT JOINs differ.
     null_row = {c.name: rng.randrange(n) for c in table.columns if not c.not_null and not c.primary_key}
+    # ... and one '' per nullable text column (NULL vs '' vs a value).
+    empty_row = {
+        c.name: (null_row[c.name] + 1) % n for c in table.columns if c.name in null_row and c.kind == "text"
+    }
+    flat = {}
+    if shape == "flat":
+        for col in table.columns:
+            if (
+                col.kind in ("int", "float")
+                and not col.primary_key
+                and not col.unique
+                and col.name.lower() not in fk_pools
+            ):
+                seeds = literals.for_column(table.name, col.name)
+                # the gold's own literal when it has one: an average exactly at the threshold
+                flat[col.name] = (
+                    _coerce(seeds[0], col) if seeds else _value(col, 0, n, [], None, rng, seed_rate)
+                )
     for index in range(n):
         row = {}
         for col in table.columns:
             seeds = literals.for_column(table.name, col.name)
             row[col.name] = _value(col, index, n, seeds, fk_pools.get(col.name.lower()), rng, seed_rate)
+            if col.name in flat:
+                row[col.name] = flat[col.name]
             if null_row.get(col.name) == index:
                 row[col.name] = None
+            elif empty_row.get(col.name) == index and n > 1:
+                row[col.name] = ""
         if rows and rng.random() < _DUPLICATE_RATE:  # repeat an earlier row's values (DISTINCT matters)
             earlier = rng.choice(rows)
             for col in table.columns:
