@@ -90,7 +90,10 @@ def test_malformed_and_failed_verdicts_are_held_not_dropped_nor_kept(llm, tmp_pa
     llm.script("[err]", ["500"] * 10)
     write(tmp_path, rows("yes", "bad", "maybe", "err"))
     result = run(llm)
-    assert result.exit_code == 0, result.output
+    # results are written, but a request that ended in an error makes the run exit 1 (issue 19)
+    assert result.exit_code == 1, result.output
+    assert "1 of 4 LLM filter requests ended in errors" in " ".join(result.output.split())
+    assert "rerun the same command: it retries them" in " ".join(result.output.split())
     assert [r["id"] for r in read(tmp_path / "out/kept.jsonl")] == ["r0"]
     assert read(tmp_path / "out/dropped.jsonl") == []
     held = {h["id"]: h for h in read(tmp_path / "out/held.jsonl")}

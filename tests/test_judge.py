@@ -286,3 +286,25 @@ def test_eval_cli_dry_run_needs_no_key(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "Dry run" in result.output and not (tmp_path / "ev" / "judge_cache.jsonl").exists()
+
+
+def test_eval_exits_1_when_judge_requests_ended_in_errors_and_the_rerun_retries_them(fake_openai, tmp_path):
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    preds = tmp_path / "preds.jsonl"
+    write_preds(preds)
+    fake_openai.script("WHERE id = 1", ["500"] * 20)
+    args = ["eval", str(preds), "--out", str(tmp_path / "ev"), "--judge", "gpt-4"]
+    args += ["--judge-base-url", fake_openai.url, "--rpm", "60000"]
+    result = CliRunner().invoke(app, args)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "1 of 4 judge requests ended in errors" in text and "rerun the same command" in text
+    assert (tmp_path / "ev" / "results.jsonl").exists()  # what was judged is written
+    fake_openai._scripts.clear()  # the server answers now
+    sent = fake_openai.count()
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert fake_openai.count() - sent == 1  # only the row that failed is sent again

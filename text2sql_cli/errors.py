@@ -67,3 +67,17 @@ class EnvironmentNotSupported(T2SError):
 
 class ApiError(T2SError):
     """An OpenAI-compatible endpoint that keeps failing after retries."""
+
+
+class RequestsFailed(T2SError):
+    """Results were written, but some LLM requests (judge, filter) ended in errors: exit 1, so a
+    script or CI notices; a rerun retries exactly those rows (the others are cached)."""
+
+
+def check_request_errors(what: str, errors: int, total: int) -> None:
+    """Raise RequestsFailed when `errors` of `total` `what` requests ended in errors."""
+    if errors:
+        raise RequestsFailed(
+            f"{errors} of {total} {what} requests ended in errors (left out of the results)",
+            hint="rerun the same command: it retries them and reuses the answered rows",
+        )

@@ -213,6 +213,11 @@ def evaluate(
         _print_judge(console, report)
     _print_warnings(console, report.summary, no_generation_line(report.summary))
     console.print(f"Wrote {out / 'results.jsonl'} and {out / 'summary.json'}")
+    if "judge" in report.summary:
+        from text2sql_cli.errors import check_request_errors
+
+        judge = report.summary["judge"]
+        check_request_errors("judge", judge.get("error", 0), len(report.rows))
 
 
 def print_summary(console, summary: dict) -> None:

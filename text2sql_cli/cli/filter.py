@@ -164,6 +164,11 @@ def filter_command(
         err.print(f"{report.summary['llm']['stopped']}: rerun the same command to continue")
     written = ", ".join(str(p) for p in report.paths.values())
     console.print(f"Wrote {written}")
+    if report.summary.get("llm"):
+        from text2sql_cli.errors import check_request_errors
+
+        errors = (report.summary.get("llm_unverified") or {}).get("error", 0)
+        check_request_errors("LLM filter", errors, report.summary["llm"]["asked"])
 
 
 def print_summary(console, summary: dict) -> None:
