@@ -61,3 +61,19 @@ def test_infer_with_a_file_as_model_is_exit_2(tmp_path):
         app, ["infer", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "p.jsonl")]
     )
     assert result.exit_code == 2 and "is a file, not a model directory" in result.output, result.output
+
+
+def test_sqlglot_warnings_go_to_the_summary_not_stderr(tmp_path):
+    row = {"db_id": "d", "context": "CREATE TABLE t (a INT);", "gold": "SELECT a FROM t"}
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(
+        "".join(
+            json.dumps({**row, "id": str(i), "sql": "SELECT a FROM t FOR UPDATE"}) + "\n" for i in range(3)
+        )
+    )
+    result = CliRunner().invoke(app, ["eval", str(preds), "--out", str(tmp_path / "o"), "--dialect", "mysql"])
+    assert result.exit_code == 0, result.output
+    assert "Locking reads" not in result.output
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    warnings = summary["sqlglot_warnings"]
+    assert warnings["count"] >= 3 and "FOR UPDATE" in warnings["examples"][0]

@@ -144,8 +144,15 @@ class ExVerdict:
 
 
 def score_example(task: ExTask) -> dict:
-    """The verdict for one example as a results.jsonl fragment (`ex`, `status`, ...)."""
-    return _score(task).as_row()
+    """The verdict for one example as a results.jsonl fragment (`ex`, `status`, ...); sqlglot's
+    warnings while reading its SQL, if any, under `sqlglot_warnings` (collected, not printed)."""
+    from text2sql_cli.sql.sqlglot_log import capture
+
+    with capture() as warnings:
+        row = _score(task).as_row()
+    if warnings:
+        row["sqlglot_warnings"] = list(dict.fromkeys(warnings))
+    return row
 
 
 def crashed(task: ExTask, message: str) -> dict:

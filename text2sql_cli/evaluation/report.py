@@ -237,12 +237,16 @@ def evaluate(path: str | Path, config: EvalConfig) -> Report:
     predictions = load_predictions(path, partial=config.partial)
     unfinished = check_finished(path, partial=True) if config.partial else None
     check_inputs(path, predictions, config.metrics, settings)
+    from text2sql_cli.sql.sqlglot_log import capture, summarize
+
     columns: dict[str, list[dict]] = {}
-    for name in config.metrics:
-        if name == "ex":
-            columns["ex"] = ex_column(predictions, settings, progress=config.progress)
-        elif name == "em":
-            columns["em"] = em_column(predictions, settings.eval_dialect)
+    with capture() as warnings:  # EM's parses; each EX row carries its own
+        for name in config.metrics:
+            if name == "ex":
+                columns["ex"] = ex_column(predictions, settings, progress=config.progress)
+            elif name == "em":
+                columns["em"] = em_column(predictions, settings.eval_dialect)
+    warnings += [w for row in columns.get("ex", []) for w in row.get("sqlglot_warnings") or ()]
     judge_report = None
     if config.judge is not None:
         from text2sql_cli.evaluation.judge import judge_column
@@ -253,6 +257,8 @@ def evaluate(path: str | Path, config: EvalConfig) -> Report:
             predictions, config.judge, out_dir, progress=config.progress
         )
     report = build_report(predictions, columns, settings.public_dump())
+    if warnings:
+        report.summary["sqlglot_warnings"] = summarize(warnings)
     if unfinished is not None:
         report.summary["partial"] = unfinished
     if judge_report is not None:
