@@ -333,3 +333,52 @@ def test_ray_backend_gives_the_same_results_directory(sweep, tmp_path):
         ["sweep", "--config", str(config), "--out", str(out), "--backend", "ray", "--gpus-per-point", "0"],
     )
     assert rerun.exit_code == 0 and "0 run, 4 already done" in rerun.output  # resumable: nothing resubmitted
+
+
+@pytest.mark.timeout(900)
+def test_ctrl_c_stops_the_sweep_at_a_checkpoint_and_a_rerun_resumes_it(tmp_path):
+    """Ctrl-C (SIGINT to the sweep's process group, as a terminal sends it) while a point trains:
+    the trainer saves a checkpoint, the point is marked interrupted, the sweep exits 130; the same
+    command then resumes that training instead of starting it again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    train = write_rows(tmp_path / "train.jsonl", 40)
+    (tmp_path / "test.jsonl").write_text(
+        "".join(train.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8"
+    )
+    cfg = {
+        "train": {"base": str(shared_tiny()), "data": str(train), "max_steps": 30, "batch_size": 1},
+        "test": str(tmp_path / "test.jsonl"),
+        "infer": {"max_new_tokens": 8},
+        "axes": {"r": [4]},
+    }
+    cfg["train"] |= {"save_every": 2, "log_every": 1, "max_len": 512}
+    config = tmp_path / "sweep.yaml"
+    config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    command = [sys.executable, "-m", "text2sql_cli", "sweep", "--config", str(config), "--out", "out"]
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    checkpoints = tmp_path / "out" / "r=4" / "run" / "checkpoints"
+    deadline = time.time() + 240
+    while not list(checkpoints.glob("checkpoint-*")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.stdout.read().decode()
+    os.killpg(proc.pid, signal.SIGINT)
+    output = proc.communicate(timeout=180)[0].decode()
+    assert proc.returncode == 130, output
+    assert "rerun the same command to resume" in output
+    status = json.loads((tmp_path / "out" / "r=4" / "status.json").read_text())
+    assert status["status"] == "interrupted" and status["stage"] == "train"
+    assert not (tmp_path / "out" / "r=4" / "run" / "run.json").exists()
+    stopped_at = max(int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*"))
+
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = json.loads((tmp_path / "out" / "r=4" / "run" / "run.json").read_text())
+    assert run["training"]["resumed_from_step"] == stopped_at > 0
+    assert json.loads((tmp_path / "out" / "r=4" / "status.json").read_text())["status"] == "done"
