@@ -222,3 +222,25 @@ def test_book_sweep_runs_each_comparison_and_shares_the_default_point(tmp_path):
         assert name in names
     assert [p.kind for p in points[-3:]] == ["untuned", "untuned", "api"]
     assert points[-2].spec["model"] == "beomi/OPEN-SOLAR-KO-10.7B"
+
+
+def test_accelerate_launcher_wraps_train_and_infer_not_eval(tmp_path):
+    from text2sql_cli.sweep.point import Launch, _stage_args
+
+    path = _config(tmp_path, axes={"r": [8]})
+    point = expand(load_sweep(path))[0]
+    launch = Launch(launcher="accelerate", num_processes=4, python="py")
+    train = launch.command(_stage_args("train", point, tmp_path / "p"))
+    assert train[:8] == [
+        "py",
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        "4",
+        "-m",
+        "text2sql_cli",
+        "train",
+    ]
+    assert Launch(python="py").command(["eval", "x"]) == ["py", "-m", "text2sql_cli", "eval", "x"]
+    result = runner.invoke(app, ["sweep", "--config", str(path), "--out", "o", "--launcher", "mpi"])
+    assert result.exit_code == 2 and "python or accelerate" in result.output
