@@ -23,8 +23,8 @@ The rules, in order (tests/fixtures/messy_outputs.jsonl holds the outputs they w
 Text with no query is `Extraction(None, "failed")`, so callers record `extraction_failed` instead
 of executing prose. Statements other than queries (INSERT, DROP, ...) are extracted as they are,
 so that the sandbox refuses them and the example counts as a wrong prediction, not as a failed
-extraction. The standard library does the cutting; sqlglot (pure Python) is loaded only to find the
-end of a query followed by prose. Nothing here imports torch.
+extraction. Regular expressions find the query; sqlglot (pure Python, loaded on first use) says
+whether a candidate reads as SQL and where a query without `;` ends. Nothing here imports torch.
 """
 
 from __future__ import annotations
