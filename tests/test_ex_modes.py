@@ -199,3 +199,23 @@ def test_official_modes_run_plain_sqlite_on_real_databases(tv_dir, mode):
 def test_strict_mode_keeps_the_mysql_functions_on_real_databases(tv_dir):
     pred = "SELECT CONCAT(series_name, '') FROM TV_Channel"
     assert _real(tv_dir, "SELECT series_name FROM TV_Channel", pred, mode="strict")["status"] == "correct"
+
+
+def test_eval_help_says_where_t2s_differs_from_the_official_evaluators():
+    import re
+
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    output = CliRunner().invoke(app, ["eval", "--help"]).output
+    text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", output).split())  # rich's boxes and wrapping removed
+    for phrase in (
+        "strict (default on synthesized",
+        "--keep-distinct",
+        "official Spider evaluator: 60",
+        "no such cap",
+        "|a - b| <= this",
+        "the report says which and why",
+    ):
+        assert phrase in text, phrase

@@ -56,7 +56,10 @@ def evaluate(
     ] = None,
     dialect: Annotated[
         str | None,
-        typer.Option(help="SQL dialect of gold, predictions and DDL: auto, mysql, postgres, sqlite."),
+        typer.Option(
+            help="SQL dialect of gold, predictions and DDL: auto (SQLite on --db-dir files, else what the "
+            "DDL shows; the report says which and why), mysql, postgres, sqlite."
+        ),
     ] = None,
     engine: Annotated[
         str | None,
@@ -104,8 +107,16 @@ def evaluate(
     k: Annotated[
         int | None, typer.Option("--k", "--instances", help="Synthesized databases per example.")
     ] = None,
-    float_tol: Annotated[float | None, typer.Option(help="Absolute tolerance for comparing numbers.")] = None,
-    max_rows: Annotated[int | None, typer.Option(help="A query returning more rows fails.")] = None,
+    float_tol: Annotated[
+        float | None,
+        typer.Option(
+            help="Numbers equal when |a - b| <= this (default 1e-6 in strict; exact in other modes)."
+        ),
+    ] = None,
+    max_rows: Annotated[
+        int | None,
+        typer.Option(help="A query returning more rows fails (the official evaluators have no such cap)."),
+    ] = None,
     judge: JudgeModel = None,
     judge_base_url: JudgeBaseUrl = None,
     judge_api_key_env: JudgeApiKeyEnv = None,
