@@ -73,11 +73,43 @@ def infer(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Start OUT again instead of resuming it.")
     ] = False,
+    candidates: Annotated[
+        int | None,
+        typer.Option(
+            help="Sample N candidates per question, execute them and keep one (--select) [1: greedy]."
+        ),
+    ] = None,
+    select: Annotated[
+        str | None,
+        typer.Option(
+            help="With --candidates: vote (largest group of equal results), logprob (most likely "
+            "executable one) or first (default vote)."
+        ),
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="Sampling temperature for --candidates [0.7].")
+    ] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling for --candidates [0.95].")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for sampling and the synthesized databases [0].")
+    ] = None,
+    db_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --candidates: run them on <db_dir>/<db_id>/*.sqlite instead of databases "
+            "synthesized from the DDL."
+        ),
+    ] = None,
+    drop_empty: Annotated[
+        bool | None,
+        typer.Option("--drop-empty/--keep-empty", help="With --candidates: empty results do not vote."),
+    ] = None,
 ) -> None:
     """Generate SQL: greedy, batched, resumable; or pipe questions through stdin.
 
     \b
     t2s infer --model runs/r16 --data split/test.jsonl --out preds.jsonl
+    t2s infer --model runs/r16 --data split/test.jsonl --out vote.jsonl --candidates 8 --select vote
     cat questions.txt | t2s infer --model runs/r16 --ddl schema.sql
     accelerate launch -m text2sql_cli infer --model runs/r16 --data split/test.jsonl --out preds.jsonl
     """
@@ -94,7 +126,16 @@ def infer(
         quant=quant,
         base_url=base_url,
         model_name=model_name,
+        candidates=candidates,
+        select=select,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        db_dir=db_dir,
+        drop_empty=drop_empty,
     )
+    if cfg.db_dir is not None and not cfg.db_dir.is_dir():
+        raise UsageError(f"--db-dir {cfg.db_dir}: no such directory", hint="give <dir>/<db_id>/*.sqlite")
     check_model_path(model)
     check_model_path(base)
     if data is not None:
@@ -112,6 +153,8 @@ def infer(
         return
     if out is not None:
         raise UsageError("--out needs --data", hint="in pipe mode answers go to stdout")
+    if cfg.candidates > 1:
+        raise UsageError("--candidates is for batch mode", hint="pass --data FILE --out FILE")
     if sys.stdin.isatty():
         raise UsageError("nothing to do", hint="pass --data FILE --out FILE, or pipe questions on stdin")
     _stream(cfg, model=model, base=base, ddl=ddl, db=db)
@@ -160,6 +203,11 @@ def _batch(cfg, *, model, data, out, base, columns, overwrite) -> None:
         ("SQL extracted (all rows)", summary.extracted),
         ("extraction failed", summary.methods.get("failed", 0)),
         ("errors (no generation)", summary.errors),
+        *(
+            (("no candidate ran (first kept, marked)", summary.fallbacks),)
+            if summary.fallbacks is not None
+            else ()
+        ),
         ("batch size", summary.batch_size),
         ("processes", summary.world_size),
         ("seconds", f"{summary.seconds:.1f}"),

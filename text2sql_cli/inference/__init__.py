@@ -10,12 +10,14 @@ Modules: `backend.py` (the interface, a leaf), `factory.py` (builds one), `hf.py
 sharding), `stream.py` (pipes). Importing this package loads neither torch nor transformers;
 the backends import them when they are built.
 
-Limits: greedy decoding only (the book's setting, and what makes predictions reproducible);
-one prompt template per run.
+Decoding is greedy (the book's setting) unless `--candidates N` > 1: then N samples per question
+(`--temperature`, `--top-p`, `--seed`) are executed and one is selected (`candidates.py`).
+One prompt template per run.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -44,6 +46,46 @@ class InferConfig(T2SSettings):
         validation_alias="T2S_INFER_API_KEY",
         description="key sent to --base-url (the OpenAI key goes only to api.openai.com)",
     )
+
+    # --candidates N: sample N, execute them, keep one (inference/candidates.py)
+    candidates: int = Field(1, ge=1, le=64, validation_alias="T2S_INFER_CANDIDATES")
+    select: Literal["first", "vote", "logprob"] = Field("vote", validation_alias="T2S_INFER_SELECT")
+    temperature: float = Field(
+        0.7,
+        gt=0,
+        le=2,
+        validation_alias="T2S_INFER_TEMPERATURE",
+        description="sampling, with --candidates > 1",
+    )
+    top_p: float = Field(0.95, gt=0, le=1, validation_alias="T2S_INFER_TOP_P")
+    seed: int = Field(0, validation_alias="T2S_INFER_SEED", description="sampling and synthesized databases")
+    db_dir: Path | None = Field(
+        None, validation_alias="T2S_INFER_DB_DIR", description="Spider-layout databases to run candidates on"
+    )
+    drop_empty: bool = Field(False, validation_alias="T2S_INFER_DROP_EMPTY")
+    exec_instances: int = Field(5, ge=1, le=50, validation_alias="T2S_INFER_EXEC_INSTANCES")
+    exec_timeout: float = Field(5.0, gt=0, validation_alias="T2S_INFER_EXEC_TIMEOUT")
+    exec_workers: int = Field(2, ge=1, validation_alias="T2S_INFER_EXEC_WORKERS")
+    dialect: Literal["auto", "mysql", "postgres", "sqlite"] = Field(
+        "auto", validation_alias="T2S_INFER_DIALECT"
+    )
+
+    def selection(self) -> dict | None:
+        """The selection settings the sidecar records (None for plain greedy decoding)."""
+        if self.candidates == 1:
+            return None
+        return {
+            "candidates": self.candidates,
+            "rule": self.select,
+            "drop_empty": self.drop_empty,
+            "databases": str(self.db_dir)
+            if self.db_dir
+            else f"synthesized from the DDL, {self.exec_instances} instances",
+            "instances": None if self.db_dir else self.exec_instances,
+            "seed": self.seed,
+            "timeout_s": self.exec_timeout,
+            "dialect": self.dialect,
+        }
 
     @field_validator("batch_size")
     @classmethod

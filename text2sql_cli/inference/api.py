@@ -29,6 +29,9 @@ class OpenAIBackend:
     batch_size: int = API_BATCH
     notes: list[str] = field(default_factory=list)
     name: str = "openai"
+    samples: int = 1  # --candidates: N requests per prompt, sampled (the shared client reads one choice)
+    temperature: float = 0.0
+    top_p: float = 1.0
 
     @classmethod
     def build(cls, cfg: InferConfig, *, model: str | None = None) -> OpenAIBackend:
@@ -51,9 +54,14 @@ class OpenAIBackend:
             max_new_tokens=cfg.max_new_tokens,
             batch_size=fixed or API_BATCH,
             notes=notes,
+            samples=cfg.candidates,
+            temperature=cfg.temperature if cfg.candidates > 1 else 0.0,
+            top_p=cfg.top_p if cfg.candidates > 1 else 1.0,
         )
 
     def params(self) -> dict[str, Any]:
+        if self.samples > 1:
+            return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_new_tokens}
         return {"temperature": 0, "max_tokens": self.max_new_tokens}
 
     def prepare(self, item: Item) -> tuple[str, list[dict[str, str]]]:
@@ -71,7 +79,13 @@ class OpenAIBackend:
         keys = [key for key, _ in prepared]
         if len(set(keys)) < len(keys):
             keys = [f"{n}:{key}" for n, key in enumerate(keys)]
-        requests = [Request(id=key, messages=messages) for key, (_, messages) in zip(keys, prepared)]
+        n = self.samples
+        # N candidates = N requests, each its own id (`key#j`), so the resume cache keeps each sample
+        requests = [
+            Request(id=key if n == 1 else f"{key}#{j}", messages=messages)
+            for key, (_, messages) in zip(keys, prepared)
+            for j in range(n)
+        ]
         report = run_batch(
             requests,
             self.client,
@@ -80,12 +94,24 @@ class OpenAIBackend:
             progress=False,
             label="prompts",
         )
-        return [
+        single = [
             Generation(raw=r.text)
             if r.status == "ok"
             else Generation(raw=None, error=f"{r.status}: {r.reason}")
             for r in report.results
         ]
+        if n == 1:
+            return single
+        out = []
+        for i in range(len(prepared)):
+            group = single[i * n : i * n + n]
+            texts = tuple(g.raw for g in group)
+            if all(t is None for t in texts):  # no sample at all: the row is retried next run
+                out.append(Generation(raw=None, error=group[0].error))
+            else:
+                first = next(t for t in texts if t is not None)
+                out.append(Generation(raw=first, candidates=texts))
+        return out
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -99,7 +125,8 @@ class OpenAIBackend:
             "precision": None,
             "quant": None,
             "generation": {
-                "temperature": 0,
+                **({"top_p": self.top_p, "candidates": self.samples} if self.samples > 1 else {}),
+                "temperature": self.temperature if self.samples > 1 else 0,
                 "max_tokens": self.max_new_tokens,
                 "stop": list(self.template.stop),
             },

@@ -28,10 +28,15 @@ class Item:
 
 @dataclass(frozen=True)
 class Generation:
-    """A raw generation, or why there is none (an API request that kept failing)."""
+    """A raw generation, or why there is none (an API request that kept failing).
+
+    With `--candidates N`, `candidates` holds all N raw samples (`raw` is the first) and
+    `logprobs` their mean token log-probabilities where the backend knows them (hf)."""
 
     raw: str | None
     error: str | None = None
+    candidates: tuple[str | None, ...] | None = None
+    logprobs: tuple[float | None, ...] | None = None
 
 
 class Backend(Protocol):

@@ -84,6 +84,7 @@ class BatchSummary:
     world_size: int = 1
     rank: int = 0
     notes: list[str] = field(default_factory=list)
+    fallbacks: int | None = None  # --candidates: rows where no candidate ran (first kept, marked)
 
     @property
     def extracted(self) -> int:
@@ -153,6 +154,8 @@ def run_batch_inference(
     if backend.name == "openai":
         backend.cache_path = out.with_name(out.name + ".llm_cache.jsonl")  # the client's resume record
     provenance = backend.provenance()
+    if cfg.selection() is not None:  # part of `generation`, so a resume with other settings is refused
+        provenance["generation"] = {**provenance["generation"], "selection": cfg.selection()}
     fp = fingerprint(provenance)
     _check_compatible(out, provenance, fp)  # every rank checks, so every rank fails alike
     dist.barrier()
@@ -175,7 +178,7 @@ def run_batch_inference(
     start = time.perf_counter()
     target = out if dist.world == 1 else part_path(out, dist.rank)
     with JsonlAppender(target) as sink:
-        _generate_into(backend, mine, sink, fp, summary, console=console if dist.rank == 0 else None)
+        _generate_into(backend, mine, sink, fp, summary, console=console if dist.rank == 0 else None, cfg=cfg)
     summary.seconds = time.perf_counter() - start
     summary.batch_size = backend.batch_size
     dist.barrier()
@@ -183,6 +186,8 @@ def run_batch_inference(
         merged = _merge(out, examples, dist.world > 1)
         # Report the whole file, every rank's rows included, not just this rank's share.
         summary.methods = Counter(r.get("extraction") for r in merged)
+        if cfg.candidates > 1:  # rows whose candidates all failed to run: a marked guess
+            summary.fallbacks = sum(1 for r in merged if r.get("selected", {}).get("fallback"))
         failed = [r for r in merged if "error" in r]
         summary.errors = len(failed)
         summary.first_error = summary.first_error or (failed[0]["error"] if failed else None)
@@ -208,6 +213,7 @@ def _generate_into(
     summary: BatchSummary,
     *,
     console: Any,
+    cfg: InferConfig | None = None,
 ) -> None:
     prepared = [backend.prepare(Item(e.id, e.context, e.question)) for e in examples]
     # Longest first: similar lengths share a batch (little padding), and an out-of-memory shows
@@ -221,19 +227,27 @@ def _generate_into(
         while pos < len(order):
             chunk = order[pos : pos + backend.batch_size]
             generations = backend.generate([prepared[i] for i in chunk])
+            rows = []
             for i, gen in zip(chunk, generations):
                 e = examples[i]
-                row = prediction_row(
-                    id=e.id,
-                    db_id=e.db_id,
-                    question=e.question,
-                    context=e.context,
-                    gold=e.answer,
-                    raw=gen.raw,
-                    error=gen.error,
-                    stop=backend.template.stop,
-                    fingerprint=fp,
+                rows.append(
+                    prediction_row(
+                        id=e.id,
+                        db_id=e.db_id,
+                        question=e.question,
+                        context=e.context,
+                        gold=e.answer,
+                        raw=gen.raw,
+                        error=gen.error,
+                        stop=backend.template.stop,
+                        fingerprint=fp,
+                    )
                 )
+            if cfg is not None and cfg.candidates > 1:
+                from text2sql_cli.inference.candidates import choose_for_rows
+
+                choose_for_rows(rows, generations, cfg, backend.template.stop)
+            for row in rows:
                 sink.write(row)
                 if "error" in row:
                     summary.errors += 1
@@ -383,5 +397,6 @@ def _write_meta(
             "generated": summary.generated,
             "errors": summary.errors,
             "extraction": dict(summary.methods),
+            **({"fallback": summary.fallbacks} if summary.fallbacks is not None else {}),
         },
     )

@@ -168,6 +168,8 @@ class HFBackend:
     auto_batch: bool
     notes: list[str] = field(default_factory=list)
     name: str = "hf"
+    samples: int = 1  # candidates per prompt (--candidates); > 1 samples them in one generate call
+    seed: int = 0
 
     @classmethod
     def load(cls, cfg: InferConfig, *, model: str, base: str | None = None, device: Any = None) -> HFBackend:
@@ -194,18 +196,28 @@ class HFBackend:
             size = CUDA_AUTO_START if device.type == "cuda" else CPU_AUTO_BATCH
             how = "halving on out-of-memory" if device.type == "cuda" else "a CPU default"
             notes.append(f"--batch-size auto: starting at {size} ({how})")
+        generation_config = _greedy_config(lm, tokenizer, cfg.max_new_tokens)
+        if cfg.candidates > 1:
+            from text2sql_cli.inference.sampling import sampling_config
+
+            generation_config = sampling_config(
+                generation_config, n=cfg.candidates, temperature=cfg.temperature, top_p=cfg.top_p
+            )
+            torch.manual_seed(cfg.seed)  # the same command on the same machine samples the same candidates
         return cls(
             spec=spec,
             model=lm,
             tokenizer=tokenizer,
             template=template,
-            generation_config=_greedy_config(lm, tokenizer, cfg.max_new_tokens),
+            generation_config=generation_config,
             precision=precision,
             quant=cfg.quant,
             device=device,
             batch_size=fixed or size,
             auto_batch=fixed is None,
             notes=notes,
+            samples=cfg.candidates,
+            seed=cfg.seed,
         )
 
     # -- the Backend interface ---------------------------------------------------------------
@@ -225,7 +237,7 @@ class HFBackend:
         while start < len(prepared):
             chunk = prepared[start : start + self.batch_size]
             try:
-                texts = self._generate_padded(chunk)
+                generations = self._generate_padded(chunk)
             except (torch.OutOfMemoryError, RuntimeError) as error:
                 if not _is_oom(error):
                     raise
@@ -237,13 +249,13 @@ class HFBackend:
                 torch.cuda.empty_cache()
                 self.batch_size = max(1, self.batch_size // 2)
                 continue
-            out.extend(Generation(raw=t) for t in texts)
+            out.extend(generations)
             start += len(chunk)
         return out
 
-    def _generate_padded(self, batch: list[list[int]]) -> list[str]:
+    def _generate_padded(self, batch: list[list[int]]) -> list[Generation]:
         import torch
-        from transformers import StoppingCriteriaList
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
         width = max(len(ids) for ids in batch)
         pad = self.tokenizer.pad_token_id
@@ -252,14 +264,33 @@ class HFBackend:
             [[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=self.device
         )
         stop = StoppingCriteriaList([TailStop(self.tokenizer, self.template.stop, width)])
+        recorder = None
+        if self.samples > 1:
+            from text2sql_cli.inference.sampling import token_logprobs
+
+            eos = self.generation_config.eos_token_id
+            recorder = token_logprobs(eos if isinstance(eos, list) else [eos], self.tokenizer.pad_token_id)
         with torch.inference_mode():
             output = self.model.generate(
                 input_ids=input_ids,
                 attention_mask=attention,
                 generation_config=self.generation_config,
                 stopping_criteria=stop,
+                logits_processor=LogitsProcessorList([recorder] if recorder else []),
             )
-        return self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+        texts = self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+        if recorder is None:
+            return [Generation(raw=t) for t in texts]
+        # num_return_sequences keeps a prompt's N samples next to each other
+        n, lps = self.samples, recorder.finish(output[:, width:])
+        return [
+            Generation(
+                raw=texts[i * n],
+                candidates=tuple(texts[i * n : i * n + n]),
+                logprobs=tuple(lps[i * n : i * n + n]),
+            )
+            for i in range(len(batch))
+        ]
 
     def provenance(self) -> dict[str, Any]:
         from importlib.metadata import version
@@ -275,8 +306,18 @@ class HFBackend:
             "precision": self.precision,
             "quant": None if self.quant == "none" else "4bit-nf4",
             "generation": {
-                "do_sample": False,
+                "do_sample": bool(g.do_sample),
                 "num_beams": 1,
+                **(
+                    {
+                        "temperature": g.temperature,
+                        "top_p": g.top_p,
+                        "candidates": self.samples,
+                        "seed": self.seed,
+                    }
+                    if self.samples > 1
+                    else {}
+                ),
                 "max_new_tokens": g.max_new_tokens,
                 "stop": list(self.template.stop),
                 "eos_token_id": g.eos_token_id,

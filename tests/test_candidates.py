@@ -1,0 +1,177 @@
+"""`t2s infer --candidates N`: executing candidates on synthesized databases, the selection rules,
+the openai backend's N requests, and the hf backend's sampled candidates on the tiny model."""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from _tiny import shared_tiny, write_rows
+from typer.testing import CliRunner
+
+from text2sql_cli.cli import app
+from text2sql_cli.inference.batch import meta_path
+from text2sql_cli.inference.candidates import CandidateTask, execute_candidates, select
+
+runner = CliRunner()
+DDL = "CREATE TABLE heroes (id INT PRIMARY KEY, name VARCHAR(20), power INT);"
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _run(*sqls):
+    return execute_candidates(CandidateTask(db_id="h", context=DDL, sqls=tuple(sqls), instances=3))
+
+
+def test_equivalent_queries_share_a_signature_and_different_ones_do_not():
+    same_a, same_b, other = _run(
+        "SELECT name FROM heroes WHERE power > 5",
+        "SELECT name FROM heroes WHERE 5 < power",
+        "SELECT name FROM heroes WHERE power >= 5",
+    )
+    assert same_a["status"] == same_b["status"] == other["status"] == "ok"
+    assert same_a["signature"] == same_b["signature"]
+    # the literal 5 is seeded into `power` (with 4 and 6), so > and >= differ on some instance
+    assert other["signature"] != same_a["signature"]
+
+
+def test_errors_and_missing_sql_get_statuses_not_signatures():
+    bad, none, write = _run("SELECT nope FROM heroes", None, "DELETE FROM heroes")
+    assert (bad["status"], none["status"], write["status"]) == ("error", "no_sql", "error")
+    assert bad["signature"] is None and write["signature"] is None
+
+
+def test_ddl_that_does_not_load_marks_every_candidate_no_database():
+    task = CandidateTask(db_id="x", context="CREATE TABLE (", sqls=("SELECT 1", "SELECT 2"))
+    assert [e["status"] for e in execute_candidates(task)] == ["no_database", "no_database"]
+
+
+def test_vote_picks_the_largest_group_not_the_first():
+    sqls = ["q0", "q1", "q2", "q3"]
+    execs = [
+        {"status": "ok", "signature": ("a",)},
+        {"status": "ok", "signature": ("b",)},
+        {"status": "error", "signature": None},
+        {"status": "ok", "signature": ("b",)},
+    ]
+    chosen = select(sqls, execs, "vote")
+    assert chosen.index == 1 and not chosen.fallback
+    assert [c["group"] for c in chosen.candidates] == [0, 1, None, 1]
+    assert [c["status"] for c in chosen.candidates] == ["ok", "ok", "error", "ok"]
+
+
+def test_vote_tie_goes_to_the_higher_logprob_then_to_the_first_seen():
+    sqls = ["q0", "q1"]
+    execs = [{"status": "ok", "signature": ("a",)}, {"status": "ok", "signature": ("b",)}]
+    assert select(sqls, execs, "vote", logprobs=[-2.0, -0.5]).index == 1
+    assert select(sqls, execs, "vote").index == 0
+
+
+def test_drop_empty_keeps_empty_results_from_voting():
+    sqls = ["q0", "q1", "q2"]
+    execs = [
+        {"status": "ok", "signature": ((),), "empty": True},
+        {"status": "ok", "signature": ((),), "empty": True},
+        {"status": "ok", "signature": ((1,),), "empty": False},
+    ]
+    assert select(sqls, execs, "vote").index == 0
+    assert select(sqls, execs, "vote", drop_empty=True).index == 2
+
+
+def test_no_executable_candidate_falls_back_to_the_first_and_says_so():
+    execs = [{"status": "error", "signature": None}, {"status": "timeout", "signature": None}]
+    chosen = select(["q0", "q1"], execs, "vote")
+    assert chosen.index == 0 and chosen.fallback
+
+
+def test_logprob_rule_takes_the_most_likely_executable_candidate():
+    execs = [
+        {"status": "ok", "signature": ("a",)},
+        {"status": "error", "signature": None},
+        {"status": "ok", "signature": ("a",)},
+    ]
+    assert select(["q0", "q1", "q2"], execs, "logprob", logprobs=[-3.0, -0.1, -1.0]).index == 2
+
+
+def test_candidates_in_pipe_mode_is_a_usage_error():
+    result = runner.invoke(app, ["infer", "--model", "x", "--candidates", "4"], input="q\n")
+    assert result.exit_code == 2
+    assert "--candidates is for batch mode" in result.output
+
+
+def test_openai_vote_sends_n_sampled_requests_and_keeps_the_majority(fake_openai, tmp_path):
+    rows = write_rows(tmp_path / "rows.jsonl", 3)
+    answers = ["SELECT 1", "SELECT 2", "SELECT 2", "SELECT nope FROM nowhere"]
+    asked: collections.Counter = collections.Counter()
+    lock = threading.Lock()
+
+    def answer(prompt: str) -> str:  # each prompt's 4 samples get the 4 answers, in some order
+        with lock:
+            asked[prompt] += 1
+            return answers[(asked[prompt] - 1) % 4]
+
+    fake_openai.answer = answer
+    out = tmp_path / "vote.jsonl"
+    args = ["--backend", "openai", "--base-url", fake_openai.url, "--model-name", "served"]
+    args += ["--data", str(rows), "--out", str(out), "--candidates", "4", "--temperature", "0.9"]
+    result = runner.invoke(app, ["infer", *args])
+    assert result.exit_code == 0, result.output
+    assert len(fake_openai.seen) == 12
+    assert all(s.body["temperature"] == 0.9 and s.body["top_p"] == 0.95 for s in fake_openai.seen)
+    preds = _read(out)
+    # requests run concurrently, so which sample got which answer varies; the counts do not
+    for pred in preds:
+        assert sorted(c["sql"] for c in pred["candidates"]) == sorted(
+            ["SELECT 1", "SELECT 2", "SELECT 2", "SELECT nope FROM nowhere"]
+        )
+        assert pred["sql"] == "SELECT 2" and pred["selected"]["rule"] == "vote"
+        assert not pred["selected"]["fallback"]
+        assert sorted(c["status"] for c in pred["candidates"]) == ["error", "ok", "ok", "ok"]
+    meta = json.loads(meta_path(out).read_text())
+    assert meta["provenance"]["generation"]["selection"]["candidates"] == 4
+    assert meta["counts"]["fallback"] == 0
+    # a rerun finds every row done and sends nothing
+    again = runner.invoke(app, ["infer", *args])
+    assert again.exit_code == 0 and len(fake_openai.seen) == 12
+
+
+def test_resume_with_another_selection_rule_is_refused(fake_openai, tmp_path):
+    rows = write_rows(tmp_path / "rows.jsonl", 2)
+    fake_openai.answer = lambda prompt: "SELECT 1"
+    out = tmp_path / "vote.jsonl"
+    args = ["--backend", "openai", "--base-url", fake_openai.url, "--model-name", "served"]
+    args += ["--data", str(rows), "--out", str(out), "--candidates", "2"]
+    assert runner.invoke(app, ["infer", *args]).exit_code == 0
+    result = runner.invoke(app, ["infer", *args, "--select", "first"])
+    assert result.exit_code == 2 and "different settings" in result.output
+
+
+@pytest.mark.slow
+def test_hf_candidates_are_sampled_in_one_batch_executed_and_selected(tmp_path):
+    rows = write_rows(tmp_path / "rows.jsonl", 6)
+    out = tmp_path / "vote.jsonl"
+    args = ["infer", "--model", str(shared_tiny()), "--data", str(rows), "--max-new-tokens", "16"]
+    args += ["--candidates", "4", "--seed", "3"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    preds = _read(out)
+    assert len(preds) == 6
+    for pred in preds:
+        assert len(pred["candidates"]) == 4
+        assert all(isinstance(c["logprob"], float) and c["logprob"] <= 0 for c in pred["candidates"])
+        index = pred["selected"]["index"]
+        assert pred["sql"] == pred["candidates"][index]["sql"]
+        # the random model writes no runnable SQL, so every row is a marked fallback
+        assert pred["selected"]["fallback"] == all(c["group"] is None for c in pred["candidates"])
+    generation = json.loads(meta_path(out).read_text())["provenance"]["generation"]
+    assert generation["do_sample"] and generation["candidates"] == 4 and generation["seed"] == 3
+    # seeded: the same command samples the same candidates
+    again = tmp_path / "again.jsonl"
+    result = runner.invoke(app, [*args, "--out", str(again)])
+    assert result.exit_code == 0, result.output
+    assert [p["candidates"] for p in _read(again)] == [p["candidates"] for p in preds]

@@ -1,0 +1,82 @@
+"""Sampling N candidates per prompt with transformers, and their mean token log-probabilities.
+
+    sampling_config(greedy_config, n=, temperature=, top_p=) -> GenerationConfig
+    TokenLogprobs(eos_ids, pad_id)    a LogitsProcessor that sums each row's token log-probabilities
+
+The N candidates of a prompt come from one `generate` call (`num_return_sequences`), so a batch
+of B prompts decodes B x N rows together. Log-probabilities are the model's own (after any
+repetition penalty, before temperature and top-p: custom processors run before the sampling
+warpers), averaged over the generated tokens up to and including EOS; padding after a row
+finished is not counted. Only the previous step's distribution is kept, so memory stays
+O(rows x vocabulary) however long the generation.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+
+def sampling_config(greedy: Any, *, n: int, temperature: float, top_p: float) -> Any:
+    """The greedy config turned into multinomial sampling of `n` sequences per prompt."""
+    config = copy.deepcopy(greedy)
+    config.do_sample = True
+    config.temperature = temperature
+    config.top_p = top_p
+    config.top_k = None  # top-p only (the published self-consistency setups); no hidden top-k 50
+    config.num_return_sequences = n
+    return config
+
+
+def _processor_base():
+    from transformers import LogitsProcessor
+
+    return LogitsProcessor
+
+
+class TokenLogprobs:
+    """Sum of log p(token) per row while generating; call `finish(sequences)` for the last token."""
+
+    def __init__(self, eos_ids: list[int], pad_id: int | None):
+        self.end_ids = sorted({*eos_ids, *([pad_id] if pad_id is not None else [])})
+        self.prev = None
+        self.total = None
+        self.count = None
+        self.alive = None
+
+    def _take(self, chosen) -> None:
+        import torch
+
+        lp = self.prev.gather(1, chosen[:, None]).squeeze(1)
+        alive = self.alive.to(lp.dtype)
+        self.total = self.total + lp * alive  # not in place: finish() runs outside inference_mode
+        self.count = self.count + alive
+        ended = torch.isin(chosen, torch.tensor(self.end_ids, device=chosen.device))
+        self.alive = self.alive & ~ended
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        if self.prev is None:
+            rows = scores.shape[0]
+            self.total = torch.zeros(rows, device=scores.device)
+            self.count = torch.zeros(rows, device=scores.device)
+            self.alive = torch.ones(rows, dtype=torch.bool, device=scores.device)
+        else:
+            self._take(input_ids[:, -1])
+        self.prev = torch.log_softmax(scores.float(), dim=-1)
+        return scores
+
+    def finish(self, sequences) -> list[float | None]:
+        """Mean log-probability per row (None for a row that generated nothing)."""
+        if self.prev is None:
+            return [None] * sequences.shape[0]
+        self._take(sequences[:, -1])
+        self.prev = None
+        return [float(t / c) if c > 0 else None for t, c in zip(self.total.tolist(), self.count.tolist())]
+
+
+def token_logprobs(eos_ids: list[int], pad_id: int | None) -> Any:
+    """A TokenLogprobs that is also a transformers LogitsProcessor (imported only when sampling)."""
+    cls = type("TokenLogprobsProcessor", (TokenLogprobs, _processor_base()), {})
+    return cls(eos_ids, pad_id)
