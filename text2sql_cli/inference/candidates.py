@@ -24,6 +24,7 @@ With no executable candidate, `vote` and `logprob` keep the first candidate and 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,10 +53,20 @@ class Selection:
     candidates: list[dict[str, Any]] = field(default_factory=list)  # per candidate: sql, status, group, ...
 
 
-def _signature(rows: Sequence[Sequence]) -> tuple:
-    from text2sql_cli.sql.compare import canonical
+def _canonical(value):
+    """A hashable key for grouping: 1, 1.0 and True agree; floats are rounded to 1e-6."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return repr(value)
+        rounded = round(value / _FLOAT_TOL) * _FLOAT_TOL
+        return int(rounded) if rounded.is_integer() else round(rounded, 6)
+    return value
 
-    keyed = [tuple(canonical(v, _FLOAT_TOL) for v in row) for row in rows]
+
+def _signature(rows: Sequence[Sequence]) -> tuple:
+    keyed = [tuple(_canonical(v) for v in row) for row in rows]
     return tuple(sorted(keyed, key=repr))
 
 
