@@ -23,7 +23,8 @@ def train(
     ] = None,
     config: Annotated[Path | None, Opt("--config", help="YAML file of options; flags override it.")] = None,
     preset: Annotated[
-        str | None, Opt("--preset", help="Named defaults: book = the chapter's autotrain run.")
+        str | None,
+        Opt("--preset", help="Named defaults: book = the chapter's autotrain run; grpo = RL after SFT."),
     ] = None,
     r: Annotated[int | None, Opt("--r", help="LoRA rank [16].")] = None,
     alpha: Annotated[int | None, Opt("--alpha", help="LoRA alpha [32].")] = None,
@@ -99,10 +100,40 @@ def train(
     push_to_hub: Annotated[
         str | None, Opt("--push-to-hub", help="Push the adapter (or the merged model) to this hub repo.")
     ] = None,
+    method: Annotated[
+        str | None, Opt("--method", help="sft (supervised) or grpo (RL with an execution reward) [sft].")
+    ] = None,
+    init: Annotated[
+        Path | None, Opt("--init", help="grpo: start from this SFT run dir (its adapter and template).")
+    ] = None,
+    num_generations: Annotated[
+        int | None, Opt("--num-generations", help="grpo: completions sampled per prompt [8].")
+    ] = None,
+    beta: Annotated[float | None, Opt("--beta", help="grpo: KL penalty to the starting model [0].")] = None,
+    max_completion_len: Annotated[
+        int | None, Opt("--max-completion-len", help="grpo: most tokens per completion [256].")
+    ] = None,
+    temperature: Annotated[
+        float | None, Opt("--temperature", help="grpo: sampling temperature [1.0].")
+    ] = None,
+    use_vllm: Annotated[
+        bool | None, Opt("--use-vllm/--no-use-vllm", help="grpo: generate with vLLM (CUDA + vllm).")
+    ] = None,
+    reward: Annotated[
+        str | None, Opt("--reward", help="grpo: arctic (1 match / 0.1 runs / 0) or binary [arctic].")
+    ] = None,
+    format_reward: Annotated[
+        float | None, Opt("--format-reward", help="grpo: weight of a parses-as-one-SQL reward [0].")
+    ] = None,
+    db_dir: Annotated[
+        Path | None, Opt("--db-dir", help="grpo: run SQL on <db_dir>/<db_id>/*.sqlite, not synthesized DBs.")
+    ] = None,
 ) -> None:
     """Fine-tune a base model with LoRA (or QLoRA with --quant 4bit) on Text-to-SQL rows.
 
-    The loss is on the SQL and EOS only unless --loss full. Ctrl-C or SIGTERM saves a checkpoint;
+    The loss is on the SQL and EOS only unless --loss full. --method grpo trains with TRL's GRPO
+    and an execution reward instead: t2s train --method grpo --init runs/sft --data D --out O.
+    Ctrl-C or SIGTERM saves a checkpoint;
     rerun with --resume. Multi-GPU: `accelerate launch -m text2sql_cli train ...`.
     """
     from text2sql_cli.training import resolve_config
@@ -139,7 +170,7 @@ def _summary(result, cfg, target):
     loss = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
     world = f" ({t['world_size']} processes)" if t["world_size"] > 1 else ""
     rows = [
-        ("base model", cfg.base),
+        ("base model", result.info.get("base_model", cfg.base)),
         (
             "training rows",
             f"{data['rows']} ({data['skipped_too_long']} skipped: longer than --max-len {cfg.max_len})",
@@ -154,6 +185,16 @@ def _summary(result, cfg, target):
             else "- (no --eval-file)",
         ),
         ("precision", f"{t['precision']} on {t['device']}"),
+        *(
+            (
+                (
+                    "reward, first / final / mean",
+                    " / ".join(loss(t[k]) for k in ("first_reward", "final_reward", "mean_reward")),
+                ),
+            )
+            if result.info.get("method") == "grpo"
+            else ()
+        ),
         ("training time", f"{t['train_runtime_s']:.1f} s"),
         ("loss log", str(result.out / TRAIN_LOG)),
         ("model for t2s infer", str(target)),

@@ -70,15 +70,28 @@ def _signature(rows: Sequence[Sequence]) -> tuple:
     return tuple(sorted(keyed, key=repr))
 
 
+def _to_sqlite(sql: str, dialect: str) -> str:
+    """The candidate as SQLite text (transpiled; text sqlglot cannot parse runs unchanged)."""
+    from text2sql_cli.sql.dialect import sqlite_tree
+
+    tree = sqlite_tree(sql, dialect)
+    return sql if tree is None else tree.sql(dialect="sqlite")
+
+
 def _databases(task: CandidateTask, prepared: list[str | None]):
     from text2sql_cli.sql.sandbox import open_snapshot
 
     if task.db_dir:
         from pathlib import Path
 
-        from text2sql_cli.evaluation.execution import _readonly, database_files
+        from text2sql_cli.sql.sandbox import open_readonly
 
-        return [_readonly(str(p)) for p in database_files(Path(task.db_dir), task.db_id)]
+        files = sorted((Path(task.db_dir) / task.db_id).glob("*.sqlite"))
+        if not files:
+            raise FileNotFoundError(
+                f"no database for db_id {task.db_id!r}: expected {task.db_dir}/{task.db_id}/*.sqlite"
+            )
+        return [open_readonly(str(p)) for p in files]
     from text2sql_cli.sql.schema import SchemaError
     from text2sql_cli.sql.synth import Literals, cached_schema, gold_literals, synthesize
 
@@ -99,10 +112,9 @@ def execute_candidates(task: CandidateTask) -> list[dict[str, Any]]:
 
     Statuses: ok, no_sql, error, timeout, row_limit, no_database (the DDL does not load or db_dir
     has no database for the row: nothing can run)."""
-    from text2sql_cli.evaluation.execution import prepare_query
     from text2sql_cli.sql.schema import SchemaError
 
-    prepared = [prepare_query(sql, task.dialect, "bird")[0] if sql else None for sql in task.sqls]
+    prepared = [_to_sqlite(sql, task.dialect) if sql else None for sql in task.sqls]
     try:
         connections = _databases(task, prepared)
     except (SchemaError, FileNotFoundError) as err:

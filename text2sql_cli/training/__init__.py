@@ -4,6 +4,7 @@
 - `options`: TrainConfig -> LoraConfig / BitsAndBytesConfig / TrainingArguments.
 - `data`: rows -> token ids through prompts.encode, completion-only labels, pad and packing collators.
 - `run`: `train(cfg)`, the run directory and run.json.
+- `grpo`, `rewards`: `--method grpo`, TRL's GRPOTrainer with an execution reward.
 - `callbacks`: the rich progress bar, the loss log and checkpoint-on-signal (imports transformers;
   loaded lazily).
 
@@ -13,6 +14,17 @@ Importing this package loads no torch, transformers or peft.
 """
 
 from text2sql_cli.training.config import PRESETS, TrainConfig, load_config_file, resolve_config
-from text2sql_cli.training.run import RUN_FILE, TrainResult, train
+from text2sql_cli.training.run import RUN_FILE, TrainResult
+from text2sql_cli.training.run import train as train_sft
+
+
+def train(cfg: TrainConfig, *, callbacks: tuple = ()) -> TrainResult:
+    """`t2s train`: SFT (run.py), or GRPO with an execution reward for --method grpo (grpo.py)."""
+    if cfg.method == "grpo":
+        from text2sql_cli.training.grpo import train_grpo
+
+        return train_grpo(cfg, callbacks=callbacks)
+    return train_sft(cfg, callbacks=callbacks)
+
 
 __all__ = ["PRESETS", "RUN_FILE", "TrainConfig", "TrainResult", "load_config_file", "resolve_config", "train"]

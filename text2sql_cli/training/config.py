@@ -41,7 +41,9 @@ class TrainConfig(T2SSettings):
     template: str = _opt("template", DEFAULT_TEMPLATE, "prompt template name or file")
     revision: str | None = _opt("revision", None, "hub revision (branch, tag or commit) of --base")
     trust_remote_code: bool = _opt("trust_remote_code", False, "run the base model's own code")
-    preset: Literal["book"] | None = _opt("preset", None, "named defaults (book = chapter 6's autotrain run)")
+    preset: Literal["book", "grpo"] | None = _opt(
+        "preset", None, "named defaults (book = chapter 6's autotrain run; grpo = the RL recipe below)"
+    )
     # LoRA
     r: int = _opt("r", 16, "LoRA rank", gt=0)
     alpha: int = _opt("alpha", 32, "LoRA alpha", gt=0)
@@ -80,11 +82,32 @@ class TrainConfig(T2SSettings):
     resume: bool = _opt("resume", False, "continue from the last checkpoint in OUT/checkpoints")
     merge: bool = _opt("merge", False, "after training, merge the adapter into a 16-bit model in OUT/merged")
     push_to_hub: str | None = _opt("push_to_hub", None, "hub repo to push the adapter (or merged model) to")
+    # --method grpo (training/grpo.py): reinforcement learning with an execution reward
+    method: Literal["sft", "grpo"] = _opt("method", "sft", "sft (supervised) or grpo (execution reward)")
+    init: Path | None = _opt("init", None, "grpo: a t2s SFT run dir to start from (its adapter and template)")
+    num_generations: int = _opt("num_generations", 8, "grpo: completions sampled per prompt", ge=2)
+    beta: float = _opt("beta", 0.0, "grpo: KL penalty to the starting model (0: no reference model)", ge=0)
+    max_completion_len: int = _opt("max_completion_len", 256, "grpo: most tokens per completion", gt=0)
+    temperature: float = _opt("temperature", 1.0, "grpo: sampling temperature", gt=0)
+    use_vllm: bool = _opt("use_vllm", False, "grpo: generate with vLLM (TRL's colocate mode; CUDA + vllm)")
+    reward: Literal["arctic", "binary"] = _opt(
+        "reward", "arctic", "grpo: arctic = 1 match / 0.1 runs / 0 else; binary = 1 / 0"
+    )
+    format_reward: float = _opt("format_reward", 0.0, "grpo: weight of a parses-as-one-SQL reward", ge=0)
+    reward_instances: int = _opt("reward_instances", 5, "grpo: synthesized databases per row", ge=1, le=50)
+    reward_timeout: float = _opt("reward_timeout", 5.0, "grpo: seconds per query (a timeout scores 0)", gt=0)
+    db_dir: Path | None = _opt("db_dir", None, "grpo: Spider-layout databases instead of synthesized ones")
 
     @model_validator(mode="after")
     def _targets_not_empty(self) -> TrainConfig:
         if not self.target_modules():
             raise ValueError("targets must name at least one module (or all-linear)")
+        return self
+
+    @model_validator(mode="after")
+    def _init_needs_grpo(self) -> TrainConfig:
+        if self.init is not None and self.method != "grpo":
+            raise ValueError("init (--init) is for --method grpo; SFT starts from --base")
         return self
 
     def target_modules(self) -> str | list[str]:
@@ -120,7 +143,27 @@ PRESETS: dict[str, dict[str, Any]] = {
         "packing": True,
         "targets": "all-linear",
         "seed": 42,
-    }
+    },
+    # GRPO after SFT, after the published recipes: 8 samples per prompt at temperature 1.0 (TRL's
+    # GRPO defaults), 4 prompts per optimizer step (batch 8 completions x 4 accumulation), no KL term
+    # (beta 0: Dr. GRPO / DAPO, and TRL's default; it also saves the reference model's memory),
+    # Arctic-Text2SQL-R1's 1 / 0.1 / 0 execution reward, a constant learning rate for LoRA (Arctic
+    # used 1e-6 for full fine-tuning; LoRA updates need a larger one), one epoch over filtered prompts.
+    "grpo": {
+        "method": "grpo",
+        "num_generations": 8,
+        "temperature": 1.0,
+        "beta": 0.0,
+        "reward": "arctic",
+        "max_completion_len": 256,
+        "lr": 1e-5,
+        "lr_scheduler": "constant",
+        "warmup_ratio": 0.0,
+        "batch_size": 8,
+        "grad_accum": 4,
+        "epochs": 1.0,
+        "seed": 42,
+    },
 }
 
 

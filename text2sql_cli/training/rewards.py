@@ -1,0 +1,208 @@
+"""Rewards for `t2s train --method grpo`: execution match against gold, computed by t2s' EX code.
+
+    RewardSettings                   scheme and where the SQL runs (recorded in run.json)
+    ExecutionReward(settings, stop)  a TRL reward function: (prompts, completions, **columns) -> floats
+    FormatReward(stop)               1.0 when the completion holds one SQL statement that parses
+
+The execution reward scores each completion as `t2s eval --metric ex` does by default (the same
+databases: `--db-dir` or `instances` databases synthesized from the row's DDL and seeded with the
+gold query's literals; the same `strict` comparison, `spider` with --db-dir), built from the sql
+layer (training does not import evaluation), and maps the verdict to a number. Arctic-Text2SQL-R1's
+scheme is the default: 1 when the result matches gold on every database, 0.1 when the SQL runs but differs, 0
+otherwise (an error, a timeout, no SQL). A row whose gold query does not run gives every completion
+0: no learning signal, and counted (`gold_errors`), never a reward for agreeing with a failure.
+
+Work runs in the sandbox worker pool (read-only, time limit, row cap). Verdicts are cached per
+(row id, SQL), so the repeated samples of a group, and a prompt seen again in a later epoch, cost
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+SCHEMES = {
+    "arctic": {"correct": 1.0, "runs": 0.1, "fails": 0.0},
+    "binary": {"correct": 1.0, "runs": 0.0, "fails": 0.0},
+}
+
+
+@dataclass(frozen=True)
+class RewardSettings:
+    scheme: str = "arctic"
+    format_weight: float = 0.0  # > 0 adds FormatReward with this weight
+    instances: int = 5
+    seed: int = 0
+    timeout: float = 5.0
+    workers: int = 2
+    db_dir: str | None = None
+    mode: str = "strict"
+    dialect: str = "auto"
+
+    def record(self) -> dict[str, Any]:
+        return {**asdict(self), "values": SCHEMES[self.scheme]}
+
+
+@dataclass(frozen=True)
+class RewardTask:
+    """One completion to score against its row's gold; picklable for the worker pool."""
+
+    db_id: str
+    context: str | None
+    gold: str | None
+    pred: str | None
+    mode: str
+    dialect: str
+    timeout: float
+    instances: int
+    seed: int
+    db_dir: str | None
+
+
+def to_sqlite(sql: str, dialect: str) -> tuple[str, bool]:
+    """SQLite text to run and whether it has a top-level ORDER BY (unparseable text runs as is)."""
+    from text2sql_cli.sql.dialect import sqlite_tree
+
+    tree = sqlite_tree(sql, dialect)
+    if tree is None:
+        return sql, "order by" in " ".join(sql.lower().split())
+    return tree.sql(dialect="sqlite"), tree.args.get("order") is not None
+
+
+def execution_status(task: RewardTask) -> str:
+    """correct, wrong_result, pred_error, timeout, extraction_failed or gold_error (the row's gold
+    or DDL does not run): `t2s eval`'s statuses, from the same sql-layer parts (synthesized or
+    --db-dir databases, the sandbox, `compare.rows_match`). Runs in a worker process."""
+    from pathlib import Path
+
+    from text2sql_cli.sql.compare import CompareGaveUp, rows_match
+    from text2sql_cli.sql.sandbox import execute, open_readonly, open_snapshot
+    from text2sql_cli.sql.schema import SchemaError
+    from text2sql_cli.sql.synth import instances_for
+
+    if not task.gold or not task.gold.strip():
+        return "gold_error"
+    gold, ordered = to_sqlite(task.gold, task.dialect)
+    try:
+        if task.db_dir:
+            files = sorted((Path(task.db_dir) / task.db_id).glob("*.sqlite"))
+            connections = [open_readonly(str(f)) for f in files]
+        else:
+            snapshots = instances_for(
+                task.context or "", gold, k=task.instances, seed=task.seed, dialect=task.dialect
+            )
+            connections = [open_snapshot(data) for data in snapshots]
+    except (SchemaError, ValueError):
+        return "gold_error"
+    if not connections:
+        return "gold_error"
+    if task.pred is None:
+        return "extraction_failed"
+    pred = to_sqlite(task.pred, task.dialect)[0]
+    try:
+        for conn in connections:
+            expected = execute(conn, gold, timeout=task.timeout)
+            if not expected.ok:
+                return "gold_error"
+            got = execute(conn, pred, timeout=task.timeout)
+            if got.timed_out:
+                return "timeout"
+            if not got.ok:
+                return "pred_error"
+            try:
+                same = rows_match(
+                    expected.rows, got.rows, mode=task.mode, order_matters=ordered, float_tol=1e-6
+                )
+            except CompareGaveUp:
+                same = False  # undecidable within the bound: no reward for it
+            if not same:
+                return "wrong_result"
+        return "correct"
+    finally:
+        for conn in connections:
+            conn.close()
+
+
+def crashed(task: RewardTask, message: str) -> str:
+    return "crashed"
+
+
+class ExecutionReward:
+    """Callable as TRL's reward function; the dataset's columns arrive as keyword lists."""
+
+    def __init__(self, settings: RewardSettings, stop: tuple[str, ...]):
+        self.settings = settings
+        self.stop = stop
+        self.values = SCHEMES[settings.scheme]
+        self.cache: dict[tuple[str, str | None], str] = {}
+        self.statuses: Counter = Counter()  # over every completion scored, cache hits included
+        self.__name__ = "execution"  # TRL names the logged reward column after it
+
+    def __call__(self, prompts, completions, *, id, db_id, context, gold, **_: Any) -> list[float]:
+        from text2sql_cli.sql.extract import extract_sql
+        from text2sql_cli.sql.pool import run_tasks
+
+        sqls = [extract_sql(_text(c), self.stop).sql for c in completions]
+        keys = [(str(i), sql) for i, sql in zip(id, sqls)]
+        todo: dict[tuple[str, str | None], Any] = {}
+        for key, row_db, ddl, answer in zip(keys, db_id, context, gold):
+            if key not in self.cache and key not in todo:
+                todo[key] = RewardTask(
+                    db_id=str(row_db),
+                    context=ddl,
+                    gold=answer,
+                    pred=key[1],
+                    mode=self.settings.mode,
+                    dialect=self.settings.dialect,
+                    timeout=self.settings.timeout,
+                    instances=self.settings.instances,
+                    seed=self.settings.seed,
+                    db_dir=self.settings.db_dir,
+                )
+        if todo:
+            workers = self.settings.workers if len(todo) >= 8 else 1
+            verdicts = run_tasks(execution_status, list(todo.values()), workers=workers, on_crash=crashed)
+            self.cache.update(zip(todo, verdicts))
+        statuses = [self.cache[k] for k in keys]
+        self.statuses.update(statuses)
+        return [self.reward(s) for s in statuses]
+
+    def reward(self, status: str) -> float:
+        if status == "correct":
+            return self.values["correct"]
+        if status == "wrong_result":  # it ran and returned rows; just not gold's
+            return self.values["runs"]
+        return self.values["fails"]  # pred_error, timeout (0 by design), extraction_failed, gold_error
+
+
+class FormatReward:
+    """1.0 when the completion's SQL was found cleanly and parses as one statement, else 0."""
+
+    def __init__(self, stop: tuple[str, ...]):
+        self.stop = stop
+        self.__name__ = "format"
+
+    def __call__(self, prompts, completions, **_: Any) -> list[float]:
+        import sqlglot
+        from sqlglot.errors import SqlglotError
+
+        from text2sql_cli.sql.extract import extract_sql
+
+        out = []
+        for completion in completions:
+            sql = extract_sql(_text(completion), self.stop).sql
+            try:
+                ok = sql is not None and len([t for t in sqlglot.parse(sql, read="mysql") if t]) == 1
+            except (SqlglotError, ValueError, RecursionError):
+                ok = False
+            out.append(1.0 if ok else 0.0)
+        return out
+
+
+def _text(completion: Any) -> str:
+    """A standard-format completion is a string; a conversational one a list of messages."""
+    if isinstance(completion, str):
+        return completion
+    return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
