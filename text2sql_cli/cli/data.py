@@ -68,8 +68,9 @@ def split(
 
 
 def register(app: typer.Typer) -> None:
-    from text2sql_cli.cli import spider, wikisql  # the imports live in their own modules
+    from text2sql_cli.cli import passrate, spider, wikisql  # the imports live in their own modules
 
     spider.register(data_app)
     wikisql.register(data_app)
+    passrate.register(data_app)
     app.add_typer(data_app, name="data")

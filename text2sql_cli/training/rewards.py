@@ -1,16 +1,16 @@
-"""Rewards for `t2s train --method grpo`: execution match against gold, computed by t2s' EX code.
+"""Rewards for `t2s train --method grpo`: execution match against gold.
 
     RewardSettings                   scheme and where the SQL runs (recorded in run.json)
     ExecutionReward(settings, stop)  a TRL reward function: (prompts, completions, **columns) -> floats
     FormatReward(stop)               1.0 when the completion holds one SQL statement that parses
 
-The execution reward scores each completion as `t2s eval --metric ex` does by default (the same
-databases: `--db-dir` or `instances` databases synthesized from the row's DDL and seeded with the
-gold query's literals; the same `strict` comparison, `spider` with --db-dir), built from the sql
-layer (training does not import evaluation), and maps the verdict to a number. Arctic-Text2SQL-R1's
-scheme is the default: 1 when the result matches gold on every database, 0.1 when the SQL runs but differs, 0
-otherwise (an error, a timeout, no SQL). A row whose gold query does not run gives every completion
-0: no learning signal, and counted (`gold_errors`), never a reward for agreeing with a failure.
+The execution reward takes each completion's verdict from `sql/goldmatch.py` (the databases of
+`t2s eval --metric ex`: `--db-dir`, or databases synthesized from the row's DDL and seeded with the
+gold query's literals; its default comparisons, `strict`, or `spider` with --db-dir) and maps it to
+a number. Arctic-Text2SQL-R1's scheme is the default: 1 when the result matches gold on every
+database, 0.1 when the SQL runs but differs, 0 otherwise (an error, a timeout, no SQL). A row whose
+gold query does not run gives every completion 0: no learning signal, and counted, never a reward
+for agreeing with a failure.
 
 Work runs in the sandbox worker pool (read-only, time limit, row cap). Verdicts are cached per
 (row id, SQL), so the repeated samples of a group, and a prompt seen again in a later epoch, cost
@@ -45,90 +45,6 @@ class RewardSettings:
         return {**asdict(self), "values": SCHEMES[self.scheme]}
 
 
-@dataclass(frozen=True)
-class RewardTask:
-    """One completion to score against its row's gold; picklable for the worker pool."""
-
-    db_id: str
-    context: str | None
-    gold: str | None
-    pred: str | None
-    mode: str
-    dialect: str
-    timeout: float
-    instances: int
-    seed: int
-    db_dir: str | None
-
-
-def to_sqlite(sql: str, dialect: str) -> tuple[str, bool]:
-    """SQLite text to run and whether it has a top-level ORDER BY (unparseable text runs as is)."""
-    from text2sql_cli.sql.dialect import sqlite_tree
-
-    tree = sqlite_tree(sql, dialect)
-    if tree is None:
-        return sql, "order by" in " ".join(sql.lower().split())
-    return tree.sql(dialect="sqlite"), tree.args.get("order") is not None
-
-
-def execution_status(task: RewardTask) -> str:
-    """correct, wrong_result, pred_error, timeout, extraction_failed or gold_error (the row's gold
-    or DDL does not run): `t2s eval`'s statuses, from the same sql-layer parts (synthesized or
-    --db-dir databases, the sandbox, `compare.rows_match`). Runs in a worker process."""
-    from pathlib import Path
-
-    from text2sql_cli.sql.compare import CompareGaveUp, rows_match
-    from text2sql_cli.sql.sandbox import execute, open_readonly, open_snapshot
-    from text2sql_cli.sql.schema import SchemaError
-    from text2sql_cli.sql.synth import instances_for
-
-    if not task.gold or not task.gold.strip():
-        return "gold_error"
-    gold, ordered = to_sqlite(task.gold, task.dialect)
-    try:
-        if task.db_dir:
-            files = sorted((Path(task.db_dir) / task.db_id).glob("*.sqlite"))
-            connections = [open_readonly(str(f)) for f in files]
-        else:
-            snapshots = instances_for(
-                task.context or "", gold, k=task.instances, seed=task.seed, dialect=task.dialect
-            )
-            connections = [open_snapshot(data) for data in snapshots]
-    except (SchemaError, ValueError):
-        return "gold_error"
-    if not connections:
-        return "gold_error"
-    if task.pred is None:
-        return "extraction_failed"
-    pred = to_sqlite(task.pred, task.dialect)[0]
-    try:
-        for conn in connections:
-            expected = execute(conn, gold, timeout=task.timeout)
-            if not expected.ok:
-                return "gold_error"
-            got = execute(conn, pred, timeout=task.timeout)
-            if got.timed_out:
-                return "timeout"
-            if not got.ok:
-                return "pred_error"
-            try:
-                same = rows_match(
-                    expected.rows, got.rows, mode=task.mode, order_matters=ordered, float_tol=1e-6
-                )
-            except CompareGaveUp:
-                same = False  # undecidable within the bound: no reward for it
-            if not same:
-                return "wrong_result"
-        return "correct"
-    finally:
-        for conn in connections:
-            conn.close()
-
-
-def crashed(task: RewardTask, message: str) -> str:
-    return "crashed"
-
-
 class ExecutionReward:
     """Callable as TRL's reward function; the dataset's columns arrive as keyword lists."""
 
@@ -142,6 +58,7 @@ class ExecutionReward:
 
     def __call__(self, prompts, completions, *, id, db_id, context, gold, **_: Any) -> list[float]:
         from text2sql_cli.sql.extract import extract_sql
+        from text2sql_cli.sql.goldmatch import GoldTask, crashed, execution_status
         from text2sql_cli.sql.pool import run_tasks
 
         sqls = [extract_sql(_text(c), self.stop).sql for c in completions]
@@ -149,7 +66,7 @@ class ExecutionReward:
         todo: dict[tuple[str, str | None], Any] = {}
         for key, row_db, ddl, answer in zip(keys, db_id, context, gold):
             if key not in self.cache and key not in todo:
-                todo[key] = RewardTask(
+                todo[key] = GoldTask(
                     db_id=str(row_db),
                     context=ddl,
                     gold=answer,
