@@ -304,3 +304,13 @@ def test_filter_checks_gold_sql_on_mariadb(tmp_path):
     assert [d["row"]["question"] for d in dropped] == ["b"]
     assert "Unknown column" in dropped[0]["detail"]  # MariaDB's own message: it ran there
     assert _engine("mariadb").leftovers() == []
+
+
+def test_rows_a_server_refuses_are_counted_in_the_verdict():
+    url = check_url("mariadb", server_url("mariadb"))
+    from text2sql_cli.evaluation.execution import ExTask, score_example
+
+    ddl = "CREATE TABLE t (id INT PRIMARY KEY, n INT UNSIGNED NOT NULL);"
+    gold = "SELECT id FROM t WHERE n = 0"  # seeds n = -1 too: SQLite keeps it, MariaDB refuses it
+    verdict = score_example(ExTask("x", ddl, gold, gold, engine="mariadb", db_url=url))
+    assert verdict["status"] == "correct" and verdict["rows_skipped"] > 0

@@ -21,7 +21,7 @@ list settings classes); sqlglot loads when evaluation starts.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -134,6 +134,7 @@ class ExVerdict:
     dialect_reason: str | None = None
     schema_inferred: tuple[str, ...] | None = None  # tables built because the DDL lacks them
     resynthesized: int = 0  # further rounds of databases made because gold was constant
+    rows_skipped: int = 0  # synthesized rows a server refused (its databases then differ from SQLite's)
 
     @property
     def ex(self) -> bool | None:
@@ -176,8 +177,6 @@ def _score(task: ExTask) -> ExVerdict:
     dialect, why = example_dialect(task)
     read = {"dialect": dialect, "dialect_reason": why}
     if task.infer_schema and task.context and not task.db_dir and "{db_id}" not in task.db_url:
-        from dataclasses import replace
-
         from text2sql_cli.sql.infer_schema import infer_missing_tables
 
         context, inferred = infer_missing_tables(task.context, task.gold, dialect)
@@ -201,9 +200,10 @@ def _score(task: ExTask) -> ExVerdict:
             alternatives = sqleval_golds(task.gold) if task.mode == "sqleval" else [task.gold]
             texts = [prepare(g, task.mode, "gold", task.keep_distinct) for g in alternatives or [task.gold]]
             server_pred = prepare(task.pred, task.mode, "pred", task.keep_distinct) if task.pred else None
-            with server_databases(task, golds[0][0]) as (runners, more):
+            with server_databases(task, golds[0][0]) as (runners, more, rows_skipped):
                 server_golds = [(text, ordered) for text, (_, ordered) in zip(texts, golds)]
-                return _run_and_compare(task, server_golds, server_pred, runners, read, more)
+                verdict = _run_and_compare(task, server_golds, server_pred, runners, read, more)
+                return replace(verdict, rows_skipped=rows_skipped())
         databases = _connections(task, golds[0][0], dialect)
         more = None
         if not task.db_dir:

@@ -41,6 +41,7 @@ class Column:
     not_null: bool = False
     primary_key: bool = False
     unique: bool = False
+    length: int | None = None  # VARCHAR(n)/CHAR(n): a server rejects longer text
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,14 @@ def _column(node) -> tuple[Column, ForeignKey | None]:
             fk = ForeignKey((node.name,), c.this.this.name, tuple(_name(e) for e in c.this.expressions))
         elif isinstance(c, exp.Reference) and isinstance(c.this, exp.Table):
             fk = ForeignKey((node.name,), c.this.name, ())
-    col = Column(node.name, type_name.upper(), column_kind(type_name), not_null or primary, primary, unique)
+    length = None
+    if kind is not None and column_kind(type_name) == "text" and kind.expressions:
+        size = kind.expressions[0].this if hasattr(kind.expressions[0], "this") else None
+        if isinstance(size, exp.Literal) and size.this.isdigit():
+            length = int(size.this)
+    col = Column(
+        node.name, type_name.upper(), column_kind(type_name), not_null or primary, primary, unique, length
+    )
     return col, fk
 
 

@@ -94,7 +94,7 @@ def gold_literals(gold_sql: str, schema: Schema | None = None) -> Literals:
             if value is None:
                 continue
             if isinstance(node, (exp.Like, exp.ILike)) and isinstance(value, str):
-                found.setdefault(key, []).extend(_like_variants(value))
+                found.setdefault(key, []).extend(_like_variants(value) + _date_like_variants(value))
             else:
                 found.setdefault(key, []).extend(_neighbours(value))
     return Literals(tuple((k, tuple(dict.fromkeys(v))) for k, v in sorted(found.items())))
@@ -141,6 +141,52 @@ def _like_variants(pattern: str) -> list[str]:
     variants += [core, f"앞{core}", f"{core}뒤", f"앞{core}뒤", core.upper(), core.lower()]
     variants += [pattern.replace("%", "").replace("_", "xy"), pattern.replace("%", "").replace("_", "")]
     return list(dict.fromkeys(v for v in variants + [core[:-1] or "q", "no" + core[1:]]))
+
+
+def _date_like_variants(pattern: str) -> list[str]:
+    """Dates for a LIKE on a date column ('2023-02-%', '2023%'): inside the period and just outside."""
+    import re
+
+    m = re.match(r"^(\d{4})(?:-(\d{2}))?", pattern)
+    if not m or not pattern[m.end() :].lstrip("-").startswith(("%", "_")) and pattern[m.end() :] != "":
+        return []
+    year, month = int(m.group(1)), int(m.group(2) or 0)
+    try:
+        if month:
+            first = dt.date(year, month, 1)
+            last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        else:
+            first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    except ValueError:
+        return []
+    days = [
+        first,
+        first + (last - first) / 2,
+        last,
+        first - dt.timedelta(days=1),
+        last + dt.timedelta(days=1),
+    ]
+    out = [d.isoformat() for d in days]
+    return out + [f"{last.isoformat()} 23:59:59", f"{first.isoformat()} 00:00:00"]
+
+
+def _fits(value, col: Column) -> bool:
+    """Whether a seed can go into `col` on every engine (a server rejects text in a DATE column)."""
+    if value is None:
+        return True
+    if col.kind in ("int", "float", "bool"):
+        return isinstance(value, (int, float)) or _numeric_text(value) is not None
+    if col.kind in ("date", "datetime"):
+        if not isinstance(value, str):
+            return False
+        try:
+            dt.datetime.fromisoformat(value if len(value) > 10 else value[:10])
+        except ValueError:
+            return False
+        return True
+    if col.kind == "time":
+        return isinstance(value, str) and value[:2].isdigit() and value[2:3] == ":"
+    return True
 
 
 _CLOCK = ("CURDATE", "NOW", "CURRENT_DATE", "CURRENT_TIMESTAMP", "SYSDATE", "CURTIME", "UTC_DATE")
@@ -335,7 +381,7 @@ def _fill(
                 and not col.unique
                 and col.name.lower() not in fk_pools
             ):
-                seeds = literals.for_column(table.name, col.name)
+                seeds = [v for v in literals.for_column(table.name, col.name) if _fits(v, col)]
                 # the gold's own literal when it has one: an average exactly at the threshold
                 flat[col.name] = (
                     _coerce(seeds[0], col) if seeds else _value(col, 0, n, [], None, rng, seed_rate)
@@ -343,7 +389,7 @@ def _fill(
     for index in range(n):
         row = {}
         for col in table.columns:
-            seeds = literals.for_column(table.name, col.name)
+            seeds = [v for v in literals.for_column(table.name, col.name) if _fits(v, col)]
             row[col.name] = _value(col, index, n, seeds, fk_pools.get(col.name.lower()), rng, seed_rate)
             if col.name in flat:
                 row[col.name] = flat[col.name]
@@ -356,6 +402,10 @@ def _fill(
             for col in table.columns:
                 if col.name not in keyed and not col.primary_key:
                     row[col.name] = earlier[col.name]
+        for col in table.columns:  # VARCHAR(n): keep the distinguishing end of longer text
+            value = row[col.name]
+            if col.length and isinstance(value, str) and len(value) > col.length:
+                row[col.name] = value[-col.length :]
         if _fix_unique(row, table, seen_unique, index):
             rows.append(row)
     return rows
@@ -406,7 +456,19 @@ def _looks_like_key(col: Column) -> bool:
     return name.endswith("_id") or name.endswith("id") and len(name) > 2
 
 
+def _numeric_text(value):
+    if not isinstance(value, str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() and "." not in value else number
+
+
 def _coerce(value, col: Column):
+    if col.kind in ("int", "float", "bool") and _numeric_text(value) is not None:
+        value = _numeric_text(value)  # WHERE id = '5' seeds the number 5
     if col.kind in ("int", "bool") and isinstance(value, float) and value.is_integer():
         return int(value)
     if col.kind == "date" and isinstance(value, str) and len(value) > 10 and value[4:5] == "-":
@@ -447,7 +509,9 @@ def _fix_unique(row: dict, table: Table, seen: dict, index: int) -> bool:
             col = columns[-1]
             value = row[col]
             if isinstance(value, str):
-                row[col] = f"{value}_{index}_{attempt}"
+                text = f"{value}_{index}_{attempt}"
+                limit = table.column(col).length if table.column(col) is not None else None
+                row[col] = text[-limit:] if limit else text
             elif isinstance(value, (int, float)):
                 row[col] = value + (index + 1) * 1000 + attempt
             else:

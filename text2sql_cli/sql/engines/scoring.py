@@ -1,7 +1,8 @@
 """EX on a server engine: the databases one example runs on, and its queries as the engine runs them.
 
     prepare(sql, mode, role, keep_distinct) -> str        no transpiling; spider mode's text rewrites
-    server_databases(task, gold_sqlite) -> context manager yielding ([(name, run(sql))], more(attempt))
+    server_databases(task, gold_sqlite) -> context manager yielding ([(name, run(sql))], more(attempt),
+        rows_skipped()): the rows the server refused while loading (reported, never hidden)
     table_rows(snapshot) -> list[TableRows]               the rows of a synthesized SQLite instance
 
 With `{db_id}` in the task's URL, the one database is that existing database (read-only). Otherwise
@@ -46,7 +47,7 @@ def table_rows(snapshot: bytes, order: list[str]) -> list[TableRows]:
 
 
 @contextlib.contextmanager
-def server_databases(task, gold_sqlite: str) -> Iterator[tuple[list[tuple[str, Callable]], Callable | None]]:
+def server_databases(task, gold_sqlite: str) -> Iterator[tuple[list, Callable | None, Callable[[], int]]]:
     """One `run(sql)` per database the example is scored on; throwaway ones dropped on exit."""
     engine_name = task.engine
     run_args = dict(timeout=task.timeout, max_rows=task.max_rows)
@@ -61,7 +62,7 @@ def server_databases(task, gold_sqlite: str) -> Iterator[tuple[list[tuple[str, C
             raise FileNotFoundError(
                 f"no database for db_id {task.db_id!r} on {engine_name}: {_first_line(err)}"
             ) from None
-        yield [(f"{engine_name} database {task.db_id}", partial(engine.execute, **run_args))], None
+        yield [(f"{engine_name} database {task.db_id}", partial(engine.execute, **run_args))], None, lambda: 0
         return
     from text2sql_cli.sql.schema import SchemaError
     from text2sql_cli.sql.synth import _parents_first, cached_schema, instances_for
@@ -72,6 +73,7 @@ def server_databases(task, gold_sqlite: str) -> Iterator[tuple[list[tuple[str, C
     snapshots = instances_for(task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=dialect)
     order = [t.name for t in _parents_first(cached_schema(task.context, dialect))]
     engine = server_for(engine_name, task.db_url)
+    skipped_before = engine.skipped_rows
     with engine.session(), contextlib.ExitStack() as stack:
 
         def load(snapshots, note: str) -> list:
@@ -94,7 +96,7 @@ def server_databases(task, gold_sqlite: str) -> Iterator[tuple[list[tuple[str, C
             )
             return load(extra, f", re-synthesis {attempt}")
 
-        yield load(snapshots, ""), more
+        yield load(snapshots, ""), more, lambda: engine.skipped_rows - skipped_before
 
 
 def _first_line(err: Exception) -> str:
