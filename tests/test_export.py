@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -176,3 +177,20 @@ def test_merged_directory_gets_the_users_umask(run_dir, tmp_path):
     finally:
         os.umask(old)
     assert merged_dir.stat().st_mode & 0o777 == 0o755
+
+
+def test_truncated_adapter_in_export_and_infer_says_damaged(run_dir, tmp_path):
+    weights = Path(run_dir) / "adapter_model.safetensors"
+    data = weights.read_bytes()
+    try:
+        weights.write_bytes(data[: len(data) // 2])
+        export = CliRunner().invoke(app, ["model", "export", str(run_dir), "--out", str(tmp_path / "m")])
+        rows = write_rows(tmp_path / "rows.jsonl", 1)
+        infer = CliRunner().invoke(
+            app, ["infer", "--model", str(run_dir), "--data", str(rows), "--out", str(tmp_path / "p.jsonl")]
+        )
+    finally:
+        weights.write_bytes(data)
+    for result in (export, infer):
+        assert result.exit_code == 2 and "is damaged (truncated" in result.output, result.output
+        assert "is --base" not in result.output

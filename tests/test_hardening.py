@@ -77,3 +77,21 @@ def test_sqlglot_warnings_go_to_the_summary_not_stderr(tmp_path):
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     warnings = summary["sqlglot_warnings"]
     assert warnings["count"] >= 3 and "FOR UPDATE" in warnings["examples"][0]
+
+
+def test_truncated_adapter_is_named_damaged_before_any_model_loads(tmp_path):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from text2sql_cli.artifacts import check_adapter_weights
+    from text2sql_cli.errors import InputError
+
+    weights = tmp_path / "adapter_model.safetensors"
+    save_file(
+        {"lora_A": np.zeros((8, 64), dtype=np.float32), "lora_B": np.ones((64, 8), dtype=np.float32)}, weights
+    )
+    check_adapter_weights(tmp_path)  # a whole file passes
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(InputError, match=r"adapter_model.safetensors: is damaged \(truncated") as err:
+        check_adapter_weights(tmp_path)
+    assert err.value.exit_code == 2 and "--base" not in str(err.value)

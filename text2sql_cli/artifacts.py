@@ -162,6 +162,56 @@ def has_adapter_weights(run_dir: str | Path) -> bool:
     return any((Path(run_dir) / name).is_file() for name in ADAPTER_WEIGHTS)
 
 
+def check_adapter_weights(run_dir: str | Path) -> None:
+    """InputError when the adapter's weights file is damaged (truncated by a full disk, a copy
+    that stopped, a kill mid-save), found by its own structure before any model loads: a
+    safetensors header must parse and its tensors must end where the file ends; a .bin (a torch
+    zip archive) must have its central directory."""
+    for name in ADAPTER_WEIGHTS:
+        path = Path(run_dir) / name
+        if path.is_file():
+            problem = _safetensors_problem(path) if name.endswith(".safetensors") else _zip_problem(path)
+            if problem:
+                raise InputError(
+                    path,
+                    f"is damaged ({problem})",
+                    hint="copy it again, or retrain (--resume from a checkpoint)",
+                )
+            return
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    import struct
+
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            return f"{size} bytes, shorter than a safetensors header"
+        (length,) = struct.unpack("<Q", head)
+        if length > size - 8:
+            return f"truncated: the header alone needs {length + 8} bytes, the file has {size}"
+        try:
+            header = json.loads(fh.read(length))
+        except (ValueError, UnicodeDecodeError):
+            return "its safetensors header is not valid JSON"
+    ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__" and isinstance(t, dict)]
+    needed = 8 + length + max(ends, default=0)
+    if needed != size:
+        return f"truncated: its tensors need {needed} bytes, the file has {size}"
+    return None
+
+
+def _zip_problem(path: Path) -> str | None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path):
+            return None
+    except zipfile.BadZipFile:
+        return "not a complete torch archive"
+
+
 def adapter_sha256(adapter_dir: str | Path) -> str | None:
     """The adapter weights' sha256 (the first of ADAPTER_WEIGHTS present), or None."""
     for name in ADAPTER_WEIGHTS:

@@ -97,6 +97,9 @@ def _merge(run_dir: str | Path, out: str | Path, *, dtype: str, device: str | No
 
     run_dir, out = Path(run_dir), Path(out)
     info = read_run(run_dir)  # checked by merge_run (check_export)
+    from text2sql_cli.artifacts import check_adapter_weights
+
+    check_adapter_weights(run_dir)  # a damaged file says so, before the base model loads
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         base = AutoModelForCausalLM.from_pretrained(

@@ -23,6 +23,7 @@ from text2sql_cli.artifacts import (
     ADAPTER_WEIGHTS,
     RUN_FILE,
     adapter_sha256,
+    check_adapter_weights,
     has_adapter_weights,
     read_run,
 )
@@ -381,6 +382,7 @@ def _attach_adapter(model, adapter_dir: str, *, merge: bool):
             f"{adapter_dir}: no adapter weights ({' or '.join(ADAPTER_WEIGHTS)})",
             hint="was training interrupted before saving?",
         )
+    check_adapter_weights(adapter_dir)  # a damaged file, not a base/adapter mismatch
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
