@@ -131,3 +131,35 @@ def test_killed_filter_leaves_no_worker(tmp_path, sig):
     if sig == signal.SIGTERM:
         assert proc.returncode == 143 and "interrupted; rerun to resume" in err
     _wait_until(lambda: not any(_alive(p) for p in workers), timeout=3)
+
+
+def test_sigterm_during_judge_requests_exits_143_with_the_line(tmp_path, fake_openai):
+    fake_openai.fault_rate, fake_openai.fault_kinds = 1.0, ("hang",)  # every request hangs
+    preds = tmp_path / "p.jsonl"
+    rows = [
+        {
+            "id": str(i),
+            "db_id": "d",
+            "question": "q",
+            "context": DDL,
+            "gold": "SELECT id FROM t",
+            "sql": "SELECT id FROM t",
+        }
+        for i in range(3)
+    ]
+    preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    env_key = "T2S_TEST_JUDGE_KEY"
+    os.environ[env_key] = "sk-test"
+    try:
+        proc = _start(
+            ["eval", str(preds), "--out", str(tmp_path / "o"), "--judge", "gpt-4o-mini"]
+            + ["--judge-base-url", fake_openai.url, "--judge-api-key-env", env_key]
+        )
+        _wait_until(lambda: fake_openai.count() >= 1)  # a request is in flight
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        del os.environ[env_key]
+    assert time.monotonic() - start < 5
+    assert proc.returncode == 143 and "interrupted; rerun to resume" in err and "Traceback" not in err
