@@ -95,3 +95,15 @@ def test_truncated_adapter_is_named_damaged_before_any_model_loads(tmp_path):
     with pytest.raises(InputError, match=r"adapter_model.safetensors: is damaged \(truncated") as err:
         check_adapter_weights(tmp_path)
     assert err.value.exit_code == 2 and "--base" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "gold",
+    ["SELECT zeroblob(999999999)", "SELECT printf('%.*c', 999999999, 'x')"],
+    ids=["zeroblob", "printf"],
+)
+def test_filter_gold_check_runs_under_the_sandbox_limits(gold):
+    from text2sql_cli.filtering.rules import SqlTask, check_sql
+
+    found = check_sql(SqlTask("CREATE TABLE t (a INT);", gold, ("parse", "schema", "execute")))
+    assert found.reason == "gold_error" and "SQLITE_LIMIT_LENGTH" in found.detail
