@@ -314,3 +314,30 @@ def test_rows_a_server_refuses_are_counted_in_the_verdict():
     gold = "SELECT id FROM t WHERE n = 0"  # seeds n = -1 too: SQLite keeps it, MariaDB refuses it
     verdict = score_example(ExTask("x", ddl, gold, gold, engine="mariadb", db_url=url))
     assert verdict["status"] == "correct" and verdict["rows_skipped"] > 0
+
+
+def test_a_missing_server_fails_in_ci_and_skips_locally(monkeypatch):
+    import _servers
+
+    monkeypatch.setitem(_servers.URLS, "mariadb", None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install mariadb-server"):
+        _servers.server_url("mariadb")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match=r"\.ci/services\.sh start"):
+        _servers.server_url("mariadb")
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--db-url", "mysql://u@h/"], "--db-url needs --engine mariadb or postgres"),
+        (["--engine", "mariadb", "--db-url", "mysql://u@h/", "--db-dir", "."], "--db-dir holds SQLite files"),
+    ],
+)
+def test_engine_flags_that_do_not_fit_together_are_refused(tmp_path, flags, message):
+    preds = _write(tmp_path / "p.jsonl", [_row(1, "SELECT 1", "SELECT 1", MYSQL_DDL)])
+    result = CliRunner().invoke(
+        app, ["eval", str(preds), "--out", str(tmp_path / "o"), "--metric", "ex", *flags]
+    )
+    assert result.exit_code == 2 and message in result.output, result.output

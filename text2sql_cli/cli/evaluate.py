@@ -183,6 +183,11 @@ def evaluate(
             f"--db-dir {db_dir} is not a directory",
             hint="pass a folder laid out as <dir>/<db_id>/<db_id>.sqlite",
         )
+    if db_dir is not None and engine not in (None, "sqlite"):
+        raise UsageError(
+            f"--db-dir holds SQLite files; it does not go with --engine {engine}",
+            hint="for existing server databases pass --db-url with {db_id}, e.g. mysql://u@host/{db_id}",
+        )
     settings = ExecutionSettings.from_flags(
         eval_mode=mode,
         keep_distinct=keep_distinct,

@@ -380,9 +380,14 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
     # One clock for the whole run, gold and prediction alike; the report records it.
     settings.eval_now = pin_now(settings.eval_now)
     db_url = ""
-    if settings.eval_engine != "sqlite":
-        from text2sql_cli.sql.engines import open_run
+    if settings.eval_engine != "sqlite" or settings.db_url:
+        from text2sql_cli.sql.engines import EngineError, open_run
 
+        if settings.db_dir and settings.eval_engine != "sqlite":
+            raise EngineError(
+                "--db-dir holds SQLite files; it does not go with --engine " + settings.eval_engine,
+                hint="for existing server databases pass --db-url with {db_id}, e.g. mysql://u@host/{db_id}",
+            )
         db_url = open_run(settings.eval_engine, settings.db_url)
     # A row t2s infer could not generate has nothing to run: excluded, never scored as wrong.
     scored = [p for p in predictions if getattr(p, "error", None) is None]

@@ -161,7 +161,7 @@ def _sql_checks(
     from text2sql_cli.sql.pool import run_tasks
 
     db_url = ""
-    if cfg.filter_engine != "sqlite":
+    if cfg.filter_engine != "sqlite" or cfg.filter_db_url:
         from text2sql_cli.sql.engines import open_run
 
         db_url = open_run(cfg.filter_engine, cfg.filter_db_url)

@@ -83,6 +83,8 @@ def open_run(engine: str, url: str | None) -> str:
     dead runs on this host left behind. Returns the URL to put in tasks. The pool is closed
     again so that forked workers never share its sockets."""
     url = check_url(engine, url)
+    if engine == "sqlite":
+        return url
     if "{db_id}" in url:  # existing databases: each is reached (and checked) when its rows run
         return url
     probe = server_for(engine, url)
