@@ -83,8 +83,8 @@ def varying(df) -> list[str]:
 def best_index(df, col: str):
     """Row labels holding the column's best value (ties all win); empty when the column is empty."""
     values = df[col].dropna()
-    if col not in BEST or values.empty:
-        return set()
+    if col not in BEST or values.empty or (len(values) > 1 and values.nunique() == 1):
+        return set()  # nothing to tell apart
     best = BEST[col](values)
     return set(values.index[values == best])
 

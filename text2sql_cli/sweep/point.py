@@ -164,8 +164,12 @@ def _finished(stage: str, d: Path) -> bool:
         except InputError:
             return False  # unreadable sidecar: rerunning t2s infer rewrites it
         return meta.get("status") == "complete"
-    summary = d / EVAL_DIR / "summary.json"
-    if not summary.exists() or summary.stat().st_mtime < (d / PREDICTIONS).stat().st_mtime:
+    summary, predictions = d / EVAL_DIR / "summary.json", d / PREDICTIONS
+    if (
+        not summary.exists()
+        or not predictions.exists()
+        or summary.stat().st_mtime < predictions.stat().st_mtime
+    ):
         return False
     try:
         judge = json.loads(summary.read_text(encoding="utf-8")).get("judge") or {}
