@@ -174,3 +174,18 @@ def test_report_on_eval_dirs_writes_table_page_and_diff_without_torch(tmp_path):
     assert diff["id"].tolist() == [1, 2] and diff["verdict_a"].tolist() == ["EX wrong", "EX correct"]
     page = (tmp_path / "rep" / "index.html").read_text(encoding="utf-8")
     assert '<table id="runs">' in page and 'src="scores.png"' in page and "질문 1" in page
+
+
+@pytest.mark.parametrize("adapter, has_ex", [("run", True), ("other-run", False)])
+def test_a_run_dir_takes_the_eval_beside_it_only_when_made_from_its_adapter(tmp_path, adapter, has_ex):
+    from text2sql_cli.report.collect import gather
+
+    (tmp_path / "run").mkdir()
+    record = {"kind": "lora-adapter", "created_at": "2026-12-07T00:00:00+00:00", "base_model": "tiny"}
+    (tmp_path / "run" / "run.json").write_text(json.dumps(record | {"config": {"r": 8, "alpha": 16}}))
+    meta = {"status": "complete", "provenance": {"adapter": str(tmp_path / adapter)}}
+    (tmp_path / "preds.jsonl.meta.json").write_text(json.dumps(meta))
+    _eval_dir(tmp_path / "eval", [True, False])
+    (run,) = gather([tmp_path / "run"])
+    assert run.settings["r"] == 8 and (run.metric("ex") == 0.5) == has_ex
+    assert has_ex or run.summary is None

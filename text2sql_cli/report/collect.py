@@ -136,16 +136,28 @@ def _from_run_or_eval(d: Path) -> Run:
         run.settings["base"] = run.model
         cfg = (run.run_info or {}).get("config") or {}
         run.settings["data"] = cfg.get("data")
-        for evals in (d / "eval", d.parent / "eval"):
-            if (evals / SUMMARY_FILE).exists():
-                _add_eval(run, evals)
-                break
+        evals = d / "eval" if (d / "eval" / SUMMARY_FILE).exists() else _sibling_eval(d)
+        if evals is not None:
+            _add_eval(run, evals)
         return run
     # `t2s eval --out RUN/eval` is the usual layout: name the run by what was evaluated
     name = d.resolve().parent.name if d.name == "eval" else d.name
     run = Run(name=name, path=d, kind="eval", status="done")
     _add_eval(run, d)
     return run
+
+
+def _sibling_eval(run_dir: Path) -> Path | None:
+    """RUN/../eval when a predictions file beside it was made with this run's adapter (the layout
+    of `make demo`: run/, preds.jsonl, eval/); never an eval of some other model."""
+    evals = run_dir.parent / "eval"
+    if not (evals / SUMMARY_FILE).exists():
+        return None
+    for meta in run_dir.parent.glob("*.meta.json"):
+        adapter = ((_read_json(meta) or {}).get("provenance") or {}).get("adapter")
+        if adapter and Path(adapter).resolve() == run_dir.resolve():
+            return evals
+    return None
 
 
 def _from_predictions(path: Path) -> Run:
