@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _servers import server_url  # reads the server URLs at import, before the env is cleared
 from typer.testing import CliRunner
 
 from text2sql_cli.cli import app
@@ -107,3 +108,18 @@ def test_filter_gold_check_runs_under_the_sandbox_limits(gold):
 
     found = check_sql(SqlTask("CREATE TABLE t (a INT);", gold, ("parse", "schema", "execute")))
     assert found.reason == "gold_error" and "SQLITE_LIMIT_LENGTH" in found.detail
+
+
+@pytest.mark.parametrize("kind", ["mariadb", "postgres"])
+def test_server_result_over_the_size_limit_is_an_error_not_rows(kind):
+    from text2sql_cli.sql.engines import check_url, server_for
+
+    engine = server_for(kind, check_url(kind, server_url(kind)))
+    big = (
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 70) "
+        "SELECT REPEAT('x', 1000000) FROM r"
+        if kind == "mariadb"
+        else "SELECT repeat('x', 1000000) FROM generate_series(1, 70)"
+    )
+    result = engine.execute(big, timeout=30)
+    assert not result.ok and result.rows == () and "result size limit" in result.error

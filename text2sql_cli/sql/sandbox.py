@@ -228,7 +228,13 @@ def execute(
     return ExecutionResult(ok=True, rows=tuple(rows), columns=columns, elapsed_s=elapsed)
 
 
-_SIZED = (str, bytes)
+_SIZED = (str, bytes, bytearray, memoryview)
+
+
+def result_bytes(rows) -> int:
+    """About how many bytes `rows` hold: text and blobs are what can be big; each row counts 16
+    bytes for its numbers and overhead. Shared with the real-engine runner's size cap."""
+    return 16 * len(rows) + sum([len(v) for row in rows for v in row if v.__class__ in _SIZED])
 
 
 class ResultTooBig(Exception):
@@ -245,8 +251,7 @@ def _fetch(cursor: sqlite3.Cursor, max_rows: int, max_bytes: int) -> list[tuple]
         batch = cursor.fetchmany(max(1, min(1000, room, max_rows + 1 - len(rows))))
         if not batch:
             break
-        # Text and blobs are what can be big (numbers count as the row's 16 bytes).
-        size += 16 * len(batch) + sum([len(v) for row in batch for v in row if v.__class__ in _SIZED])
+        size += result_bytes(batch)
         if size > max_bytes:
             raise ResultTooBig(f"result larger than {max_bytes // 2**20} MB (the result size limit)")
         rows.extend(batch)

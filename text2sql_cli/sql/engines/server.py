@@ -287,6 +287,13 @@ class ServerEngine:
             return ExecutionResult(
                 ok=False, error=f"more than {max_rows} rows", row_limit=True, elapsed_s=elapsed
             )
+        from text2sql_cli.sql.sandbox import MAX_RESULT_BYTES, result_bytes
+
+        if result_bytes(rows) > MAX_RESULT_BYTES:  # as on SQLite: an error, never compared
+            limit = MAX_RESULT_BYTES // 2**20
+            return ExecutionResult(
+                ok=False, error=f"result larger than {limit} MB (the result size limit)", elapsed_s=elapsed
+            )
         return ExecutionResult(ok=True, rows=normalise_rows(rows), columns=columns, elapsed_s=elapsed)
 
     def _run(self, raw, cur, statement: str, timeout: float, max_rows: int):
