@@ -16,7 +16,9 @@ Some C callbacks swallow an exception raised inside them (SQLite's progress hand
 
 from __future__ import annotations
 
+import logging
 import signal
+import sys
 
 MESSAGE = "interrupted; rerun to resume"
 _received: list[int] = []
@@ -34,7 +36,24 @@ class Interrupted(KeyboardInterrupt):
 
 def _handler(signum: int, frame: object) -> None:
     _received.append(signum)
+    # The signal may land inside an asyncio task (an LLM request); asyncio.run's shutdown then logs
+    # that task's copy of this exception as a traceback. We are stopping on purpose: no traceback.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     raise Interrupted(signum)
+
+
+def _is_ours(err: BaseException | None) -> bool:
+    if isinstance(err, Interrupted):
+        return True
+    group = getattr(err, "exceptions", None)  # an exception group (Python 3.11+)
+    return isinstance(group, (list, tuple)) and any(_is_ours(e) for e in group)
+
+
+def _quiet_unraisable(unraisable) -> None:
+    """An `Interrupted` that landed where Python cannot raise it (a __del__, a fork hook) is
+    already recorded in `_received` and re-raised by `check`; printing it would be a traceback."""
+    if not _is_ours(unraisable.exc_value):
+        sys.__unraisablehook__(unraisable)
 
 
 def install() -> None:
@@ -43,6 +62,7 @@ def install() -> None:
 
     if threading.current_thread() is not threading.main_thread():
         return
+    sys.unraisablehook = _quiet_unraisable
     for sig in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(sig) in (signal.SIG_IGN,):
             continue  # e.g. nohup: the user asked not to be interrupted by it
