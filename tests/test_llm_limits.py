@@ -103,6 +103,17 @@ def test_adaptive_timeout_is_a_multiple_of_the_p95_within_floor_and_ceiling():
     assert latency.timeout() == 60.0
 
 
+def test_no_copy_is_sent_before_half_a_second_however_fast_the_server():
+    latency = _Latency(floor_s=1.0, ceiling_s=60.0)
+    assert latency.hedge_after() is None  # no p95 yet: no hedging
+    for _ in range(50):
+        latency.add(0.002)
+    assert latency.hedge_after() == 0.5
+    for _ in range(200):
+        latency.add(2.0)
+    assert latency.hedge_after() == pytest.approx(3.0)
+
+
 def test_client_paces_to_the_announced_limit_without_flags(tmp_path):
     # 6000 rpm announced: far above the 500 rpm default, which would take 4.7 s for 40 requests.
     with FakeOpenAI(rpm=6000, lifetime_s=60) as server:
@@ -138,7 +149,7 @@ def test_adaptive_timeout_catches_a_hang_in_a_running_batch(tmp_path):
     with FakeOpenAI(hang_s=40, lifetime_s=60) as server:
         server.script("<q30>", ["hang"])
         started = time.monotonic()
-        report = run(server, reqs(40), tmp_path, rpm=60_000, timeout_s=30.0, timeout_floor_s=0.5)
+        report = run(server, reqs(40), tmp_path, rpm=60_000, timeout_s=30.0, timeout_floor_s=0.5, hedge=False)
         took = time.monotonic() - started
     q30 = report.results[30]
     assert (q30.status, q30.attempts) == ("ok", 2)

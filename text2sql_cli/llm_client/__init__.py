@@ -38,7 +38,7 @@ slows the pace and answers restore it. Retries count against the limits like any
 do at OpenAI.
 
 Timeouts (limits._Latency): 3x the running p95 latency, between `timeout_floor_s` and `timeout_s`;
-with `hedge`, a request slower than 1.5x the p95 gets a second copy when no other row waits.
+with `hedge` (the default), a request slower than 1.5x the p95 gets a second copy, first answer wins.
 
 Retries: 408/409/429/5xx, dropped connections, timeouts and malformed response bodies are
 retried with exponential backoff and jitter; a Retry-After (or retry-after-ms) header sets the

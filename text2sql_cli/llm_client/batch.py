@@ -111,7 +111,8 @@ async def arun_batch_api(
     try:
         # Batches a previous run submitted and never merged: poll them, do not submit again.
         for state in load_batches(run.cache_path):
-            todo = [r for r in rows.values() if r.record is None and r.key in state["keys"]]
+            keys = set(state["keys"])
+            todo = [r for r in rows.values() if r.record is None and r.key in keys]
             if todo:
                 batch_id = state.get("batch_id") or await _find_batch(client, auth, state["input_file_id"])
                 if batch_id is None:  # uploaded, never created: create it from that file now

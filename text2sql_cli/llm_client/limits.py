@@ -11,7 +11,8 @@ increase). The request that got the 429 waits its Retry-After; the others keep g
 
 `_Latency` keeps the recent latencies of answered requests: the per-request timeout is a multiple of
 their p95 (with a floor, and the configured timeout as ceiling), so a hung request is given up in
-seconds instead of after the full timeout; it also gives the delay after which a request is hedged.
+seconds instead of after the full timeout; it also gives the delay after which a request is hedged
+(a second copy is sent, first answer wins: on by default, measured faster in benchmarks/RESULTS.md).
 
 `_classify` maps an HTTP error to `_Retry` (408/409/429/5xx, honouring Retry-After), `_Fatal`
 (401/403/404: stop the batch) or `_NoRetry` (other 4xx). `_unreachable` tells a refused connection or
@@ -193,6 +194,7 @@ class _Latency:
     WINDOW = 200
     TIMEOUT_P95_MULTIPLE = 3.0
     HEDGE_P95_MULTIPLE = 1.5
+    HEDGE_MIN_S = 0.5
 
     def __init__(self, floor_s: float, ceiling_s: float):
         self.floor_s, self.ceiling_s = min(floor_s, ceiling_s), ceiling_s
@@ -218,8 +220,10 @@ class _Latency:
         return min(self.ceiling_s, max(self.floor_s, self.TIMEOUT_P95_MULTIPLE * p95))
 
     def hedge_after(self) -> float | None:
+        """When to send a second copy: HEDGE_P95_MULTIPLE x p95, but never before HEDGE_MIN_S (a
+        copy is paid; against a server answering in milliseconds, a scheduling hiccup is no hang)."""
         p95 = self.p95()
-        return None if p95 is None else self.HEDGE_P95_MULTIPLE * p95
+        return None if p95 is None else max(self.HEDGE_MIN_S, self.HEDGE_P95_MULTIPLE * p95)
 
 
 class _Retry(Exception):

@@ -209,7 +209,6 @@ class _BatchRunner:
     async def _dispatch(self, fresh: list[_Job]) -> None:
         fresh.reverse()  # pop() from the end = input order
         retries: list[tuple[float, int, _Job]] = []  # heap of (ready_at, seq, job)
-        self._fresh, self._retries = fresh, retries
         sem = asyncio.Semaphore(self.cfg.concurrency)
         tasks: set[asyncio.Task] = set()
 
@@ -336,23 +335,16 @@ class _BatchRunner:
             return json.dumps(content)  # which a parse hook then finds unparseable (never a crash)
         return content
 
-    def _idle(self) -> bool:
-        """No fresh row waits and no retry is due: the pace has room to spare."""
-        now = time.monotonic()
-        return not self._fresh and not any(ready <= now for ready, _, _ in self._retries)
-
     async def _hedged(self, job: _Job, result: Result) -> Any:
-        """Send `job`; if it runs past HEDGE_P95_MULTIPLE x p95 while the batch is idle, send a
-        second copy (paced like any request) and take the first answer. The slower copy is
+        """Send `job`; if it runs past HEDGE_P95_MULTIPLE x p95, send a second copy (paced like any
+        request: it counts against the limits) and take the first answer. The slower copy is
         cancelled; its prompt is counted in the cost, since the provider may have processed it."""
         tasks = {asyncio.create_task(self._call(job))}
         delay = self.latency.hedge_after()
         try:
             if delay is not None:
                 done, _ = await asyncio.wait(tasks, timeout=delay)
-                # A copy spends rate budget that fresh rows and retries would use, so it is sent
-                # only when none of them is waiting (in practice: the tail of a batch).
-                if not done and self._idle():
+                if not done:
                     await self._slot(job)
                     if not any(t.done() for t in tasks):
                         self.hedged += 1

@@ -54,7 +54,7 @@ class LLMSettings(T2SSettings):
     )
     llm_timeout_s: float = Field(60.0, gt=0, description="per-request timeout (ceiling of the adaptive one)")
     llm_timeout_floor_s: float = Field(1.0, gt=0, description="the adaptive timeout never goes below this")
-    llm_hedge: bool = Field(False, description="send a second copy of a request slower than 1.5x the p95")
+    llm_hedge: bool = Field(True, description="send a second copy of a request slower than 1.5x the p95")
     llm_batch: bool = Field(False, description="send through the Batch API: half the price, within 24 h")
     llm_batch_retry: Literal["online", "batch"] = Field(
         "online", description="rows a batch failed: ask again online or in a new batch"
@@ -76,7 +76,7 @@ class ClientConfig:
     tpm: int | None = None
     timeout_s: float = 60.0  # ceiling; the timeout adapts to observed latency (limits._Latency)
     timeout_floor_s: float = 1.0
-    hedge: bool = False
+    hedge: bool = True  # measured faster than the adaptive timeout alone (benchmarks/RESULTS.md)
     batch: bool = False  # the Batch API (llm_client.batch) instead of one request per row
     batch_retry: str = "online"
     batch_poll_s: float = 30.0
