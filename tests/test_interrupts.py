@@ -163,3 +163,26 @@ def test_sigterm_during_judge_requests_exits_143_with_the_line(tmp_path, fake_op
         del os.environ[env_key]
     assert time.monotonic() - start < 5
     assert proc.returncode == 143 and "interrupted; rerun to resume" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["infer", "filter"])
+def test_sigterm_during_llm_requests_of_infer_and_filter_exits_143(tmp_path, fake_openai, command):
+    fake_openai.fault_rate, fake_openai.fault_kinds = 1.0, ("hang",)  # every request hangs
+    data = tmp_path / "d.jsonl"
+    rows = [
+        {"db_id": "d", "question": f"q{i}", "context": DDL, "answer": "SELECT id FROM t"} for i in range(3)
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if command == "infer":
+        args = ["infer", "--backend", "openai", "--base-url", fake_openai.url, "--model-name", "served"]
+        args += ["--data", str(data), "--out", str(tmp_path / "p.jsonl")]
+    else:
+        args = ["filter", str(data), "--out", str(tmp_path / "o"), "--judge", "served"]
+        args += ["--judge-base-url", fake_openai.url]
+    proc = _start(args)
+    _wait_until(lambda: fake_openai.count() >= 1)  # a request is in flight
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - start < 5
+    assert proc.returncode == 143 and "interrupted; rerun to resume" in err and "Traceback" not in err, err

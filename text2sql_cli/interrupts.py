@@ -88,6 +88,15 @@ def exit_code(err: BaseException) -> int:
     return getattr(err, "exit_code", 128 + int(signal.SIGINT))
 
 
+def fast_exit() -> None:
+    """Stopping on a signal: skip the garbage collection of every object at interpreter exit
+    (seconds with datasets/pyarrow/sqlglot loaded, and much longer on a loaded machine). Files
+    are closed and flushed by their owners; nothing here needs a finalizer."""
+    import gc
+
+    gc.freeze()
+
+
 def line(err: BaseException) -> str:
     """The one line shown on stderr: `interrupted; rerun to resume (SIGTERM)`."""
     return f"{MESSAGE} ({signal.Signals(exit_code(err) - 128).name})"

@@ -34,6 +34,7 @@ class T2SGroup(TyperGroup):
             raise typer.Exit(err.exit_code) from None
         except KeyboardInterrupt as err:  # Ctrl-C (130) or SIGTERM (143); never a traceback
             print(interrupts.line(err), file=sys.stderr)
+            interrupts.fast_exit()
             raise typer.Exit(interrupts.exit_code(err)) from None
         finally:
             from text2sql_cli.lock import release_all
