@@ -341,3 +341,17 @@ def test_engine_flags_that_do_not_fit_together_are_refused(tmp_path, flags, mess
         app, ["eval", str(preds), "--out", str(tmp_path / "o"), "--metric", "ex", *flags]
     )
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_throwaway_runs_only_the_ddl_that_stays_inside_it():
+    engine = _engine("mariadb")
+    ddl = (
+        MYSQL_DDL
+        + " CREATE DATABASE t2s_test_escape; CREATE TABLE t2s_test_escape.x (a INT); DROP TABLE members;"
+    )
+    with engine.throwaway(ddl, []) as name:
+        assert engine.execute("SELECT COUNT(*) FROM members", database=name).rows == ((0,),)
+    with engine._connection() as raw:
+        cur = raw.cursor()
+        cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 't2s_test_escape'")
+        assert cur.fetchone()[0] == 0

@@ -6,9 +6,10 @@
       .clean_leftovers() -> list[str]           drop throwaway databases of dead runs on this host
 
 Throwaway databases (MariaDB) or schemas (PostgreSQL) are named `t2s_tmp_<host>_<pid>_<n>`. They
-hold the row's own DDL, run as written (CREATE/ALTER statements only; no transpiling), filled with
-given rows, and are dropped when the `with` block ends, whatever ends it (an error, Ctrl-C), and at
-interpreter exit. A run killed outright leaves them behind: the next run on the same host drops
+hold the row's own DDL, run as written (no transpiling; only its CREATE TABLE/INDEX/TYPE/VIEW/
+SEQUENCE, ALTER TABLE and COMMENT statements, and no table qualified with another database), filled
+with given rows, and are dropped when the `with` block ends, whatever ends it (an error, Ctrl-C),
+and at interpreter exit. A run killed outright leaves them behind: the next run on the same host drops
 those whose process is gone (`clean_leftovers`). Foreign-key checks are off while rows load (the
 SQLite path does not enforce them either), so the same rows load on every engine; a row the server
 rejects (a text value in an INT column, say) is skipped and counted in `skipped_rows`.
@@ -29,6 +30,7 @@ import contextlib
 import hashlib
 import itertools
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator, Sequence
@@ -39,7 +41,16 @@ from text2sql_cli.sql.engines.values import normalise_rows
 from text2sql_cli.sql.sandbox import ExecutionResult
 
 PREFIX = "t2s_tmp_"
-_DDL_START = ("create", "alter", "comment")
+# The row's DDL statements a throwaway database runs: objects inside it, never other databases,
+# users or settings (a context could hold CREATE DATABASE or a name qualified with another schema).
+_DDL = re.compile(
+    r"^\s*(create\s+(or\s+replace\s+)?(temporary\s+|temp\s+|unique\s+)?(table|index|type|view|sequence|domain)\b"
+    r"|alter\s+table\b|comment\s+on\b)",
+    re.I,
+)
+_QUALIFIED = re.compile(
+    r"^\s*create\s+(?:temporary\s+)?table\s+(?:if\s+not\s+exists\s+)?[`\"]?\w+[`\"]?\s*\.", re.I
+)
 _MARIADB_TIMEOUT = 1969  # ER_STATEMENT_TIMEOUT
 _counter = itertools.count(1)
 _live: dict[str, ServerEngine] = {}
@@ -166,7 +177,7 @@ class ServerEngine:
                     with contextlib.suppress(Exception):  # superusers only; others keep FK checks on
                         cur.execute("SET session_replication_role = replica")
                 for statement in split(ddl):
-                    if statement.lstrip().split(None, 1)[0].lower() in _DDL_START:
+                    if _DDL.match(statement) and not _QUALIFIED.match(statement):
                         cur.execute(statement)
                 actual = self._column_names(cur, name)
                 for table in tables:
