@@ -355,3 +355,17 @@ def test_throwaway_runs_only_the_ddl_that_stays_inside_it():
         cur = raw.cursor()
         cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 't2s_test_escape'")
         assert cur.fetchone()[0] == 0
+
+
+def test_enum_columns_get_only_their_values_so_the_server_keeps_every_row():
+    url = check_url("mariadb", server_url("mariadb"))
+    from text2sql_cli.evaluation.execution import ExTask, score_example
+
+    ddl = "CREATE TABLE t (id INT PRIMARY KEY, status ENUM('open', 'closed') NOT NULL, note VARCHAR(2));"
+    gold = "SELECT id FROM t WHERE status = 'closed'"
+    verdict = score_example(ExTask("x", ddl, gold, gold, engine="mariadb", db_url=url))
+    assert verdict["status"] == "correct" and verdict["rows_skipped"] == 0
+    wrong = score_example(
+        ExTask("x", ddl, gold, "SELECT id FROM t WHERE status = 'open'", engine="mariadb", db_url=url)
+    )
+    assert wrong["status"] == "wrong_result"

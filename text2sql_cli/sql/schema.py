@@ -42,6 +42,7 @@ class Column:
     primary_key: bool = False
     unique: bool = False
     length: int | None = None  # VARCHAR(n)/CHAR(n): a server rejects longer text
+    choices: tuple[str, ...] = ()  # ENUM('a', 'b') / SET(...): the only values a server accepts
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,18 @@ def _column(node) -> tuple[Column, ForeignKey | None]:
         size = kind.expressions[0].this if hasattr(kind.expressions[0], "this") else None
         if isinstance(size, exp.Literal) and size.this.isdigit():
             length = int(size.this)
+    choices: tuple[str, ...] = ()
+    if kind is not None and type_name.upper() in ("ENUM", "SET"):
+        choices = tuple(e.this for e in kind.expressions if isinstance(e, exp.Literal) and e.is_string)
     col = Column(
-        node.name, type_name.upper(), column_kind(type_name), not_null or primary, primary, unique, length
+        node.name,
+        type_name.upper(),
+        column_kind(type_name),
+        not_null or primary,
+        primary,
+        unique,
+        length,
+        choices,
     )
     return col, fk
 

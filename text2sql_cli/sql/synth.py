@@ -186,6 +186,8 @@ def _fits(value, col: Column) -> bool:
         return True
     if col.kind == "time":
         return isinstance(value, str) and value[:2].isdigit() and value[2:3] == ":"
+    if col.choices:
+        return isinstance(value, str) and value.lower() in {c.lower() for c in col.choices}
     return True
 
 
@@ -369,8 +371,10 @@ def _fill(
     # One NULL per nullable column in every instance, so COUNT(col), IS NULL and LEFT JOINs differ.
     null_row = {c.name: rng.randrange(n) for c in table.columns if not c.not_null and not c.primary_key}
     # ... and one '' per nullable text column (NULL vs '' vs a value).
-    empty_row = {
-        c.name: (null_row[c.name] + 1) % n for c in table.columns if c.name in null_row and c.kind == "text"
+    empty_row = {  # (not for ENUM columns, whose '' a server refuses)
+        c.name: (null_row[c.name] + 1) % n
+        for c in table.columns
+        if c.name in null_row and c.kind == "text" and not c.choices
     }
     flat = {}
     if shape == "flat":
@@ -444,6 +448,8 @@ def _value(
         return rng.choice(fk_pool)
     if seeds and rng.random() < seed_rate:
         return _coerce(rng.choice(seeds), col)
+    if col.choices:  # ENUM/SET: one of its values (a server refuses anything else)
+        return rng.choice(col.choices)
     if col.kind == "text" and not col.not_null and rng.random() < _EMPTY_RATE:
         return ""  # NULL vs '' vs a value: `IS NULL`, `= ''` and COALESCE tell them apart
     if col.kind == "int" and _looks_like_key(col) and not col.unique:
