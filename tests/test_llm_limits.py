@@ -73,6 +73,16 @@ def test_no_headers_keeps_configured_limits():
     assert limits.rpm() == 120 and Announced.read({}) is None
 
 
+def test_a_burst_of_429s_to_requests_sent_before_the_cut_cuts_once():
+    limits = _Limits(600, None)
+    sent = time.monotonic()
+    for _ in range(5):  # five requests in flight together, all answered 429
+        limits.slow_down(sent)
+    assert limits.rpm() == pytest.approx(600 * SLOWDOWN)
+    limits.slow_down(time.monotonic())  # a request sent after the cut: the pace is still too fast
+    assert limits.rpm() == pytest.approx(600 * SLOWDOWN**2)
+
+
 def test_429_slows_the_pace_and_answers_restore_it():
     limits = _Limits(600, None)
     limits.slow_down()
@@ -193,3 +203,28 @@ def test_max_tokens_counts_against_the_token_limit(tmp_path):
         )
     assert [r.status for r in report.results] == ["ok"] * 8
     assert server.rate_limited <= 1  # at most one, sent before the first answer told the limit
+
+
+@pytest.mark.parametrize(
+    "headers, seconds",
+    [
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after-ms": "1500", "retry-after": "2"}, 1.5),  # the finer one wins
+        ({"retry-after": "soon"}, None),
+    ],
+)
+def test_retry_after_headers_are_read(headers, seconds):
+    from text2sql_cli.llm_client import _retry_after
+
+    assert _retry_after(headers) == (None if seconds is None else pytest.approx(seconds))
+
+
+def test_limiter_429s_are_retried_once_each_and_nothing_is_lost(tmp_path):
+    # A user bound above the server's limit: the client learns 120 rpm from the headers, but the
+    # first requests (paced at the user's 6000 rpm before any answer) hit the per-second limit.
+    with FakeOpenAI(rpm=120, lifetime_s=60) as server:
+        report = run(server, reqs(6), tmp_path, rpm=6000)
+        limited, sent = server.rate_limited, server.count()
+    assert [r.status for r in report.results] == ["ok"] * 6
+    assert limited >= 1 and sent == 6 + limited  # each 429 cost one retry, nothing else

@@ -121,6 +121,7 @@ class _Limits:
         self.announced_rpm: int | None = None
         self.announced_tpm: int | None = None
         self.factor = 1.0
+        self.cut_at = float("-inf")  # when the pace was last cut
         self.requests = _Pacer(self.rpm())
         self.tokens = _Pacer(self.tpm())
 
@@ -147,7 +148,7 @@ class _Limits:
         tokens are only known afterwards)."""
         self.tokens.refund(-delta)
 
-    def observe(self, headers: Mapping[str, str]) -> None:
+    def observe(self, headers: Mapping[str, str], sent_at: float = float("inf")) -> None:
         seen = Announced.read(headers)
         if seen is None:
             return
@@ -158,11 +159,17 @@ class _Limits:
         if seen.remaining_requests == 0 or seen.remaining_tokens == 0:
             # The server's count is ahead of ours (another client on the same key, or a pace
             # faster than it counts): slow down before it answers 429.
-            self.factor = max(MIN_FACTOR, self.factor * SLOWDOWN)
+            self.slow_down(sent_at)
         self._apply()
 
-    def slow_down(self) -> None:
+    def slow_down(self, sent_at: float = float("inf")) -> None:
+        """Cut the pace for a 429 to a request sent at `sent_at` (monotonic). A request sent
+        before the last cut reports the old pace, so its 429 does not cut again (as TCP halves its
+        window once per round trip): a burst of 429s costs one cut, not one each."""
+        if sent_at < self.cut_at:
+            return
         self.factor = max(MIN_FACTOR, self.factor * SLOWDOWN)
+        self.cut_at = time.monotonic()
         self._apply()
 
     def answered(self) -> None:

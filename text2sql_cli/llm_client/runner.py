@@ -390,14 +390,14 @@ class _BatchRunner:
                     raise _Retry(f"no answer within {limit:.1f} s (adaptive timeout)")
                 await asyncio.wait({task}, timeout=min(left, 1.0))
             raw = task.result()
-            self.limits.observe(raw.headers)
+            self.limits.observe(raw.headers, started)
             resp = raw.parse()
         except openai.APIStatusError as err:
             self.answered = True
-            self.limits.observe(err.response.headers)
+            self.limits.observe(err.response.headers, started)
             retry = _classify(err)
             if isinstance(retry, _Retry) and retry.rate_limited:
-                self.limits.slow_down()
+                self.limits.slow_down(started)
             raise retry from None
         except openai.APIConnectionError as err:  # includes APITimeoutError
             why = None if isinstance(err, openai.APITimeoutError) else _unreachable(err)
