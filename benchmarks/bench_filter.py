@@ -46,7 +46,7 @@ def make_rows(n: int, distinct_sql: bool) -> list[dict]:
 
 
 def bench(n: int, workers: int, distinct_sql: bool) -> tuple[float, dict]:
-    from text2sql_cli.filtering import FilterConfig, run_filter
+    from text2sql_cli.filtering import FilterSettings, run_filter
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "rows.jsonl"
@@ -54,7 +54,7 @@ def bench(n: int, workers: int, distinct_sql: bool) -> tuple[float, dict]:
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in make_rows(n, distinct_sql)),
             encoding="utf-8",
         )
-        cfg = FilterConfig.from_flags(filter_workers=workers)
+        cfg = FilterSettings.from_flags(filter_workers=workers)
         start = time.perf_counter()
         report = run_filter(data, Path(tmp) / "out", cfg, progress=False)
         return time.perf_counter() - start, report.summary

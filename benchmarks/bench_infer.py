@@ -74,12 +74,12 @@ def write_prompts(path: Path, n: int) -> Path:
 def t2s_way(
     run: Path, data: Path, out: Path, max_new_tokens: int
 ) -> tuple[float, dict[str, str | None], int]:
-    from text2sql_cli.inference import InferConfig
+    from text2sql_cli.inference import InferSettings
     from text2sql_cli.inference.batch import run_batch_inference
 
     start = time.perf_counter()
     summary = run_batch_inference(
-        InferConfig.from_flags(max_new_tokens=max_new_tokens),
+        InferSettings.from_flags(max_new_tokens=max_new_tokens),
         data=data,
         out=out,
         model=str(run),

@@ -90,7 +90,7 @@ def run_plain(base: Path, work: Path, steps: int, batch: int) -> float:
 
     from text2sql_cli.data import load_examples
     from text2sql_cli.prompts import get_template
-    from text2sql_cli.training import TrainConfig
+    from text2sql_cli.training import TrainSettings
     from text2sql_cli.training.options import lora_config
 
     tok = AutoTokenizer.from_pretrained(base)
@@ -101,7 +101,7 @@ def run_plain(base: Path, work: Path, steps: int, batch: int) -> float:
     rows = [{"input_ids": tok(t)["input_ids"]} for t in texts]
     model = AutoModelForCausalLM.from_pretrained(base)
     model.config.use_cache = False
-    model = get_peft_model(model, lora_config(TrainConfig(r=16, alpha=32)))
+    model = get_peft_model(model, lora_config(TrainSettings(r=16, alpha=32)))
     args = TrainingArguments(
         output_dir=str(Path(tempfile.mkdtemp(dir=work))),
         per_device_train_batch_size=batch,

@@ -34,7 +34,7 @@ def test_flag_beats_env(tmp_path, monkeypatch):
 
 def test_invalid_value_is_a_config_error_naming_the_field_and_its_variable(monkeypatch):
     monkeypatch.setenv("T2S_SEED", "many")
-    with pytest.raises(ConfigError, match=r"seed \(T2S_SEED\): Input should be a valid integer"):
+    with pytest.raises(ConfigError, match=r"--seed \(T2S_SEED\): Input should be a valid integer"):
         _Demo.from_flags()
 
 
@@ -67,3 +67,46 @@ def test_misspelled_dotenv_variable_warns_once(tmp_path, capsys):
     _Demo.from_flags()
     err = capsys.readouterr().err
     assert err.count("T2S_EVAL_WORKRS is not a t2s setting") == 1 and ".env:1" in err
+
+
+@pytest.mark.parametrize(
+    "module, cls, field, value, named",
+    [
+        (
+            "text2sql_cli.evaluation.execution",
+            "ExecutionSettings",
+            "eval_mode",
+            "fuzzy",
+            "--mode (T2S_EVAL_MODE)",
+        ),
+        (
+            "text2sql_cli.inference",
+            "InferSettings",
+            "max_new_tokens",
+            0,
+            "--max-new-tokens (T2S_INFER_MAX_NEW_TOKENS)",
+        ),
+        ("text2sql_cli.filtering", "FilterSettings", "filter_on_llm_failure", "drop", "--on-llm-failure"),
+        ("text2sql_cli.llm_client", "LLMSettings", "rpm", 0, "--rpm (T2S_LLM_RPM)"),
+        ("text2sql_cli.training", "TrainSettings", "quant", "2bit", "--quant (T2S_TRAIN_QUANT)"),
+    ],
+)
+def test_an_invalid_value_names_the_flag_and_its_variable(module, cls, field, value, named):
+    import importlib
+
+    settings = getattr(importlib.import_module(module), cls)
+    with pytest.raises(ConfigError) as err:
+        settings.from_flags(**{field: value})
+    assert named in str(err.value)
+
+
+def test_every_variable_is_named_after_its_command_or_shared_prefix():
+    allowed = ("T2S_EVAL_", "T2S_FILTER_", "T2S_INFER_", "T2S_TRAIN_", "T2S_JUDGE_", "T2S_LLM_", "T2S_DATA_")
+    names = {n for cls in settings_classes() if not cls.__name__.startswith("_") for n in env_names(cls)}
+    odd = sorted(
+        n for n in names if not n.startswith(allowed) and n not in ("OPENAI_API_KEY", "T2S_OPENAI_API_KEY")
+    )
+    assert odd == []
+    assert all(
+        cls.__name__.endswith("Settings") for cls in settings_classes() if not cls.__name__.startswith("_")
+    )

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from text2sql_cli.cli import app
 from text2sql_cli.errors import ModelLoadError
-from text2sql_cli.inference import InferConfig
+from text2sql_cli.inference import InferSettings
 from text2sql_cli.inference.backend import Item
 from text2sql_cli.inference.batch import meta_path, run_batch_inference
 from text2sql_cli.prompts import TEMPLATES, encode, get_template, save_template
@@ -76,7 +76,7 @@ def test_batch_writes_one_row_per_input_in_input_order(run_dir, rows, tmp_path):
 def test_prompt_ids_fed_to_the_model_equal_prompts_encode(run_dir):
     from text2sql_cli.inference.hf import HFBackend
 
-    backend = HFBackend.load(InferConfig.from_flags(max_new_tokens=2, batch_size="4"), model=str(run_dir))
+    backend = HFBackend.load(InferSettings.from_flags(max_new_tokens=2, batch_size="4"), model=str(run_dir))
     seen = []
     real = backend.model.generate
 
@@ -95,7 +95,7 @@ def test_batched_greedy_equals_unbatched(run_dir, rows):
     from text2sql_cli.data import load_examples
     from text2sql_cli.inference.hf import HFBackend
 
-    backend = HFBackend.load(InferConfig.from_flags(max_new_tokens=16, batch_size="8"), model=str(run_dir))
+    backend = HFBackend.load(InferSettings.from_flags(max_new_tokens=16, batch_size="8"), model=str(run_dir))
     examples, _ = load_examples(rows, require_answer=False)
     prepared = [backend.prepare(Item(e.id, e.context, e.question)) for e in examples[:12]]
     assert len({len(p) for p in prepared}) > 1, "prompts of one length would not test padding"
@@ -106,7 +106,7 @@ def test_batched_greedy_equals_unbatched(run_dir, rows):
 
 
 def test_resume_after_crash_redoes_only_missing_ids(run_dir, rows, tmp_path):
-    cfg = InferConfig.from_flags(max_new_tokens=12)
+    cfg = InferSettings.from_flags(max_new_tokens=12)
     out = tmp_path / "preds.jsonl"
     run_batch_inference(cfg, data=rows, out=out, model=str(run_dir))
     complete = out.read_text(encoding="utf-8")
@@ -142,7 +142,7 @@ def test_adapter_with_mismatched_keys_is_a_load_error_not_the_base_model(run_dir
         {k.replace("q_proj", "x_proj"): v for k, v in weights.items()}, broken / "adapter_model.safetensors"
     )
     with pytest.raises(ModelLoadError, match="adapter"):
-        HFBackend.load(InferConfig.from_flags(), model=str(broken))
+        HFBackend.load(InferSettings.from_flags(), model=str(broken))
 
 
 def test_adapter_without_weights_fails_with_exit_1(run_dir, rows, tmp_path):

@@ -1,4 +1,4 @@
-"""Option translation for `t2s train`, without loading any model: TrainConfig -> LoraConfig,
+"""Option translation for `t2s train`, without loading any model: TrainSettings -> LoraConfig,
 BitsAndBytesConfig and TrainingArguments; presets, YAML config files and precedence."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from text2sql_cli.cli import app
 from text2sql_cli.errors import ConfigError, EnvironmentNotSupported, InputError
-from text2sql_cli.training import PRESETS, TrainConfig, options, resolve_config
+from text2sql_cli.training import PRESETS, TrainSettings, options, resolve_config
 
 
 def test_importing_training_loads_no_torch():
@@ -25,21 +25,21 @@ def test_importing_training_loads_no_torch():
 
 
 def test_lora_config_carries_rank_alpha_dropout_and_all_linear():
-    lora = options.lora_config(TrainConfig(r=4, alpha=8, dropout=0.1))
+    lora = options.lora_config(TrainSettings(r=4, alpha=8, dropout=0.1))
     assert (lora.r, lora.lora_alpha, lora.lora_dropout) == (4, 8, 0.1)
     assert lora.target_modules == "all-linear"
     assert lora.task_type == "CAUSAL_LM"
 
 
 def test_lora_targets_accept_module_names():
-    lora = options.lora_config(TrainConfig(targets="q_proj, v_proj"))
+    lora = options.lora_config(TrainSettings(targets="q_proj, v_proj"))
     assert set(lora.target_modules) == {"q_proj", "v_proj"}
 
 
 def test_bnb_4bit_is_nf4_with_double_quant_and_bf16_compute():
     import torch
 
-    bnb = options.bnb_config(TrainConfig(quant="4bit"), bf16_supported=True)
+    bnb = options.bnb_config(TrainSettings(quant="4bit"), bf16_supported=True)
     assert bnb.load_in_4bit and bnb.bnb_4bit_quant_type == "nf4" and bnb.bnb_4bit_use_double_quant
     assert bnb.bnb_4bit_compute_dtype == torch.bfloat16
 
@@ -47,23 +47,23 @@ def test_bnb_4bit_is_nf4_with_double_quant_and_bf16_compute():
 def test_bnb_4bit_falls_back_to_fp16_compute_without_bf16():
     import torch
 
-    bnb = options.bnb_config(TrainConfig(quant="4bit"), bf16_supported=False)
+    bnb = options.bnb_config(TrainSettings(quant="4bit"), bf16_supported=False)
     assert bnb.bnb_4bit_compute_dtype == torch.float16
 
 
 def test_bnb_8bit_and_none():
-    assert options.bnb_config(TrainConfig(quant="8bit"), True).load_in_8bit
-    assert options.bnb_config(TrainConfig(quant="none"), True) is None
+    assert options.bnb_config(TrainSettings(quant="8bit"), True).load_in_8bit
+    assert options.bnb_config(TrainSettings(quant="none"), True) is None
 
 
 def test_quant_without_cuda_raises_environment_not_supported():
     with pytest.raises(EnvironmentNotSupported, match="--quant none"):
-        options.require_cuda_for_quant(TrainConfig(quant="4bit"), cuda_available=False)
-    options.require_cuda_for_quant(TrainConfig(quant="none"), cuda_available=False)
+        options.require_cuda_for_quant(TrainSettings(quant="4bit"), cuda_available=False)
+    options.require_cuda_for_quant(TrainSettings(quant="none"), cuda_available=False)
 
 
 def test_training_arguments_translation(tmp_path):
-    cfg = TrainConfig(
+    cfg = TrainSettings(
         batch_size=2,
         grad_accum=3,
         lr=1e-3,
@@ -101,7 +101,7 @@ def test_preset_book_reproduces_the_chapter_run():
     assert (cfg.batch_size, cfg.grad_accum, cfg.epochs, cfg.max_len) == (8, 8, 1.0, 1024)
     assert (cfg.warmup_ratio, cfg.weight_decay, cfg.quant) == (0.1, 0.01, "4bit")
     assert cfg.gradient_checkpointing and cfg.packing and cfg.loss == "completion"
-    assert set(PRESETS["book"]) <= set(TrainConfig.model_fields)
+    assert set(PRESETS["book"]) <= set(TrainSettings.model_fields)
 
 
 def test_flags_override_preset():

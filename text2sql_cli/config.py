@@ -2,7 +2,17 @@
 
 Precedence, highest first: command-line flag > `T2S_*` environment variable > `.env` file in the
 working directory > built-in default. A flag left unset on the command line does not count as given
-(the CLI passes only the flags the user typed).
+(the CLI passes only the flags the user typed). The one addition: `t2s train --config FILE` (a YAML
+file of options) sits between the flags and the environment, and `t2s train --preset` replaces the
+built-in defaults (training/config.py).
+
+Names: a command's option `--flag` is the field `flag` of its `*Settings` class and the variable
+`T2S_<COMMAND>_<FLAG>` (`t2s eval --mode` <-> `T2S_EVAL_MODE`, `t2s train --max-len` <->
+`T2S_TRAIN_MAX_LEN`). Shared knobs keep one shared prefix: `T2S_JUDGE_*` for the LLM judge's
+endpoint (`t2s eval` and `t2s filter`), `T2S_LLM_*` for the OpenAI-compatible client. Where a field
+predates this rule its `FLAGS` entry names its flag, so an invalid value names the flag the user
+typed (`--mode (T2S_EVAL_MODE): Input should be ...`). Choices are `Literal`s, shared with the CLI,
+so `--help` lists them.
 
 Each feature declares its own settings class by subclassing `T2SSettings`, next to the code that
 uses it; `settings_classes()` finds them all so that `.env.example` can be checked against them
@@ -14,7 +24,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +60,30 @@ class T2SSettings(BaseSettings):
         populate_by_name=True,
     )
 
+    # field -> its command-line flag, where the flag is not `--<field>` (see the module docstring);
+    # None: the field has no flag (set it through the environment only)
+    FLAGS: ClassVar[dict[str, str | None]] = {}
+    FIELDS_ARE_FLAGS: ClassVar[bool] = True
+
+    @classmethod
+    def flag_of(cls, name: str) -> str | None:
+        if name in cls.FLAGS:
+            return cls.FLAGS[name]
+        return "--" + name.replace("_", "-") if cls.FIELDS_ARE_FLAGS else None
+
+    @classmethod
+    def default_of(cls, name: str) -> str:
+        """A field's default as `--help` shows it ("" when there is none), taken from the class so
+        the help text is never retyped."""
+        default = cls.model_fields[name].get_default(call_default_factory=True)
+        if default is None:
+            return ""
+        if isinstance(default, bool):
+            return str(default).lower()
+        if isinstance(default, (tuple, list)):
+            return ",".join(map(str, default))
+        return str(default)
+
     @classmethod
     def from_flags(cls, **flags: Any):
         """Build from CLI flags; `None` means "not given", so env, .env and defaults apply."""
@@ -74,15 +108,27 @@ class T2SSettings(BaseSettings):
         return out
 
 
+def choices(literal: Any) -> str:
+    """A `Literal`'s values as a `--help` metavar (`<a|b|c>`): the CLI lists the settings' own
+    choices, and the settings class validates them (so a bad value is a one-line error naming the
+    flag and its variable)."""
+    from typing import get_args
+
+    return "<" + "|".join(map(str, get_args(literal))) + ">"
+
+
 _WARNED: set[tuple[str, str]] = set()  # warn once per process, however many settings load
 
 
 def _describe(cls: type[T2SSettings], error: dict[str, Any]) -> str:
-    """`seed (T2S_SEED): Input should be a valid integer` — the field, where it can be set, why."""
+    """`--seed (T2S_SEED): Input should be a valid integer` — the flag (or the field where it has
+    none), where else it can be set, and why."""
     field = str(error["loc"][0]) if error["loc"] else ""
-    where = f" ({', '.join(env_names_of_field(cls, field))})" if field in cls.model_fields else ""
     message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{field or cls.__name__}{where}: {message}"
+    if field not in cls.model_fields:
+        return f"{field or cls.__name__}: {message}"
+    envs = ", ".join(env_names_of_field(cls, field))
+    return f"{cls.flag_of(field) or field} ({envs}): {message}"
 
 
 def check_dotenv(path: str | Path = ".env") -> None:

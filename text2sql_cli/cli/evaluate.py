@@ -23,6 +23,9 @@ from text2sql_cli.cli._judge import (
     Rpm,
     Tpm,
 )
+from text2sql_cli.config import choices
+from text2sql_cli.evaluation.execution import EvalDialect, EvalEngine, EvalMode
+from text2sql_cli.evaluation.judge import Sees
 
 
 def register(app: typer.Typer) -> None:
@@ -38,8 +41,9 @@ def evaluate(
     mode: Annotated[
         str | None,
         typer.Option(
+            metavar=choices(EvalMode),
             help="EX comparison: strict (default on synthesized databases), spider (the official "
-            "test-suite evaluator; default with --db-dir), bird (row sets), sqleval (defog)."
+            "test-suite evaluator; default with --db-dir), bird (row sets), sqleval (defog).",
         ),
     ] = None,
     keep_distinct: Annotated[
@@ -57,14 +61,16 @@ def evaluate(
     dialect: Annotated[
         str | None,
         typer.Option(
+            metavar=choices(EvalDialect),
             help="SQL dialect of gold, predictions and DDL: auto (SQLite on --db-dir files, else what the "
-            "DDL shows; the report says which and why), mysql, postgres, sqlite."
+            "DDL shows; the report says which and why), mysql, postgres, sqlite.",
         ),
     ] = None,
     engine: Annotated[
         str | None,
         typer.Option(
-            help="Where EX runs queries: sqlite (embedded, default), mariadb or postgres (--db-url)."
+            metavar=choices(EvalEngine),
+            help="Where EX runs queries: sqlite (embedded, default), mariadb or postgres (--db-url).",
         ),
     ] = None,
     db_url: Annotated[
@@ -123,6 +129,7 @@ def evaluate(
     judge_sees: Annotated[
         str | None,
         typer.Option(
+            metavar=choices(Sees),
             help="What the judge is shown: sql (extracted, default) or raw (the book's way).",
             rich_help_panel="LLM judge",
         ),
@@ -324,7 +331,6 @@ def _judge_config(
 ):
     """The judge's config, or None without --judge (then the judge-only flags are an error)."""
     from text2sql_cli.cli._judge import batch_flags, only_with_judge
-    from text2sql_cli.errors import UsageError
 
     only_with_judge(
         judge,
@@ -344,8 +350,6 @@ def _judge_config(
     )
     if judge is None:
         return None
-    if sees is not None and sees not in ("sql", "raw"):
-        raise UsageError(f"--judge-sees {sees!r} is not sql or raw")
     from text2sql_cli.evaluation.judge import JudgeConfig
 
     return JudgeConfig.build(

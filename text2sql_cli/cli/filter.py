@@ -1,6 +1,6 @@
 """`t2s filter`: clean training data with free rule checks and, on request, an LLM.
 
-Thin layer: flags -> `FilterConfig` (+ `LLMFilterConfig` with --judge) -> `filtering.run_filter`,
+Thin layer: flags -> `FilterSettings` (+ `LLMFilterConfig` with --judge) -> `filtering.run_filter`,
 then a summary table by db_id and reason. Reason codes and the LLM failure policy are documented
 in `text2sql_cli/filtering/__init__.py`.
 """
@@ -22,6 +22,8 @@ from text2sql_cli.cli._judge import (
     Rpm,
     Tpm,
 )
+from text2sql_cli.config import choices
+from text2sql_cli.filtering import Dialect, Engine, OnLLMFailure
 
 
 def register(app: typer.Typer) -> None:
@@ -43,11 +45,17 @@ def filter_command(
     workers: Annotated[int | None, typer.Option(help="Worker processes for the SQL checks.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds per gold query.")] = None,
     dialect: Annotated[
-        str | None, typer.Option(help="Dialect of DDL and gold SQL: auto, mysql, postgres, sqlite.")
+        str | None,
+        typer.Option(
+            metavar=choices(Dialect), help="Dialect of DDL and gold SQL: auto, mysql, postgres, sqlite."
+        ),
     ] = None,
     engine: Annotated[
         str | None,
-        typer.Option(help="Where gold SQL runs: sqlite (embedded, default), mariadb or postgres (--db-url)."),
+        typer.Option(
+            metavar=choices(Engine),
+            help="Where gold SQL runs: sqlite (embedded, default), mariadb or postgres (--db-url).",
+        ),
     ] = None,
     db_url: Annotated[
         str | None, typer.Option(help="Server for --engine, e.g. mysql://user@127.0.0.1:3306/.")
@@ -82,10 +90,11 @@ def filter_command(
     on_llm_failure: Annotated[
         str | None,
         typer.Option(
+            metavar=choices(OnLLMFailure),
             help=(
                 "Rows the LLM could not judge (error, unparseable, skipped): hold (out of kept, in "
                 "held.jsonl) or keep."
-            )
+            ),
         ),
     ] = None,
 ) -> None:
@@ -97,7 +106,7 @@ def filter_command(
     from text2sql_cli.cli._judge import batch_flags, only_with_judge
     from text2sql_cli.data import parse_columns
     from text2sql_cli.errors import UsageError
-    from text2sql_cli.filtering import FilterConfig, run_filter
+    from text2sql_cli.filtering import FilterSettings, run_filter
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file", hint="give a directory (it is created if missing)")
@@ -119,7 +128,7 @@ def filter_command(
     from text2sql_cli.lock import hold as hold_lock
 
     hold_lock(out)  # a second run on this --out refuses, naming this one
-    cfg = FilterConfig.from_flags(
+    cfg = FilterSettings.from_flags(
         filter_checks=checks,
         filter_workers=workers,
         filter_timeout=timeout,

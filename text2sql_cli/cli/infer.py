@@ -15,6 +15,9 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.config import choices
+from text2sql_cli.inference import Backend, InferQuant, Precision
+
 
 def infer(
     model: Annotated[
@@ -44,7 +47,10 @@ def infer(
         ),
     ] = None,
     backend: Annotated[
-        str | None, typer.Option(help="hf (local model) or openai (an OpenAI-compatible server).")
+        str | None,
+        typer.Option(
+            metavar=choices(Backend), help="hf (local model) or openai (an OpenAI-compatible server)."
+        ),
     ] = None,
     base_url: Annotated[
         str | None, typer.Option(help="Server URL for --backend openai, e.g. http://localhost:8000/v1.")
@@ -62,9 +68,14 @@ def infer(
         ),
     ] = None,
     precision: Annotated[
-        str | None, typer.Option(help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")
+        str | None,
+        typer.Option(
+            metavar=choices(Precision), help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16."
+        ),
     ] = None,
-    quant: Annotated[str | None, typer.Option(help="none or 4bit (NF4, CUDA only).")] = None,
+    quant: Annotated[
+        str | None, typer.Option(metavar=choices(InferQuant), help="none or 4bit (NF4, CUDA only).")
+    ] = None,
     ddl: Annotated[Path | None, typer.Option(help="Pipe mode: a file of CREATE TABLE statements.")] = None,
     db: Annotated[Path | None, typer.Option(help="Pipe mode: a SQLite file whose schema is the DDL.")] = None,
     columns: Annotated[
@@ -115,9 +126,9 @@ def infer(
     """
     from text2sql_cli.artifacts import check_model_path
     from text2sql_cli.errors import UsageError
-    from text2sql_cli.inference import InferConfig
+    from text2sql_cli.inference import InferSettings
 
-    cfg = InferConfig.from_flags(
+    cfg = InferSettings.from_flags(
         backend=backend,
         template=template,
         max_new_tokens=max_new_tokens,

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.config import choices
+from text2sql_cli.training.config import Loss, Preset, Quant, ReportTo, TrainSettings
+
 Opt = typer.Option
+
+
+def _default(name: str) -> str:
+    """The default `--help` shows, from TrainSettings (never retyped here)."""
+    return TrainSettings.default_of(name)
 
 
 def train(
@@ -24,34 +32,48 @@ def train(
     config: Annotated[Path | None, Opt("--config", help="YAML file of options; flags override it.")] = None,
     preset: Annotated[
         str | None,
-        Opt("--preset", help="Named defaults: book = the chapter's autotrain run; grpo = RL after SFT."),
+        Opt(
+            "--preset",
+            metavar=choices(Preset),
+            help="Named defaults: book = the chapter's autotrain run; grpo = RL after SFT.",
+        ),
     ] = None,
-    r: Annotated[int | None, Opt("--r", help="LoRA rank [16].")] = None,
-    alpha: Annotated[int | None, Opt("--alpha", help="LoRA alpha [32].")] = None,
-    dropout: Annotated[float | None, Opt("--dropout", help="LoRA dropout [0.05].")] = None,
+    r: Annotated[int | None, Opt("--r", help=f"LoRA rank [{_default('r')}].")] = None,
+    alpha: Annotated[int | None, Opt("--alpha", help=f"LoRA alpha [{_default('alpha')}].")] = None,
+    dropout: Annotated[float | None, Opt("--dropout", help=f"LoRA dropout [{_default('dropout')}].")] = None,
     targets: Annotated[
-        str | None, Opt("--targets", help="all-linear, or module names: q_proj,v_proj [all-linear].")
+        str | None,
+        Opt("--targets", help=f"all-linear, or module names: q_proj,v_proj [{_default('targets')}]."),
     ] = None,
-    epochs: Annotated[float | None, Opt("--epochs", help="Passes over the data [1].")] = None,
+    epochs: Annotated[
+        float | None, Opt("--epochs", help=f"Passes over the data [{_default('epochs')}].")
+    ] = None,
     max_steps: Annotated[
         int | None, Opt("--max-steps", help="Stop after N optimizer steps (-1: epochs decide).")
     ] = None,
-    lr: Annotated[float | None, Opt("--lr", help="Peak learning rate [2e-4].")] = None,
+    lr: Annotated[float | None, Opt("--lr", help=f"Peak learning rate [{_default('lr')}].")] = None,
     batch_size: Annotated[
-        int | None, Opt("--batch-size", help="Examples per device per micro-batch [8].")
+        int | None,
+        Opt("--batch-size", help=f"Examples per device per micro-batch [{_default('batch_size')}]."),
     ] = None,
     grad_accum: Annotated[
-        int | None, Opt("--grad-accum", help="Micro-batches per optimizer step [1].")
+        int | None, Opt("--grad-accum", help=f"Micro-batches per optimizer step [{_default('grad_accum')}].")
     ] = None,
     max_len: Annotated[
-        int | None, Opt("--max-len", help="Longest prompt+SQL in tokens; longer rows are skipped [1024].")
+        int | None,
+        Opt(
+            "--max-len",
+            help=f"Longest prompt+SQL in tokens; longer rows are skipped [{_default('max_len')}].",
+        ),
     ] = None,
     warmup_ratio: Annotated[
-        float | None, Opt("--warmup-ratio", help="Share of steps for warmup [0.1].")
+        float | None, Opt("--warmup-ratio", help=f"Share of steps for warmup [{_default('warmup_ratio')}].")
     ] = None,
-    weight_decay: Annotated[float | None, Opt("--weight-decay", help="AdamW weight decay [0.01].")] = None,
+    weight_decay: Annotated[
+        float | None, Opt("--weight-decay", help=f"AdamW weight decay [{_default('weight_decay')}].")
+    ] = None,
     lr_scheduler: Annotated[
-        str | None, Opt("--lr-scheduler", help="linear, cosine, constant, ... [linear].")
+        str | None, Opt("--lr-scheduler", help=f"linear, cosine, constant, ... [{_default('lr_scheduler')}].")
     ] = None,
     gradient_checkpointing: Annotated[
         bool | None,
@@ -66,11 +88,22 @@ def train(
     ] = None,
     loss: Annotated[
         str | None,
-        Opt("--loss", help="completion (SQL+EOS only) or full (the book: prompt too) [completion]."),
+        Opt(
+            "--loss",
+            metavar=choices(Loss),
+            help=f"completion (SQL+EOS only) or full (the book: prompt too) [{_default('loss')}].",
+        ),
     ] = None,
     eval_file: Annotated[Path | None, Opt("--eval-file", help="Rows for validation loss.")] = None,
-    report_to: Annotated[str | None, Opt("--report-to", help="none, tensorboard or wandb [none].")] = None,
-    seed: Annotated[int | None, Opt("--seed", help="Seed [42].")] = None,
+    report_to: Annotated[
+        str | None,
+        Opt(
+            "--report-to",
+            metavar=choices(ReportTo),
+            help=f"none, tensorboard or wandb [{_default('report_to')}].",
+        ),
+    ] = None,
+    seed: Annotated[int | None, Opt("--seed", help=f"Seed [{_default('seed')}].")] = None,
     revision: Annotated[
         str | None, Opt("--revision", help="Hub revision of --base (branch, tag, commit).")
     ] = None,
@@ -85,10 +118,19 @@ def train(
         str | None, Opt("--template", help="Prompt template: ko-sql-bot, en-sql-bot, chat, or a file.")
     ] = None,
     quant: Annotated[
-        str | None, Opt("--quant", help="4bit (QLoRA NF4), 8bit or none; 4bit/8bit need CUDA [none].")
+        str | None,
+        Opt(
+            "--quant",
+            metavar=choices(Quant),
+            help=f"4bit (QLoRA NF4), 8bit or none; 4bit/8bit need CUDA [{_default('quant')}].",
+        ),
     ] = None,
-    log_every: Annotated[int | None, Opt("--log-every", help="Steps between loss log lines [10].")] = None,
-    save_every: Annotated[int | None, Opt("--save-every", help="Steps between checkpoints [200].")] = None,
+    log_every: Annotated[
+        int | None, Opt("--log-every", help=f"Steps between loss log lines [{_default('log_every')}].")
+    ] = None,
+    save_every: Annotated[
+        int | None, Opt("--save-every", help=f"Steps between checkpoints [{_default('save_every')}].")
+    ] = None,
     resume: Annotated[
         bool | None,
         Opt("--resume/--no-resume", help="Continue from the last checkpoint in OUT/checkpoints."),

@@ -37,18 +37,35 @@ DEFAULT_TIMEOUT = 5.0
 OFFICIAL_MODES = ("spider", "bird", "sqleval")  # on real SQLite files these run plain SQLite
 
 
-class ExecutionSettings(T2SSettings):
-    """Execution accuracy settings; each also a `t2s eval` flag (flag > T2S_* env > .env > default)."""
+EvalMode = Literal["strict", "spider", "bird", "sqleval"]
+EvalDialect = Literal["auto", "mysql", "postgres", "sqlite"]
+EvalEngine = Literal["sqlite", "mariadb", "postgres"]
 
-    eval_mode: Literal["strict", "spider", "bird", "sqleval"] | None = Field(
+
+class ExecutionSettings(T2SSettings):
+    """Execution accuracy settings of `t2s eval` (T2S_EVAL_<FLAG>; see config.py for precedence)."""
+
+    FLAGS = {
+        "eval_mode": "--mode",
+        "eval_dialect": "--dialect",
+        "eval_timeout": "--timeout",
+        "eval_workers": "--workers",
+        "eval_seed": "--seed",
+        "eval_instances": "--k",
+        "eval_engine": "--engine",
+    }
+
+    eval_mode: EvalMode | None = Field(
         None,
         description="result comparison: strict, spider (test-suite), bird (sets), sqleval (defog); "
         "default strict on synthesized databases, spider with db_dir",
     )
     keep_distinct: bool = Field(
-        False, description="spider mode: keep DISTINCT (the official --keep_distinct)"
+        False,
+        validation_alias="T2S_EVAL_KEEP_DISTINCT",
+        description="spider mode: keep DISTINCT (the official --keep_distinct)",
     )
-    eval_dialect: Literal["auto", "mysql", "postgres", "sqlite"] = Field(
+    eval_dialect: EvalDialect = Field(
         "auto",
         description="dialect of gold/predicted SQL and DDL (auto: sqlite with db_dir, else from the DDL)",
     )
@@ -59,15 +76,24 @@ class ExecutionSettings(T2SSettings):
     eval_seed: int = Field(0, description="seed for synthesized databases")
     eval_instances: int = Field(5, ge=1, le=50, description="synthesized databases per example (K)")
     float_tol: float | None = Field(
-        None, ge=0, description="numbers equal when |a - b| <= this (default 1e-6 in strict, exact otherwise)"
+        None,
+        ge=0,
+        validation_alias="T2S_EVAL_FLOAT_TOL",
+        description="numbers equal when |a - b| <= this (default 1e-6 in strict, exact otherwise)",
     )
-    max_rows: int = Field(100_000, ge=1, description="a query returning more rows fails")
-    db_dir: Path | None = Field(None, description="Spider-layout databases; replaces synthesis")
-    eval_engine: Literal["sqlite", "mariadb", "postgres"] = Field(
+    max_rows: int = Field(
+        100_000, ge=1, validation_alias="T2S_EVAL_MAX_ROWS", description="a query returning more rows fails"
+    )
+    db_dir: Path | None = Field(
+        None, validation_alias="T2S_EVAL_DB_DIR", description="Spider-layout databases; replaces synthesis"
+    )
+    eval_engine: EvalEngine = Field(
         "sqlite", description="where queries run: embedded sqlite, or a mariadb/postgres server (--db-url)"
     )
     db_url: str | None = Field(
-        None, description="server URL for --engine mariadb/postgres; with {db_id}: existing databases"
+        None,
+        validation_alias="T2S_EVAL_DB_URL",
+        description="server URL for --engine mariadb/postgres; with {db_id}: existing databases",
     )
     exclude_low_information: bool = Field(
         False, description="leave out of EX the examples whose gold result is the same on every database"

@@ -52,8 +52,14 @@ SCORE_NOTE = (
 class JudgeSettings(T2SSettings):
     """What `t2s eval`'s judge is shown and asked (its endpoint is llm_client.EndpointSettings)."""
 
-    judge_sees: Sees = Field("sql", description="what the judge is shown: sql (extracted) or raw")
-    judge_prompt: Path | None = Field(None, description="custom judge template file")
+    FLAGS = {"judge_sees": "--judge-sees", "judge_prompt": "--judge-prompt"}
+
+    judge_sees: Sees = Field(
+        "sql", validation_alias="T2S_EVAL_JUDGE_SEES", description="what the judge is shown: sql or raw"
+    )
+    judge_prompt: Path | None = Field(
+        None, validation_alias="T2S_EVAL_JUDGE_PROMPT", description="custom judge template file"
+    )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """`t2s filter`: clean Text-to-SQL training rows with free rule checks, then (optionally) an LLM.
 
-    FilterConfig                    the knobs (flags of `t2s filter`, `T2S_FILTER_*`, .env)
+    FilterSettings                    the knobs (flags of `t2s filter`, `T2S_FILTER_*`, .env)
     run_filter(source, out_dir, cfg, ...) -> FilterReport     (filtering.run)
 
 Rule checks run first, in this order, and a row is dropped by the first one it fails (one reason
@@ -80,21 +80,37 @@ def parse_checks(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, .
     return tuple(c for c in CHECKS if c in names)
 
 
-class FilterConfig(T2SSettings):
-    """Settings of `t2s filter` (flag > T2S_FILTER_* env > .env > default).
+Dialect = Literal["auto", "mysql", "postgres", "sqlite"]
+Engine = Literal["sqlite", "mariadb", "postgres"]
+OnLLMFailure = Literal["hold", "keep"]
+
+
+class FilterSettings(T2SSettings):
+    """Settings of `t2s filter` (T2S_FILTER_<FLAG>; see config.py for precedence).
 
     No variable turns the LLM check on: it runs only when --judge is given, so a .env can never
     make this free command spend money. Its endpoint and key come from the judge's settings
     (--judge-base-url / T2S_JUDGE_BASE_URL, T2S_JUDGE_API_KEY, T2S_JUDGE_API_KEY_ENV).
     """
 
+    FLAGS = {
+        "filter_checks": "--checks",
+        "filter_workers": "--workers",
+        "filter_timeout": "--timeout",
+        "filter_dialect": "--dialect",
+        "filter_engine": "--engine",
+        "filter_db_url": "--db-url",
+        "filter_instances": "--k",
+        "filter_seed": "--seed",
+        "filter_on_llm_failure": "--on-llm-failure",
+        "filter_judge_prompt": "--judge-prompt",
+    }
+
     filter_checks: str = Field(",".join(DEFAULT_CHECKS), description="comma-separated rule checks, or 'all'")
     filter_workers: int = Field(2, ge=1, description="worker processes for the SQL checks (1 = in process)")
     filter_timeout: float = Field(5.0, gt=0, description="seconds per gold query")
-    filter_dialect: Literal["auto", "mysql", "postgres", "sqlite"] = Field(
-        "auto", description="dialect of the DDL and gold SQL"
-    )
-    filter_engine: Literal["sqlite", "mariadb", "postgres"] = Field(
+    filter_dialect: Dialect = Field("auto", description="dialect of the DDL and gold SQL")
+    filter_engine: Engine = Field(
         "sqlite", description="where gold SQL runs: embedded sqlite, or a mariadb/postgres server"
     )
     filter_db_url: str | None = Field(None, description="server URL for --engine mariadb/postgres")
@@ -107,7 +123,7 @@ class FilterConfig(T2SSettings):
 
     filter_instances: int = Field(5, ge=1, le=50, description="synthesized databases for the empty check")
     filter_seed: int = Field(0, description="seed for synthesized databases")
-    filter_on_llm_failure: Literal["hold", "keep"] = Field(
+    filter_on_llm_failure: OnLLMFailure = Field(
         "hold", description="rows whose LLM verdict failed: hold them apart, or keep them"
     )
     filter_judge_prompt: Path | None = Field(None, description="custom LLM filter prompt template file")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from text2sql_cli.data import FIELDS, LOCAL_SUFFIXES, Example, load_examples
-from text2sql_cli.filtering import LLM_UNVERIFIED, REASONS, FilterConfig
+from text2sql_cli.filtering import LLM_UNVERIFIED, REASONS, FilterSettings
 from text2sql_cli.filtering.rules import SqlTask, check_sql, crashed, duplicate_key, missing_fields, overran
 from text2sql_cli.progress import ProgressBar
 
@@ -84,7 +84,7 @@ def load(
 def run_filter(
     source: str | Path,
     out_dir: str | Path,
-    cfg: FilterConfig,
+    cfg: FilterSettings,
     *,
     columns: dict[str, str] | None = None,
     config: str | None = None,
@@ -131,7 +131,7 @@ def run_filter(
     return FilterReport(summary, _write(data, outcomes, cfg, out_dir, summary, llm is not None))
 
 
-def _rule_checks(data: Loaded, outcomes: list[Outcome], cfg: FilterConfig, progress: bool) -> None:
+def _rule_checks(data: Loaded, outcomes: list[Outcome], cfg: FilterSettings, progress: bool) -> None:
     checks = cfg.checks
     seen: dict[tuple[str, str], str] = {}
     for ex, gone, o in zip(data.examples, data.missing, outcomes):
@@ -154,7 +154,7 @@ def _rule_checks(data: Loaded, outcomes: list[Outcome], cfg: FilterConfig, progr
 
 
 def _sql_checks(
-    todo: list[tuple[Example, Outcome]], checks: tuple[str, ...], cfg: FilterConfig, progress: bool
+    todo: list[tuple[Example, Outcome]], checks: tuple[str, ...], cfg: FilterSettings, progress: bool
 ) -> None:
     """Each distinct (DDL, gold SQL) is checked once, in worker processes, sorted by DDL so that
     a worker's chunk reuses its cached schema and database."""
@@ -222,7 +222,7 @@ def _db(row: dict[str, Any], ex: Example | None) -> str:
 
 
 def _summary(
-    data: Loaded, outcomes: list[Outcome], cfg: FilterConfig, source, llm_summary, start
+    data: Loaded, outcomes: list[Outcome], cfg: FilterSettings, source, llm_summary, start
 ) -> dict[str, Any]:
     hold = cfg.filter_on_llm_failure == "hold"
     by_reason: Counter = Counter()
@@ -266,7 +266,7 @@ def _summary(
 
 
 def _write(
-    data: Loaded, outcomes: list[Outcome], cfg: FilterConfig, out_dir: Path, summary: dict, llm_ran: bool
+    data: Loaded, outcomes: list[Outcome], cfg: FilterSettings, out_dir: Path, summary: dict, llm_ran: bool
 ) -> dict[str, Path]:
     from text2sql_cli.io import write_json, write_jsonl
 

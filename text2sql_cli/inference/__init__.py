@@ -1,6 +1,6 @@
 """Generation backends behind one interface, and the two ways `t2s infer` drives them.
 
-    InferConfig                  the knobs (flag > T2S_* env > .env > default); torch-free import
+    InferSettings                  the knobs (flag > T2S_* env > .env > default); torch-free import
     run_batch_inference(...)     DATA file -> predictions JSONL, resumable, sharded under accelerate
     run_stream(...)              stdin -> stdout, one answer per input, flushed per item
     load_backend(...)            `hf` (transformers + peft) or `openai` (any OpenAI-compatible server)
@@ -21,29 +21,35 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from text2sql_cli.artifacts import PREDICTIONS_FORMAT
 from text2sql_cli.config import T2SSettings
 
+Backend = Literal["hf", "openai"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+InferQuant = Literal["none", "4bit"]
 
-class InferConfig(T2SSettings):
-    """Inference settings. Env names carry an INFER_ prefix where training has a namesake."""
 
-    backend: Literal["hf", "openai"] = Field("hf", validation_alias="T2S_INFER_BACKEND")
+class InferSettings(T2SSettings):
+    """Settings of `t2s infer`: the field is the flag, the variable T2S_INFER_<FLAG>."""
+
+    model_config = SettingsConfigDict(**{**T2SSettings.model_config, "env_prefix": "T2S_INFER_"})
+    FLAGS = {"api_key": None}
+
+    backend: Backend = Field("hf")
     template: str | None = Field(
         None,
-        validation_alias="T2S_INFER_TEMPLATE",
         description="template for a model saved without one (hub base models, API models)",
     )
-    max_new_tokens: int = Field(256, gt=0, validation_alias="T2S_MAX_NEW_TOKENS")
-    batch_size: str = Field("auto", validation_alias="T2S_INFER_BATCH_SIZE", description="N or auto")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field("auto", validation_alias="T2S_INFER_PRECISION")
-    quant: Literal["none", "4bit"] = Field("none", validation_alias="T2S_INFER_QUANT")
-    base_url: str | None = Field(None, validation_alias="T2S_INFER_BASE_URL")
-    model_name: str | None = Field(None, validation_alias="T2S_INFER_MODEL_NAME")
+    max_new_tokens: int = Field(256, gt=0)
+    batch_size: str = Field("auto", description="N or auto")
+    precision: Precision = Field("auto")
+    quant: InferQuant = Field("none")
+    base_url: str | None = Field(None)
+    model_name: str | None = Field(None)
     api_key: SecretStr | None = Field(
         None,
-        validation_alias="T2S_INFER_API_KEY",
         description="key sent to --base-url (the OpenAI key goes only to api.openai.com)",
     )
 
@@ -117,4 +123,4 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["InferConfig", "PREDICTIONS_FORMAT", "run_batch_inference", "run_stream", "load_backend"]
+__all__ = ["InferSettings", "PREDICTIONS_FORMAT", "run_batch_inference", "run_stream", "load_backend"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from text2sql_cli.errors import UsageError
-from text2sql_cli.inference import InferConfig
+from text2sql_cli.inference import InferSettings
 from text2sql_cli.inference.backend import Generation, Item, resolve_template
 from text2sql_cli.prompts import PromptTemplate
 
@@ -34,7 +34,7 @@ class OpenAIBackend:
     top_p: float = 1.0
 
     @classmethod
-    def build(cls, cfg: InferConfig, *, model: str | None = None) -> OpenAIBackend:
+    def build(cls, cfg: InferSettings, *, model: str | None = None) -> OpenAIBackend:
         from text2sql_cli.llm_client import EndpointSettings
 
         if not cfg.model_name:

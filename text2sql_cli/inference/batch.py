@@ -50,7 +50,7 @@ from text2sql_cli.artifacts import (
 )
 from text2sql_cli.data import Example, load_examples
 from text2sql_cli.errors import InputError, UsageError
-from text2sql_cli.inference import InferConfig
+from text2sql_cli.inference import InferSettings
 from text2sql_cli.inference.backend import Backend, Item
 from text2sql_cli.inference.factory import load_backend
 from text2sql_cli.io import JsonlAppender, iter_jsonl, write_jsonl
@@ -123,7 +123,7 @@ class _Dist:
 
 
 def run_batch_inference(
-    cfg: InferConfig,
+    cfg: InferSettings,
     *,
     data: str | Path,
     out: str | Path,

@@ -6,12 +6,12 @@ from typing import Any
 
 from text2sql_cli.artifacts import check_model_path
 from text2sql_cli.errors import UsageError
-from text2sql_cli.inference import InferConfig
+from text2sql_cli.inference import InferSettings
 from text2sql_cli.inference.backend import Backend
 
 
 def load_backend(
-    cfg: InferConfig, *, model: str | None, base: str | None = None, device: Any = None
+    cfg: InferSettings, *, model: str | None, base: str | None = None, device: Any = None
 ) -> Backend:
     check_model_path(model)
     check_model_path(base)

@@ -28,7 +28,7 @@ from text2sql_cli.artifacts import (
     read_run,
 )
 from text2sql_cli.errors import EnvironmentNotSupported, ModelLoadError, T2SError, UsageError
-from text2sql_cli.inference import InferConfig
+from text2sql_cli.inference import InferSettings
 from text2sql_cli.inference.backend import Generation, Item, resolve_template
 from text2sql_cli.prompts import PromptTemplate, encode
 
@@ -173,7 +173,9 @@ class HFBackend:
     seed: int = 0
 
     @classmethod
-    def load(cls, cfg: InferConfig, *, model: str, base: str | None = None, device: Any = None) -> HFBackend:
+    def load(
+        cls, cfg: InferSettings, *, model: str, base: str | None = None, device: Any = None
+    ) -> HFBackend:
         if cfg.base_url or cfg.model_name:
             raise UsageError(
                 "--base-url/--model-name are for --backend openai", hint="or drop them for a local model"

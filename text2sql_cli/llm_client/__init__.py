@@ -3,7 +3,7 @@ all send their requests through `run_batch`.
 
 Public API (everything else is private):
 
-    LLMSettings                      T2S_RPM, T2S_TPM, T2S_LLM_TIMEOUT_S, T2S_LLM_MAX_ATTEMPTS,
+    LLMSettings                      T2S_LLM_RPM, T2S_LLM_TPM, T2S_LLM_TIMEOUT_S, T2S_LLM_MAX_ATTEMPTS,
                                      T2S_LLM_CONCURRENCY, T2S_LLM_PRICES, and the OpenAI key
                                      (OPENAI_API_KEY or T2S_OPENAI_API_KEY, env or .env).
     ClientConfig.build(model, *, base_url=None, url_key=None, key_env=None, max_cost=None,

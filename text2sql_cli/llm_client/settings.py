@@ -1,4 +1,4 @@
-"""Client settings: LLMSettings (T2S_RPM, T2S_TPM, ... and the OpenAI key), EndpointSettings (model,
+"""Client settings: LLMSettings (T2S_LLM_RPM, T2S_LLM_TPM, ... and the OpenAI key), EndpointSettings (model,
 base URL, key, parse attempts, cost cap: T2S_JUDGE_*), ClientConfig built from them, safe key
 resolution per base URL, the price table and the pre-call token estimate.
 
@@ -43,14 +43,25 @@ PRICES: dict[str, tuple[float, float]] = {
 
 
 class LLMSettings(T2SSettings):
+    """The OpenAI-compatible client's knobs (the shared T2S_LLM_* prefix) and the OpenAI key."""
+
+    FIELDS_ARE_FLAGS = False
+    FLAGS = {"rpm": "--rpm", "tpm": "--tpm"}
+
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("T2S_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
     rpm: int | None = Field(
-        None, gt=0, description="most requests per minute (default: the server's announced limit, else 500)"
+        None,
+        gt=0,
+        validation_alias="T2S_LLM_RPM",
+        description="most requests per minute (default: the server's announced limit, else 500)",
     )
     tpm: int | None = Field(
-        None, gt=0, description="most tokens per minute (default: the server's announced limit, else 150000)"
+        None,
+        gt=0,
+        validation_alias="T2S_LLM_TPM",
+        description="most tokens per minute (default: the server's announced limit, else 150000)",
     )
     llm_timeout_s: float = Field(60.0, gt=0, description="per-request timeout (ceiling of the adaptive one)")
     llm_timeout_floor_s: float = Field(1.0, gt=0, description="the adaptive timeout never goes below this")
@@ -168,6 +179,14 @@ class EndpointSettings(T2SSettings):
     `T2S_INFER_*` settings (`model_construct`, so no judge variable leaks into it)."""
 
     model_config = SettingsConfigDict(**{**T2SSettings.model_config, "env_prefix": "T2S_JUDGE_"})
+    FLAGS = {
+        "model": "--judge",
+        "base_url": "--judge-base-url",
+        "api_key": None,
+        "api_key_env": "--judge-api-key-env",
+        "parse_attempts": None,
+        "max_cost": "--max-cost",
+    }
 
     model: str | None = Field(None, description="judge model, e.g. gpt-4-turbo-preview")
     base_url: str | None = Field(None, description="OpenAI-compatible base URL (default: OpenAI)")

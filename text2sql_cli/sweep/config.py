@@ -122,9 +122,9 @@ def _dashes_to_underscores(value: Any) -> Any:
 
 
 def _check_sections(raw: dict[str, Any]) -> list[str]:
-    from text2sql_cli.training.config import TrainConfig
+    from text2sql_cli.training.config import TrainSettings
 
-    train_keys = set(TrainConfig.model_fields) - {"out", "resume"}
+    train_keys = set(TrainSettings.model_fields) - {"out", "resume"}
     problems: list[str] = []
     if "test" not in raw:
         problems.append("test: is required (the rows every point is scored on)")

@@ -1,7 +1,7 @@
 """LoRA / QLoRA supervised fine-tuning for Text-to-SQL (`t2s train`).
 
-- `config`: TrainConfig (flags, YAML, T2S_TRAIN_* env, presets); torch-free.
-- `options`: TrainConfig -> LoraConfig / BitsAndBytesConfig / TrainingArguments.
+- `config`: TrainSettings (flags, YAML, T2S_TRAIN_* env, presets); torch-free.
+- `options`: TrainSettings -> LoraConfig / BitsAndBytesConfig / TrainingArguments.
 - `data`: rows -> token ids through prompts.encode, completion-only labels, pad and packing collators.
 - `run`: `train(cfg)`, the run directory and run.json.
 - `grpo`, `rewards`: `--method grpo`, TRL's GRPOTrainer with an execution reward.
@@ -13,12 +13,12 @@
 Importing this package loads no torch, transformers or peft.
 """
 
-from text2sql_cli.training.config import PRESETS, TrainConfig, load_config_file, resolve_config
+from text2sql_cli.training.config import PRESETS, TrainSettings, load_config_file, resolve_config
 from text2sql_cli.training.run import RUN_FILE, TrainResult
 from text2sql_cli.training.run import train as train_sft
 
 
-def train(cfg: TrainConfig, *, callbacks: tuple = ()) -> TrainResult:
+def train(cfg: TrainSettings, *, callbacks: tuple = ()) -> TrainResult:
     """`t2s train`: SFT (run.py), or GRPO with an execution reward for --method grpo (grpo.py)."""
     if cfg.method == "grpo":
         from text2sql_cli.training.grpo import train_grpo
@@ -27,4 +27,12 @@ def train(cfg: TrainConfig, *, callbacks: tuple = ()) -> TrainResult:
     return train_sft(cfg, callbacks=callbacks)
 
 
-__all__ = ["PRESETS", "RUN_FILE", "TrainConfig", "TrainResult", "load_config_file", "resolve_config", "train"]
+__all__ = [
+    "PRESETS",
+    "RUN_FILE",
+    "TrainSettings",
+    "TrainResult",
+    "load_config_file",
+    "resolve_config",
+    "train",
+]

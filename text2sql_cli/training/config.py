@@ -14,98 +14,101 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.errors import ConfigError, InputError
 from text2sql_cli.prompts import DEFAULT_TEMPLATE
 
 ENV_PREFIX = "T2S_TRAIN_"
+# the choices, shared with `t2s train`'s flags so --help lists them
+Preset = Literal["book", "grpo"]
+Quant = Literal["none", "4bit", "8bit"]
+Loss = Literal["completion", "full"]
+ReportTo = Literal["none", "tensorboard", "wandb"]
 
 
-def _opt(name: str, default: Any, description: str, **kw: Any) -> Any:
-    return Field(
-        default, validation_alias=AliasChoices(ENV_PREFIX + name.upper()), description=description, **kw
-    )
+class TrainSettings(T2SSettings):
+    """Everything `t2s train` needs. Field names are the flags (`max_len` is `--max-len`), the
+    YAML keys and, upper-cased, the variables (`T2S_TRAIN_MAX_LEN`); `public_dump()` of this object
+    is `run.json["config"]`."""
 
-
-class TrainConfig(T2SSettings):
-    """Everything `t2s train` needs. Field names are the flags (`max_len` is `--max-len`) and the
-    YAML keys; `public_dump()` of this object is `run.json["config"]`."""
+    model_config = SettingsConfigDict(**{**T2SSettings.model_config, "env_prefix": ENV_PREFIX})
 
     # what to train on, and where to put it
-    base: str | None = _opt("base", None, "base model: hub id or local directory")
-    data: Path | None = _opt("data", None, "training rows (jsonl/csv/json/parquet)")
-    out: Path | None = _opt("out", None, "run directory")
-    eval_file: Path | None = _opt("eval_file", None, "rows for validation loss")
-    template: str = _opt("template", DEFAULT_TEMPLATE, "prompt template name or file")
-    revision: str | None = _opt("revision", None, "hub revision (branch, tag or commit) of --base")
-    trust_remote_code: bool = _opt("trust_remote_code", False, "run the base model's own code")
-    preset: Literal["book", "grpo"] | None = _opt(
-        "preset", None, "named defaults (book = chapter 6's autotrain run; grpo = the RL recipe below)"
+    base: str | None = Field(None, description="base model: hub id or local directory")
+    data: Path | None = Field(None, description="training rows (jsonl/csv/json/parquet)")
+    out: Path | None = Field(None, description="run directory")
+    eval_file: Path | None = Field(None, description="rows for validation loss")
+    template: str = Field(DEFAULT_TEMPLATE, description="prompt template name or file")
+    revision: str | None = Field(None, description="hub revision (branch, tag or commit) of --base")
+    trust_remote_code: bool = Field(False, description="run the base model's own code")
+    preset: Preset | None = Field(
+        None, description="named defaults (book = chapter 6's autotrain run; grpo = the RL recipe below)"
     )
     # LoRA
-    r: int = _opt("r", 16, "LoRA rank", gt=0)
-    alpha: int = _opt("alpha", 32, "LoRA alpha", gt=0)
-    dropout: float = _opt("dropout", 0.05, "LoRA dropout", ge=0, lt=1)
-    targets: str = _opt("targets", "all-linear", "LoRA target modules: all-linear or comma-separated names")
-    quant: Literal["none", "4bit", "8bit"] = _opt(
-        "quant", "none", "load the base quantized (QLoRA, CUDA only)"
-    )
+    r: int = Field(16, description="LoRA rank", gt=0)
+    alpha: int = Field(32, description="LoRA alpha", gt=0)
+    dropout: float = Field(0.05, description="LoRA dropout", ge=0, lt=1)
+    targets: str = Field("all-linear", description="LoRA target modules: all-linear or comma-separated names")
+    quant: Quant = Field("none", description="load the base quantized (QLoRA, CUDA only)")
     # optimisation
-    epochs: float = _opt("epochs", 1.0, "passes over the data", gt=0)
-    max_steps: int = _opt("max_steps", -1, "stop after this many optimizer steps (-1: epochs decide)")
-    lr: float = _opt("lr", 2e-4, "peak learning rate", gt=0)
-    batch_size: int = _opt("batch_size", 8, "examples per device per micro-batch", gt=0)
-    grad_accum: int = _opt("grad_accum", 1, "micro-batches per optimizer step", gt=0)
-    max_len: int = _opt("max_len", 1024, "longest prompt+SQL in tokens; longer rows are skipped", gt=8)
-    warmup_ratio: float = _opt("warmup_ratio", 0.1, "share of steps for linear warmup", ge=0, lt=1)
-    weight_decay: float = _opt("weight_decay", 0.01, "AdamW weight decay", ge=0)
-    lr_scheduler: str = _opt(
-        "lr_scheduler", "linear", "transformers scheduler name (linear, cosine, constant...)"
+    epochs: float = Field(1.0, description="passes over the data", gt=0)
+    max_steps: int = Field(-1, description="stop after this many optimizer steps (-1: epochs decide)")
+    lr: float = Field(2e-4, description="peak learning rate", gt=0)
+    batch_size: int = Field(8, description="examples per device per micro-batch", gt=0)
+    grad_accum: int = Field(1, description="micro-batches per optimizer step", gt=0)
+    max_len: int = Field(1024, description="longest prompt+SQL in tokens; longer rows are skipped", gt=8)
+    warmup_ratio: float = Field(0.1, description="share of steps for linear warmup", ge=0, lt=1)
+    weight_decay: float = Field(0.01, description="AdamW weight decay", ge=0)
+    lr_scheduler: str = Field(
+        "linear", description="transformers scheduler name (linear, cosine, constant...)"
     )
-    gradient_checkpointing: bool = _opt(
-        "gradient_checkpointing", False, "trade compute for activation memory"
+    gradient_checkpointing: bool = Field(False, description="trade compute for activation memory")
+    packing: bool = Field(
+        False, description="padding-free packing: a micro-batch is one row, attention kept per example"
     )
-    packing: bool = _opt(
-        "packing", False, "padding-free packing: a micro-batch is one row, attention kept per example"
-    )
-    loss: Literal["completion", "full"] = _opt(
-        "loss", "completion", "completion: loss on SQL+EOS only; full: prompt too"
-    )
-    seed: int = _opt("seed", 42, "seed for shuffling, dropout and LoRA init")
+    loss: Loss = Field("completion", description="completion: loss on SQL+EOS only; full: prompt too")
+    seed: int = Field(42, description="seed for shuffling, dropout and LoRA init")
     # bookkeeping
-    report_to: Literal["none", "tensorboard", "wandb"] = _opt("report_to", "none", "experiment tracker")
-    log_every: int = _opt("log_every", 10, "optimizer steps between loss log lines", gt=0)
-    save_every: int = _opt("save_every", 200, "optimizer steps between checkpoints", gt=0)
-    save_total_limit: int = _opt("save_total_limit", 2, "checkpoints kept", gt=0)
-    resume: bool = _opt("resume", False, "continue from the last checkpoint in OUT/checkpoints")
-    merge: bool = _opt("merge", False, "after training, merge the adapter into a 16-bit model in OUT/merged")
-    push_to_hub: str | None = _opt("push_to_hub", None, "hub repo to push the adapter (or merged model) to")
-    # --method grpo (training/grpo.py): reinforcement learning with an execution reward
-    method: Literal["sft", "grpo"] = _opt("method", "sft", "sft (supervised) or grpo (execution reward)")
-    init: Path | None = _opt("init", None, "grpo: a t2s SFT run dir to start from (its adapter and template)")
-    num_generations: int = _opt("num_generations", 8, "grpo: completions sampled per prompt", ge=2)
-    beta: float = _opt("beta", 0.0, "grpo: KL penalty to the starting model (0: no reference model)", ge=0)
-    max_completion_len: int = _opt("max_completion_len", 256, "grpo: most tokens per completion", gt=0)
-    temperature: float = _opt("temperature", 1.0, "grpo: sampling temperature", gt=0)
-    use_vllm: bool = _opt("use_vllm", False, "grpo: generate with vLLM (TRL's colocate mode; CUDA + vllm)")
-    reward: Literal["arctic", "binary"] = _opt(
-        "reward", "arctic", "grpo: arctic = 1 match / 0.1 runs / 0 else; binary = 1 / 0"
+    report_to: ReportTo = Field("none", description="experiment tracker")
+    log_every: int = Field(10, description="optimizer steps between loss log lines", gt=0)
+    save_every: int = Field(200, description="optimizer steps between checkpoints", gt=0)
+    save_total_limit: int = Field(2, description="checkpoints kept", gt=0)
+    resume: bool = Field(False, description="continue from the last checkpoint in OUT/checkpoints")
+    merge: bool = Field(
+        False, description="after training, merge the adapter into a 16-bit model in OUT/merged"
     )
-    format_reward: float = _opt("format_reward", 0.0, "grpo: weight of a parses-as-one-SQL reward", ge=0)
-    reward_instances: int = _opt("reward_instances", 5, "grpo: synthesized databases per row", ge=1, le=50)
-    reward_timeout: float = _opt("reward_timeout", 5.0, "grpo: seconds per query (a timeout scores 0)", gt=0)
-    db_dir: Path | None = _opt("db_dir", None, "grpo: Spider-layout databases instead of synthesized ones")
+    push_to_hub: str | None = Field(None, description="hub repo to push the adapter (or merged model) to")
+    # --method grpo (training/grpo.py): reinforcement learning with an execution reward
+    method: Literal["sft", "grpo"] = Field("sft", description="sft (supervised) or grpo (execution reward)")
+    init: Path | None = Field(
+        None, description="grpo: a t2s SFT run dir to start from (its adapter and template)"
+    )
+    num_generations: int = Field(8, description="grpo: completions sampled per prompt", ge=2)
+    beta: float = Field(
+        0.0, description="grpo: KL penalty to the starting model (0: no reference model)", ge=0
+    )
+    max_completion_len: int = Field(256, description="grpo: most tokens per completion", gt=0)
+    temperature: float = Field(1.0, description="grpo: sampling temperature", gt=0)
+    use_vllm: bool = Field(False, description="grpo: generate with vLLM (TRL's colocate mode; CUDA + vllm)")
+    reward: Literal["arctic", "binary"] = Field(
+        "arctic", description="grpo: arctic = 1 match / 0.1 runs / 0 else; binary = 1 / 0"
+    )
+    format_reward: float = Field(0.0, description="grpo: weight of a parses-as-one-SQL reward", ge=0)
+    reward_instances: int = Field(5, description="grpo: synthesized databases per row", ge=1, le=50)
+    reward_timeout: float = Field(5.0, description="grpo: seconds per query (a timeout scores 0)", gt=0)
+    db_dir: Path | None = Field(None, description="grpo: Spider-layout databases instead of synthesized ones")
 
     @model_validator(mode="after")
-    def _targets_not_empty(self) -> TrainConfig:
+    def _targets_not_empty(self) -> TrainSettings:
         if not self.target_modules():
             raise ValueError("targets must name at least one module (or all-linear)")
         return self
 
     @model_validator(mode="after")
-    def _init_needs_grpo(self) -> TrainConfig:
+    def _init_needs_grpo(self) -> TrainSettings:
         if self.init is not None and self.method != "grpo":
             raise ValueError("init (--init) is for --method grpo; SFT starts from --base")
         return self
@@ -181,18 +184,18 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(path, "expected a mapping of option: value")
     data = {str(k).replace("-", "_"): v for k, v in data.items()}
-    unknown = sorted(set(data) - set(TrainConfig.model_fields))
+    unknown = sorted(set(data) - set(TrainSettings.model_fields))
     if unknown:
         raise InputError(path, f"unknown option(s) {', '.join(unknown)}", hint="see `t2s train --help`")
     return data
 
 
-def resolve_config(config_file: str | Path | None = None, **flags: Any) -> TrainConfig:
+def resolve_config(config_file: str | Path | None = None, **flags: Any) -> TrainSettings:
     """Merge flags (None = not given), the YAML file, env/.env, the preset and defaults."""
     from_file = load_config_file(config_file) if config_file else {}
     given = {k: v for k, v in flags.items() if v is not None}
     preset_name = given.get("preset") or from_file.get("preset")
-    env_only = TrainConfig.from_flags()
+    env_only = TrainSettings.from_flags()
     preset_name = preset_name or env_only.preset
     preset: dict[str, Any] = {}
     if preset_name:
@@ -200,4 +203,4 @@ def resolve_config(config_file: str | Path | None = None, **flags: Any) -> Train
             raise ConfigError(f"unknown preset {preset_name!r}", hint=f"use one of {', '.join(PRESETS)}")
         # env/.env values were given explicitly; the preset only replaces built-in defaults
         preset = {k: v for k, v in PRESETS[preset_name].items() if k not in env_only.model_fields_set}
-    return TrainConfig.from_flags(**(preset | from_file | given | {"preset": preset_name}))
+    return TrainSettings.from_flags(**(preset | from_file | given | {"preset": preset_name}))

@@ -30,7 +30,7 @@ from typing import Any
 
 from text2sql_cli.artifacts import RUN_FILE, TRAIN_LOG, RunRecord, sha256_file, write_run
 from text2sql_cli.errors import EnvironmentNotSupported, InputError, UsageError
-from text2sql_cli.training.config import TrainConfig
+from text2sql_cli.training.config import TrainSettings
 from text2sql_cli.training.options import CHECKPOINT_DIR
 from text2sql_cli.training.rewards import RewardSettings
 from text2sql_cli.training.run import TrainResult, check_paths, library_versions, loss_summary
@@ -40,7 +40,7 @@ LOG_FILE = TRAIN_LOG
 REWARD_LOG_KEYS = ("reward", "reward_std", "frac_reward_zero_std", "kl", "completions/mean_length")
 
 
-def resolve_init(cfg: TrainConfig) -> TrainConfig:
+def resolve_init(cfg: TrainSettings) -> TrainSettings:
     """With --init: the SFT run's base model (when --base is not given) and template; checked."""
     if cfg.init is None:
         return cfg
@@ -72,7 +72,7 @@ def resolve_init(cfg: TrainConfig) -> TrainConfig:
     return cfg.model_copy(update=update)
 
 
-def check_grpo(cfg: TrainConfig, cuda: bool) -> None:
+def check_grpo(cfg: TrainSettings, cuda: bool) -> None:
     """Everything GRPO refuses, before any model loads, all at once."""
     problems = []
     if cfg.resume:
@@ -109,7 +109,7 @@ def check_grpo(cfg: TrainConfig, cuda: bool) -> None:
         )
 
 
-def _targets_lm_head(cfg: TrainConfig) -> bool:
+def _targets_lm_head(cfg: TrainSettings) -> bool:
     if cfg.init is None:
         targets = cfg.target_modules()
         return isinstance(targets, list) and "lm_head" in targets
@@ -118,7 +118,7 @@ def _targets_lm_head(cfg: TrainConfig) -> bool:
     return "lm_head" in (targets if isinstance(targets, list) else [targets])
 
 
-def reward_settings(cfg: TrainConfig) -> RewardSettings:
+def reward_settings(cfg: TrainSettings) -> RewardSettings:
     return RewardSettings(
         scheme=cfg.reward,
         format_weight=cfg.format_reward,
@@ -130,7 +130,7 @@ def reward_settings(cfg: TrainConfig) -> RewardSettings:
     )
 
 
-def prompt_rows(cfg: TrainConfig, template: Any, tokenizer: Any) -> tuple[list[dict], dict[str, Any]]:
+def prompt_rows(cfg: TrainSettings, template: Any, tokenizer: Any) -> tuple[list[dict], dict[str, Any]]:
     """The dataset TRL samples from: the rendered prompt plus the columns the reward needs."""
     from text2sql_cli.data import load_examples
 
@@ -160,7 +160,7 @@ def prompt_rows(cfg: TrainConfig, template: Any, tokenizer: Any) -> tuple[list[d
     return rows, info
 
 
-def grpo_arguments(cfg: TrainConfig, out: Path, *, precision: str, use_cpu: bool) -> Any:
+def grpo_arguments(cfg: TrainSettings, out: Path, *, precision: str, use_cpu: bool) -> Any:
     from trl import GRPOConfig
 
     return GRPOConfig(
@@ -197,7 +197,7 @@ def grpo_arguments(cfg: TrainConfig, out: Path, *, precision: str, use_cpu: bool
     )
 
 
-def train_grpo(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
+def train_grpo(cfg: TrainSettings, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     """Train with GRPO as `cfg` says and write a self-describing run directory (module docstring)."""
     from text2sql_cli.prompts import get_template
     from text2sql_cli.training.options import require_cuda_for_quant
@@ -218,7 +218,7 @@ def train_grpo(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainRes
         return _run(cfg, template, cuda, callbacks)
 
 
-def _run(cfg: TrainConfig, template: Any, cuda: bool, callbacks: tuple[Any, ...]) -> TrainResult:
+def _run(cfg: TrainSettings, template: Any, cuda: bool, callbacks: tuple[Any, ...]) -> TrainResult:
     import torch
     from transformers import PrinterCallback, ProgressCallback
     from transformers.utils import logging as hf_logging

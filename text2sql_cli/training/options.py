@@ -1,4 +1,4 @@
-"""Translate a TrainConfig into the library objects: LoraConfig, BitsAndBytesConfig, TrainingArguments.
+"""Translate a TrainSettings into the library objects: LoraConfig, BitsAndBytesConfig, TrainingArguments.
 
 Each function builds its object without loading a model, so tests check the translation directly.
 Heavy imports stay inside the functions.
@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from text2sql_cli.errors import EnvironmentNotSupported
-from text2sql_cli.training.config import TrainConfig
+from text2sql_cli.training.config import TrainSettings
 
 CHECKPOINT_DIR = "checkpoints"
 
 
-def lora_config(cfg: TrainConfig) -> Any:
+def lora_config(cfg: TrainSettings) -> Any:
     from peft import LoraConfig, TaskType
 
     return LoraConfig(
@@ -28,7 +28,7 @@ def lora_config(cfg: TrainConfig) -> Any:
     )
 
 
-def require_cuda_for_quant(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
+def require_cuda_for_quant(cfg: TrainSettings, cuda_available: bool | None = None) -> None:
     """bitsandbytes imports on CPU but k-bit training needs CUDA: say so before loading anything."""
     if cfg.quant == "none":
         return
@@ -50,7 +50,7 @@ def compute_dtype(bf16_supported: bool) -> Any:
     return torch.bfloat16 if bf16_supported else torch.float16
 
 
-def bnb_config(cfg: TrainConfig, bf16_supported: bool) -> Any:
+def bnb_config(cfg: TrainSettings, bf16_supported: bool) -> Any:
     """NF4 with double quantization (4bit) or LLM.int8 (8bit); None for --quant none."""
     if cfg.quant == "none":
         return None
@@ -74,7 +74,7 @@ def mixed_precision(cuda_available: bool, bf16_supported: bool) -> str:
 
 
 def training_arguments(
-    cfg: TrainConfig, out: Path, *, precision: str = "no", has_eval: bool = False, use_cpu: bool = False
+    cfg: TrainSettings, out: Path, *, precision: str = "no", has_eval: bool = False, use_cpu: bool = False
 ) -> Any:
     from transformers import TrainingArguments
 

@@ -51,7 +51,7 @@ from text2sql_cli.artifacts import (
     write_run,
 )
 from text2sql_cli.errors import InputError, ModelLoadError, T2SError, UsageError
-from text2sql_cli.training.config import TrainConfig
+from text2sql_cli.training.config import TrainSettings
 from text2sql_cli.training.options import CHECKPOINT_DIR
 
 LOG_FILE = TRAIN_LOG
@@ -142,7 +142,7 @@ def _checkpoints(out: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def check_paths(cfg: TrainConfig) -> None:
+def check_paths(cfg: TrainSettings) -> None:
     """Report every problem with the required options and the run directory at once."""
     problems = [f"{flag} is required" for flag in cfg.missing()]
     for name in ("data", "eval_file"):
@@ -190,12 +190,12 @@ def check_paths(cfg: TrainConfig) -> None:
         raise UsageError("; ".join(problems))
 
 
-def start_record(cfg: TrainConfig, data_sha256: dict[str, str | None]) -> dict[str, Any]:
+def start_record(cfg: TrainSettings, data_sha256: dict[str, str | None]) -> dict[str, Any]:
     """What OUT/checkpoints/t2s_start.json holds: the resolved options and the data files' sha256."""
     return {"format": 1, "config": cfg.public_dump(), "data_sha256": data_sha256}
 
 
-def _data_sha256(cfg: TrainConfig) -> dict[str, str | None]:
+def _data_sha256(cfg: TrainSettings) -> dict[str, str | None]:
     return {
         name: sha256_file(Path(getattr(cfg, name))) if getattr(cfg, name) is not None else None
         for name in DATA_OPTIONS
@@ -210,7 +210,7 @@ def _checkpoint_step(path: Path) -> int:
     return int(path.name.rsplit("-", 1)[-1])
 
 
-def check_resume(cfg: TrainConfig) -> Path:
+def check_resume(cfg: TrainSettings) -> Path:
     """For --resume (after check_paths): the checkpoint to continue from, or a UsageError when the
     options or data differ from the run's start record or the target steps are already reached."""
     import json
@@ -282,7 +282,7 @@ def check_resume(cfg: TrainConfig) -> Path:
     return checkpoint
 
 
-def target_steps(cfg: TrainConfig, rows: int, world_size: int) -> int:
+def target_steps(cfg: TrainSettings, rows: int, world_size: int) -> int:
     """The optimizer steps the Trainer will run to (its own arithmetic, for the resume guard)."""
     import math
 
@@ -293,7 +293,7 @@ def target_steps(cfg: TrainConfig, rows: int, world_size: int) -> int:
     return math.ceil(cfg.epochs * per_epoch)
 
 
-def load_tokenizer(cfg: TrainConfig) -> Any:
+def load_tokenizer(cfg: TrainSettings) -> Any:
     from transformers import AutoTokenizer
 
     try:
@@ -313,7 +313,7 @@ def load_tokenizer(cfg: TrainConfig) -> Any:
     return tok
 
 
-def load_model(cfg: TrainConfig, *, cuda: bool, bf16: bool) -> Any:
+def load_model(cfg: TrainSettings, *, cuda: bool, bf16: bool) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -348,7 +348,7 @@ def load_model(cfg: TrainConfig, *, cuda: bool, bf16: bool) -> Any:
     return model
 
 
-def _tokenize(cfg: TrainConfig, path: Path, template: Any, tokenizer: Any) -> tuple[Any, dict[str, Any]]:
+def _tokenize(cfg: TrainSettings, path: Path, template: Any, tokenizer: Any) -> tuple[Any, dict[str, Any]]:
     from text2sql_cli.data import load_examples
     from text2sql_cli.training.data import tokenize_examples
 
@@ -402,7 +402,7 @@ def _precision_label(mixed_precision: str) -> str:
     return "fp32" if mixed_precision == "no" else mixed_precision
 
 
-def train(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
+def train(cfg: TrainSettings, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     """Train a LoRA adapter as `cfg` says and write the run directory. Raises T2SError subclasses
     for anything the user can fix; returns `completed=False` after a signal-triggered checkpoint.
     `callbacks` are extra TrainerCallbacks (benchmarks time steps with one)."""
@@ -423,7 +423,7 @@ def train(cfg: TrainConfig, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
         return _run(cfg, template, callbacks)
 
 
-def _run(cfg: TrainConfig, template: Any, callbacks: tuple[Any, ...]) -> TrainResult:
+def _run(cfg: TrainSettings, template: Any, callbacks: tuple[Any, ...]) -> TrainResult:
     import torch
     from transformers import PrinterCallback, ProgressCallback, Trainer
     from transformers.utils import logging as hf_logging
@@ -542,7 +542,7 @@ def _run(cfg: TrainConfig, template: Any, callbacks: tuple[Any, ...]) -> TrainRe
     return TrainResult(out, True, step, is_main=is_main, info=info, **losses)
 
 
-def merge_and_push(result: TrainResult, cfg: TrainConfig) -> tuple[Path, str | None]:
+def merge_and_push(result: TrainResult, cfg: TrainSettings) -> tuple[Path, str | None]:
     """What --merge and --push-to-hub do after a completed run: merge the adapter into RUN/merged
     (16-bit, `export.merge_run`) and push the merged model, or the adapter, to the hub. Returns the
     model directory for `t2s infer` and the pushed repo's URL (None without --push-to-hub)."""
