@@ -53,6 +53,7 @@ class ExecutionSettings(T2SSettings):
         "eval_seed": "--seed",
         "eval_instances": "--k",
         "eval_engine": "--engine",
+        "eval_now": "--now",
     }
 
     eval_mode: EvalMode | None = Field(
@@ -96,10 +97,14 @@ class ExecutionSettings(T2SSettings):
         description="server URL for --engine mariadb/postgres; with {db_id}: existing databases",
     )
     exclude_low_information: bool = Field(
-        False, description="leave out of EX the examples whose gold result is the same on every database"
+        False,
+        validation_alias="T2S_EVAL_EXCLUDE_LOW_INFORMATION",
+        description="leave out of EX the examples whose gold result is the same on every database",
     )
     infer_schema: bool = Field(
-        True, description="build tables the gold SQL uses but the DDL lacks (from foreign keys and the query)"
+        True,
+        validation_alias="T2S_EVAL_INFER_SCHEMA",
+        description="build tables the gold SQL uses but the DDL lacks (from foreign keys and the query)",
     )
     eval_now: str | None = Field(
         None,
