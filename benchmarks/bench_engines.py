@@ -1,4 +1,4 @@
-"""EX on a real server engine (issue 12): the 112-row ko_text2sql test split, K=5 throwaway databases
+"""EX on a real server engine: the 112-row ko_text2sql test split, K=5 throwaway databases
 per row on a local MariaDB (target < 15 s), and the same on PostgreSQL where the DDL loads.
 
     eval "$(.ci/services.sh start)"      # local MariaDB + PostgreSQL on 127.0.0.1

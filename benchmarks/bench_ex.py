@@ -1,4 +1,4 @@
-"""Execution-accuracy benchmarks (issues 3 and 11).
+"""Execution-accuracy benchmarks.
 
 1. EX on the 112-row ko_text2sql test split, database synthesis included (target < 3 s).
 2. EX on 1000 gold/prediction pairs over real SQLite databases made here at runtime

@@ -1,11 +1,11 @@
-"""Rule-check throughput of `t2s filter` (issue 7, "Performance").
+"""Rule-check throughput of `t2s filter`.
 
     python benchmarks/bench_filter.py                  # 10,000 rows, 2 workers
     python benchmarks/bench_filter.py --rows 2000 --workers 1
 
 The rows replicate examples/sample.jsonl (150 rows, 6 databases) with distinct questions, so no
 row is a duplicate. Two runs, default checks (missing, duplicate, parse, schema, execute):
-  1. as the issue states: gold SQL repeats across copies, and the filter checks each distinct
+  1. as in real data: gold SQL repeats across copies, and the filter checks each distinct
      (DDL, gold SQL) pair once;
   2. no reuse: each copy's gold SQL gets a distinct trailing comment, so every row is parsed,
      resolved against its DDL and executed (the cost on data without repeated pairs).

@@ -1,4 +1,4 @@
-"""Judge throughput against a local server that behaves like OpenAI's (issues 4 and 13).
+"""Judge throughput against a local server that behaves like OpenAI's.
 
     python benchmarks/bench_judge.py              # 1000 requests, every run (~11 min)
     python benchmarks/bench_judge.py --quick      # 100 requests (~1.5 min)

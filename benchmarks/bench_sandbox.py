@@ -1,4 +1,4 @@
-"""Hostile SQL through a real `t2s eval` (issue 19): time to stop and peak memory of the whole eval.
+"""Hostile SQL through a real `t2s eval`: time to stop and peak memory of the whole eval.
 
     python benchmarks/bench_sandbox.py [--timeout 2] [--workers 2]
 
@@ -15,7 +15,7 @@ also timed alone: the same example scored through the worker pool (`run_tasks(sc
 with 2 workers, as `t2s eval` does), minus the same example with the gold query as prediction;
 the faster of three. That is the "pool stop s" column.
 
-Goal (issue 19): every hostile query stops within timeout + 0.5 s with status timeout or
+Goal: every hostile query stops within timeout + 0.5 s with status timeout or
 pred_error, and the whole eval stays under 1 GB peak RSS with 2 workers.
 """
 

@@ -22,18 +22,20 @@ SHARED_DATA = REPO.parent / "shared" / "data" / "ko_text2sql"
 
 
 def pytest_collection_modifyitems(config, items):
-    """`gpu` tests run wherever CUDA is available and are skipped elsewhere (torch is imported only
-    when such a test was collected, so the fast tier stays torch-free)."""
+    """`gpu` tests run wherever CUDA is available and are skipped elsewhere; `cpu_only` tests the
+    other way round (torch is imported only when such a test was collected, so the fast tier stays
+    torch-free)."""
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]
-    if not gpu_items:
+    cpu_items = [item for item in items if item.get_closest_marker("cpu_only")]
+    if not gpu_items and not cpu_items:
         return
     import torch
 
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is false)")
-    for item in gpu_items:
-        item.add_marker(skip)
+    cuda = torch.cuda.is_available()
+    skip_gpu = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is false)")
+    skip_cpu = pytest.mark.skip(reason="asserts a CPU-only fact and CUDA is available")
+    for item in gpu_items if not cuda else cpu_items:
+        item.add_marker(skip_gpu if not cuda else skip_cpu)
 
 
 @pytest.fixture(autouse=True)

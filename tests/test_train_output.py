@@ -17,6 +17,14 @@ from text2sql_cli.io import read_jsonl
 pytestmark = pytest.mark.slow  # builds, trains or runs the tiny model
 
 
+def _precision_label() -> str:
+    import torch
+
+    if not torch.cuda.is_available():
+        return "fp32 on cpu"
+    return ("bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16") + " on cuda"
+
+
 def test_train_prints_no_raw_log_dicts_and_logs_every_logged_step(tmp_path):
     rows = write_rows(tmp_path / "train.jsonl", 8)
     result = CliRunner().invoke(
@@ -42,7 +50,8 @@ def test_train_prints_no_raw_log_dicts_and_logs_every_logged_step(tmp_path):
     assert result.exit_code == 0, result.output
     assert "{'loss'" not in result.output and "{'train_runtime'" not in result.output
     assert "4/4" in result.output  # the progress bar's final state
-    assert "fp32 on cpu" in result.output  # precision is named, not TrainingArguments' "no"
+    # precision is named, not TrainingArguments' "no": fp32 on CPU, native 16-bit on a GPU
+    assert _precision_label() in result.output
     log = read_jsonl("run/train_log.jsonl")
     assert [r["step"] for r in log] == [1, 2, 4]  # the first step, then every --log-every
     assert all(r["loss"] is not None and r["lr"] is not None for r in log)
