@@ -45,14 +45,14 @@ def pass_rate(
     from text2sql_cli.cli._console import err
     from text2sql_cli.cli._console import out as console
     from text2sql_cli.errors import UsageError
-    from text2sql_cli.inference import InferConfig
+    from text2sql_cli.inference import InferSettings
     from text2sql_cli.inference.passrate import pass_rates
 
     if db_dir is not None and not db_dir.is_dir():
         raise UsageError(f"--db-dir {db_dir}: no such directory")
     if keep is None and (min_pass, max_pass) != (0.0, 1.0):
         raise UsageError("--min-pass/--max-pass need --keep FILE", hint="e.g. --keep train-grpo.jsonl")
-    cfg = InferConfig.from_flags(
+    cfg = InferSettings.from_flags(
         temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens, batch_size=batch_size
     )
     summary = pass_rates(

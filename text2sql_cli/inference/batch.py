@@ -213,7 +213,7 @@ def _generate_into(
     summary: BatchSummary,
     *,
     console: Any,
-    cfg: InferConfig | None = None,
+    cfg: InferSettings | None = None,
 ) -> None:
     prepared = [backend.prepare(Item(e.id, e.context, e.question)) for e in examples]
     # Longest first: similar lengths share a batch (little padding), and an out-of-memory shows

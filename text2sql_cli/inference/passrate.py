@@ -23,7 +23,7 @@ from typing import Any
 
 from text2sql_cli.data import load_examples
 from text2sql_cli.errors import InputError, UsageError
-from text2sql_cli.inference import InferConfig
+from text2sql_cli.inference import InferSettings
 from text2sql_cli.inference.backend import Item
 from text2sql_cli.inference.factory import load_backend
 from text2sql_cli.io import JsonlAppender, iter_jsonl, write_jsonl
@@ -43,7 +43,7 @@ class PassRateSummary:
 
 
 def pass_rates(
-    cfg: InferConfig,
+    cfg: InferSettings,
     *,
     model: str | None,
     data: str | Path,
