@@ -46,7 +46,7 @@ class LLMSettings(T2SSettings):
     """The OpenAI-compatible client's knobs (the shared T2S_LLM_* prefix) and the OpenAI key."""
 
     FIELDS_ARE_FLAGS = False
-    FLAGS = {"rpm": "--rpm", "tpm": "--tpm"}
+    FLAGS = {"rpm": "--rpm", "tpm": "--tpm", "llm_batch": "--batch", "llm_batch_retry": "--batch-retry"}
 
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("T2S_OPENAI_API_KEY", "OPENAI_API_KEY")
