@@ -86,7 +86,7 @@ run_batch_api(reqs, cfg, cache_path=Path(sys.argv[2]), poll_s=30, progress=False
 
 def test_kill_during_polling_then_rerun_resumes_the_same_batch(tmp_path):
     cache = tmp_path / "cache.jsonl"
-    with FakeOpenAI(batch_polls=3, lifetime_s=60) as server:
+    with FakeOpenAI(batch_polls=3, lifetime_s=60, batch_fault_rate=0.3, batch_fault_kinds=("500",)) as server:
         child = subprocess.Popen([sys.executable, "-c", CHILD, server.url, str(cache)])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(b.get("batch_id") for b in load_batches(cache)):
@@ -96,8 +96,10 @@ def test_kill_during_polling_then_rerun_resumes_the_same_batch(tmp_path):
         assert len(server.batches) == 1
         report = run(server, reqs(20), tmp_path)
         assert len(server.batches) == 1  # polled again, not submitted again
-        assert next(iter(server.batches.values()))["status"] == "completed"
-    assert [r.status for r in report.results] == ["ok"] * 20
+        batch = next(iter(server.batches.values()))
+        online = [r for r in server.seen if r.path != "batch"]
+    assert batch["status"] == "completed" and batch["request_counts"]["failed"] == len(online) > 0
+    assert [r.status for r in report.results] == ["ok"] * 20  # the failed lines went online
     assert load_batches(cache) == []  # merged
 
 

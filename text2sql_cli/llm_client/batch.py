@@ -121,6 +121,8 @@ async def arun_batch_api(
         rounds = 0
         while retry == "batch" or rounds == 0:
             todo = [r for r in rows.values() if r.record is None and r.asks < cfg.max_attempts]
+            if retry == "online":  # rows a batch (this run's or an earlier one's) failed go online
+                todo = [r for r in todo if r.asks == 0]
             todo = _affordable(todo, run)
             if not todo:
                 break
