@@ -281,3 +281,39 @@ class TextTemplate:
 
 JUDGE_TEMPLATE = TextTemplate("book", BOOK_JUDGE_PROMPT, JUDGE_PLACEHOLDERS, required=("gen_sql",))
 FILTER_TEMPLATE = TextTemplate("default", FILTER_PROMPT, FILTER_PLACEHOLDERS, required=("question", "answer"))
+
+
+# --- Teacher for `t2s data synth` (synth/generate.py) --------------------------------------------
+# One user message per request, JSON response format. {lang} is the language's name, {count} the
+# pairs asked for, {focus} the SQL features this request leans on (rotated across requests so the
+# set covers joins, grouping, ordering, dates and subqueries), {examples} few-shot rows from
+# --seed-data (or a line saying there are none). The JSON example's braces are not placeholders.
+SYNTH_PROMPT = """You write training data for a Text-to-SQL model. Below is the DDL of one database. Write {count} different pairs of a question a user of this database would ask, in natural {lang}, and the one SQL query that answers it.
+
+Rules:
+- Use only the tables and columns defined in the DDL, in the SQL dialect the DDL is written in.
+- Each SQL is one read-only SELECT statement (WITH ... SELECT allowed) that returns data which depends on the rows in the database.
+- Vary the difficulty (easy, medium, hard) and the wording; do not repeat a question or a query.
+- Lean on these SQL features in this set: {focus}.
+- Write each question the way a person would ask it, without naming SQL keywords, tables or columns literally.
+
+DDL:
+{ddl}
+
+{examples}
+
+Reply with only a JSON object: {"pairs": [{"question": "...", "sql": "...", "difficulty": "easy|medium|hard"}]}"""  # noqa: E501 (prompt text kept verbatim)
+
+SYNTH_PLACEHOLDERS = ("lang", "count", "focus", "ddl", "examples")
+SYNTH_LANGUAGES = {"ko": "Korean (한국어)", "en": "English"}
+SYNTH_FOCUS = (
+    "filters with WHERE and ordering with ORDER BY / LIMIT",
+    "joins across related tables",
+    "aggregation with GROUP BY and HAVING",
+    "dates and times (ranges, years, months, recent periods)",
+    "subqueries (IN, EXISTS, scalar subqueries) and comparisons with averages",
+    "a mix of all of these: joins, grouping, ordering, dates and subqueries",
+)
+SYNTH_EXAMPLES_HEADER = "Examples of the style wanted (from the user's own data):"
+SYNTH_NO_EXAMPLES = "(No examples given.)"
+SYNTH_TEMPLATE = TextTemplate("synth", SYNTH_PROMPT, SYNTH_PLACEHOLDERS, required=SYNTH_PLACEHOLDERS)

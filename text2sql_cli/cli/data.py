@@ -8,7 +8,10 @@ from typing import Annotated
 
 import typer
 
-data_app = typer.Typer(no_args_is_help=True, help="Prepare data: split by db_id, import Spider or WikiSQL.")
+data_app = typer.Typer(
+    no_args_is_help=True,
+    help="Prepare data: split by db_id, import Spider or WikiSQL, synthesize pairs with a teacher LLM.",
+)
 
 
 @data_app.command("split")
@@ -68,9 +71,10 @@ def split(
 
 
 def register(app: typer.Typer) -> None:
-    from text2sql_cli.cli import passrate, spider, wikisql  # the imports live in their own modules
+    from text2sql_cli.cli import passrate, spider, synth, wikisql  # the imports live in their own modules
 
     spider.register(data_app)
     wikisql.register(data_app)
     passrate.register(data_app)
+    synth.register(data_app)
     app.add_typer(data_app, name="data")
