@@ -175,3 +175,34 @@ def test_hf_candidates_are_sampled_in_one_batch_executed_and_selected(tmp_path):
     result = runner.invoke(app, [*args, "--out", str(again)])
     assert result.exit_code == 0, result.output
     assert [p["candidates"] for p in _read(again)] == [p["candidates"] for p in preds]
+
+
+@pytest.mark.slow
+def test_shared_prefill_continues_exactly_like_a_full_prefill():
+    import copy
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from text2sql_cli.inference.sampling import shared_prefill
+
+    model = AutoModelForCausalLM.from_pretrained(shared_tiny()).eval()
+    tok = AutoTokenizer.from_pretrained(shared_tiny())
+    tok.padding_side = "left"
+    enc = tok(
+        ["SELECT name FROM heroes WHERE", "CREATE TABLE t (a INT); SELECT a"],
+        return_tensors="pt",
+        padding=True,
+    )
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    assert (mask == 0).any()  # left padding is exercised
+    config = copy.deepcopy(model.generation_config)
+    config.do_sample, config.max_new_tokens, config.pad_token_id = False, 10, tok.pad_token_id
+    with torch.inference_mode():
+        full = model.generate(
+            input_ids=ids.repeat_interleave(3, 0),
+            attention_mask=mask.repeat_interleave(3, 0),
+            generation_config=config,
+        )
+        shared = model.generate(**shared_prefill(model, ids, mask, 3), generation_config=config)
+    assert torch.equal(full, shared)

@@ -273,10 +273,14 @@ class HFBackend:
 
             eos = self.generation_config.eos_token_id
             recorder = token_logprobs(eos if isinstance(eos, list) else [eos], self.tokenizer.pad_token_id)
+        inputs = {"input_ids": input_ids, "attention_mask": attention}
+        if recorder is not None:
+            from text2sql_cli.inference.sampling import shared_prefill
+
+            inputs = shared_prefill(self.model, input_ids, attention, self.samples)
         with torch.inference_mode():
             output = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=attention,
+                **inputs,
                 generation_config=self.generation_config,
                 stopping_criteria=stop,
                 logits_processor=LogitsProcessorList([recorder] if recorder else []),
@@ -284,7 +288,7 @@ class HFBackend:
         texts = self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
         if recorder is None:
             return [Generation(raw=t) for t in texts]
-        # num_return_sequences keeps a prompt's N samples next to each other
+        # shared_prefill keeps a prompt's N samples next to each other
         n, lps = self.samples, recorder.finish(output[:, width:])
         return [
             Generation(

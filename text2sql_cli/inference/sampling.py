@@ -3,8 +3,9 @@
     sampling_config(greedy_config, n=, temperature=, top_p=) -> GenerationConfig
     TokenLogprobs(eos_ids, pad_id)    a LogitsProcessor that sums each row's token log-probabilities
 
-The N candidates of a prompt come from one `generate` call (`num_return_sequences`), so a batch
-of B prompts decodes B x N rows together. Log-probabilities are the model's own (after any
+The N candidates of a prompt come from one `generate` call, so a batch of B prompts decodes
+B x N rows together; the prompts are encoded once and their KV cache repeated (`shared_prefill`).
+Log-probabilities are the model's own (after any
 repetition penalty, before temperature and top-p: custom processors run before the sampling
 warpers), averaged over the generated tokens up to and including EOS; padding after a row
 finished is not counted. Only the previous step's distribution is kept, so memory stays
@@ -24,8 +25,39 @@ def sampling_config(greedy: Any, *, n: int, temperature: float, top_p: float) ->
     config.temperature = temperature
     config.top_p = top_p
     config.top_k = None  # top-p only (the published self-consistency setups); no hidden top-k 50
-    config.num_return_sequences = n
+    config.num_return_sequences = 1  # the rows arrive already repeated N times (shared_prefill)
     return config
+
+
+def shared_prefill(model: Any, input_ids: Any, attention: Any, n: int) -> dict[str, Any]:
+    """`generate` inputs for N samples per prompt that read each prompt once.
+
+    `num_return_sequences` would repeat every prompt N times before the prefill, so the prompt
+    (DDL + question: most of the tokens) would be encoded N times. Instead the prompts, but for
+    their last token, run once into a KV cache, which is then repeated N times; `generate` starts
+    from it and feeds only the last prompt token. Position ids follow the left padding, as
+    `generate` computes them, so the continuation is the one a full prefill gives (a test checks
+    greedy outputs are identical)."""
+    import torch
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        model(
+            input_ids=input_ids[:, :-1],
+            attention_mask=attention[:, :-1],
+            position_ids=positions[:, :-1],
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+    cache.batch_repeat_interleave(n)
+    return {
+        "input_ids": input_ids.repeat_interleave(n, 0),
+        "attention_mask": attention.repeat_interleave(n, 0),
+        "cache": cache,
+    }
 
 
 def _processor_base():
