@@ -327,6 +327,41 @@ def stop_markers(meta: dict[str, Any] | None) -> tuple[str, ...]:
     return tuple(get_template(DEFAULT_TEMPLATE).stop)
 
 
+def predictions_provenance(path: str | Path) -> dict[str, Any]:
+    """What an eval summary records about the predictions it scored: the file (path, sha256) and,
+    from its sidecar, the fingerprint, backend, model, weights, adapter (+ sha256), template (name
+    + sha256 of its text), generation settings and data sha256. Keys are None for a file without a
+    sidecar (another tool's)."""
+    import json as _json
+
+    path = Path(path)
+    meta = read_predictions_meta(path) or {}
+    prov = meta.get("provenance") or {}
+    template = prov.get("template")
+    template_sha = (
+        hashlib.sha256(_json.dumps(template, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        if isinstance(template, dict)
+        else None
+    )
+    return {
+        "path": str(path.resolve()),
+        "sha256": sha256_file(path),
+        "sidecar": meta_path(path).name if meta else None,
+        "fingerprint": meta.get("fingerprint"),
+        "status": meta.get("status"),
+        "backend": prov.get("backend"),
+        "model": prov.get("model"),
+        "weights": prov.get("weights"),
+        "adapter": prov.get("adapter"),
+        "adapter_sha256": prov.get("adapter_sha256"),
+        "template": template.get("name") if isinstance(template, dict) else template,
+        "template_sha256": template_sha,
+        "generation": prov.get("generation"),
+        "data": meta.get("data"),
+        "data_sha256": meta.get("data_sha256"),
+    }
+
+
 @dataclass(frozen=True)
 class Prediction:
     """A predictions-file row as `t2s eval` scores it."""
@@ -340,6 +375,7 @@ class Prediction:
     sql: str | None
     extraction: str  # how `sql` was found: "given" (from the file) or an `Extraction.method`
     error: str | None = None  # why `t2s infer` produced no generation; such a row is not scored
+    db_id_value: Any = None  # db_id as the file has it (an int stays an int in results.jsonl)
 
 
 def check_finished(path: str | Path, partial: bool) -> dict[str, Any] | None:
@@ -376,14 +412,24 @@ def _count_ids(path: Path) -> int:
         return sum(1 for line in path.open(encoding="utf-8") if line.strip())
 
 
+# The fields of a predictions row that `--columns` can map to another tool's column names.
+PREDICTION_FIELDS = ("id", "db_id", "question", "context", "raw", "sql", "gold")
+
+
 def load_predictions(
-    path: str | Path, stop: tuple[str, ...] | None = None, *, partial: bool = False
+    path: str | Path,
+    stop: tuple[str, ...] | None = None,
+    *,
+    partial: bool = False,
+    columns: dict[str, str] | None = None,
 ) -> list[Prediction]:
     """Read a predictions file; bad lines raise InputError naming the file and line.
 
     A row without `sql` has it extracted from `raw` with `stop`, by default the stop markers the
     sidecar records. A file whose sidecar says it is unfinished is refused unless `partial`; then a
     torn last line is skipped and, where a resumed run appended an id again, the generation wins.
+    `columns` maps t2s fields to another tool's names ({"sql": "pred", "gold": "query"}); a data
+    file (questions and gold, no generation) is refused with "run t2s infer first".
     """
     from text2sql_cli.io import check_text_fields, iter_jsonl
     from text2sql_cli.sql.extract import extract_sql
@@ -396,9 +442,19 @@ def load_predictions(
         stop = stop_markers(read_predictions_meta(path))
     out: dict[str, Prediction] = {}
     for number, obj in iter_jsonl(path, tolerate_torn_tail=partial):
+        if columns:
+            _map_columns(path, number, obj, columns)
         check_text_fields(path, number, obj, ("question", "context", "gold", "answer", "raw", "sql"))
         missing = [k for k in ("db_id",) if obj.get(k) is None]
         if "sql" not in obj and "raw" not in obj and obj.get("error") is None:
+            if obj.get("question") is not None and ("gold" in obj or "answer" in obj):
+                raise InputError(
+                    path,
+                    "this is a data file (questions and gold SQL, no 'sql' or 'raw' column): "
+                    "run t2s infer first",
+                    line=number,
+                    hint="or, for another tool's predictions, name its SQL column: --columns sql=COLUMN",
+                )
             missing.append("sql or raw")
         if missing:
             raise InputError(path, f"missing {', '.join(missing)}", line=number)
@@ -421,6 +477,7 @@ def load_predictions(
             sql=sql,
             extraction=method,
             error=error,
+            db_id_value=obj["db_id"],
         )
         # Without `partial` every row counts, as written. In a partial file a resumed run may
         # have appended an id again: a generation beats an error, a later row an earlier one.
@@ -430,3 +487,17 @@ def load_predictions(
     if not out:
         raise InputError(path, "the file has no predictions")
     return list(out.values())
+
+
+def _map_columns(path: Path, number: int, obj: dict[str, Any], columns: dict[str, str]) -> None:
+    """Rename another tool's columns to t2s fields in place; a mapped column that is absent is an
+    error naming it (a typo would otherwise read as "no prediction")."""
+    for field, column in columns.items():
+        if column not in obj:
+            raise InputError(
+                path,
+                f"no column {column!r} (from --columns {field}={column})",
+                line=number,
+                hint=f"the row has {', '.join(sorted(obj)) or 'no columns'}",
+            )
+        obj[field] = obj.pop(column) if column != field else obj[column]

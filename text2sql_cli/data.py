@@ -50,7 +50,7 @@ class LoadReport:
     dropped: Counter | None = None
 
 
-def parse_columns(spec: str | None) -> dict[str, str]:
+def parse_columns(spec: str | None, fields: tuple[str, ...] = ("id", *FIELDS)) -> dict[str, str]:
     """`"question=q,answer=query"` -> {"question": "q", "answer": "query"} (t2s field = source column)."""
     if not spec:
         return {}
@@ -58,10 +58,10 @@ def parse_columns(spec: str | None) -> dict[str, str]:
     for part in spec.split(","):
         key, sep, value = part.partition("=")
         key, value = key.strip(), value.strip()
-        if not sep or key not in (*FIELDS, "id") or not value:
+        if not sep or key not in fields or not value:
             raise UsageError(
                 f"bad --columns entry {part.strip()!r}",
-                hint=f"write FIELD=COLUMN pairs, FIELD one of id, {', '.join(FIELDS)} (e.g. answer=query)",
+                hint=f"write FIELD=COLUMN pairs, FIELD one of {', '.join(fields)} (e.g. {fields[-1]}=query)",
             )
         mapping[key] = value
     return mapping

@@ -35,8 +35,31 @@ def register(app: typer.Typer) -> None:
 def evaluate(
     predictions: Annotated[Path, typer.Argument(help="Predictions JSONL written by `t2s infer`.")],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for results.jsonl and summary.json.")
-    ] = Path("eval"),
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Directory for results.jsonl and summary.json (default: PREDICTIONS.eval/)."
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace an --out directory that holds the eval of other predictions."
+        ),
+    ] = False,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            help="Another tool's column names: sql=pred,gold=query (fields: id, db_id, question, "
+            "context, raw, sql, gold)."
+        ),
+    ] = None,
+    count_missing_as_wrong: Annotated[
+        bool,
+        typer.Option(
+            "--count-missing-as-wrong",
+            help="Score rows t2s infer could not generate as wrong in EX and EM (default: left out).",
+        ),
+    ] = False,
     metric: Annotated[str, typer.Option("--metric", help="Comma-separated metrics: ex, em.")] = "ex,em",
     mode: Annotated[
         str | None,
@@ -164,7 +187,9 @@ def evaluate(
 ) -> None:
     """Score predictions: EX runs gold and predicted SQL read-only on real or synthesized
     databases; EM compares normalized SQL. Writes OUT/results.jsonl and OUT/summary.json."""
+    from text2sql_cli.artifacts import PREDICTION_FIELDS
     from text2sql_cli.cli._console import out as console
+    from text2sql_cli.data import parse_columns
     from text2sql_cli.errors import UsageError
     from text2sql_cli.evaluation.execution import ExecutionSettings
     from text2sql_cli.evaluation.report import (
@@ -177,7 +202,10 @@ def evaluate(
     )
     from text2sql_cli.lock import hold as hold_lock
 
+    column_map = parse_columns(columns, PREDICTION_FIELDS)
+    out = out if out is not None else predictions.with_name(predictions.name + ".eval")
     _check_out_dir(out)
+    _check_other_predictions(out, predictions, overwrite)
     hold_lock(out)  # a second run on this --out refuses, naming this one
     metrics = tuple(dict.fromkeys(m.strip().lower() for m in metric.split(",") if m.strip()))
     unknown = [m for m in metrics if m not in KNOWN_METRICS]
@@ -225,7 +253,15 @@ def evaluate(
         batch,
         batch_retry,
     )
-    config = EvalConfig(settings, metrics, judge=judge_cfg, out_dir=out, partial=partial)
+    config = EvalConfig(
+        settings,
+        metrics,
+        judge=judge_cfg,
+        out_dir=out,
+        partial=partial,
+        count_missing_as_wrong=count_missing_as_wrong,
+        columns=column_map or None,
+    )
     if dry_run:
         console.print(f"Dry run, nothing sent: {estimate_judge(predictions, config).line()}")
         return
@@ -310,6 +346,29 @@ def _check_out_dir(out: Path) -> None:
     if existing is not None and not existing.is_dir():
         what = "is a file" if existing == out else f"is inside {existing}, which is a file"
         raise UsageError(f"--out {out} {what}", hint="pass a directory for results.jsonl and summary.json")
+
+
+def _check_other_predictions(out: Path, predictions: Path, overwrite: bool) -> None:
+    """An --out that holds the eval of another predictions file is not replaced without --overwrite
+    (as `t2s infer` guards its --out); rerunning on the same file updates it."""
+    import json
+
+    from text2sql_cli.errors import UsageError
+
+    summary = out / "summary.json"
+    if overwrite or not summary.is_file():
+        return
+    try:
+        recorded = (json.loads(summary.read_text(encoding="utf-8")).get("predictions") or {}).get("path")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        recorded = None
+    if recorded is None:
+        return  # a summary from before t2s recorded its predictions: nothing to compare with
+    if Path(recorded) != predictions.resolve():
+        raise UsageError(
+            f"--out {out} holds the evaluation of {recorded}, not {predictions}",
+            hint="use another --out, or --overwrite to replace it",
+        )
 
 
 def _print_warnings(console, summary: dict, no_generation: str | None) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from text2sql_cli.artifacts import Prediction, check_finished, load_predictions
+from text2sql_cli.artifacts import Prediction, check_finished, load_predictions, predictions_provenance
 from text2sql_cli.errors import InputError, UsageError
 from text2sql_cli.io import atomic_write_text
 
@@ -107,9 +107,11 @@ def build_report(
         # The texts travel with the verdicts, so results.jsonl reads on its own (in pandas too).
         row = {
             "id": pred.id,
-            "db_id": pred.db_id,
+            "db_id": pred.db_id if pred.db_id_value is None else pred.db_id_value,
             "question": pred.question,
+            "context": pred.context,
             "gold": pred.gold,
+            "raw": pred.raw,
             "sql": pred.sql,
             "extraction": pred.extraction,
         }
@@ -148,11 +150,16 @@ def summarize(rows: list[dict], metrics: tuple[str, ...]) -> dict[str, Any]:
     summary: dict[str, Any] = {"examples": len(rows), "metrics": {m: _score(rows, m) for m in metrics}}
     by_db: dict[str, list[dict]] = {}
     for row in rows:
-        by_db.setdefault(row["db_id"], []).append(row)
-    summary["per_db"] = {
-        db: {"examples": len(group), **{m: _score(group, m)["score"] for m in metrics}}
-        for db, group in sorted(by_db.items())
-    }
+        by_db.setdefault(str(row["db_id"]), []).append(row)
+    summary["per_db"] = {}
+    for db, group in sorted(by_db.items()):
+        scores = {m: _score(group, m) for m in metrics}
+        summary["per_db"][db] = {
+            "examples": len(group),
+            **{m: scores[m]["score"] for m in metrics},
+            # the counts behind each ratio (correct / scored, and how many were left out)
+            "counts": {m: {k: v for k, v in scores[m].items() if k != "score"} for m in metrics},
+        }
     if "ex" in metrics:
         summary["execution"] = _execution_facts(rows)
     return summary
@@ -215,6 +222,8 @@ class EvalConfig:
     out_dir: Path | None = None
     partial: bool = False
     progress: bool = True
+    count_missing_as_wrong: bool = False  # rows without a generation score as wrong, not excluded
+    columns: dict[str, str] | None = None  # another tool's column names ({"sql": "pred"})
 
     @property
     def all_metrics(self) -> tuple[str, ...]:
@@ -234,8 +243,14 @@ def evaluate(path: str | Path, config: EvalConfig) -> Report:
 
     path = Path(path)
     settings = config.execution
-    predictions = load_predictions(path, partial=config.partial)
+    predictions = load_predictions(path, partial=config.partial, columns=config.columns)
     unfinished = check_finished(path, partial=True) if config.partial else None
+    if all(p.error is not None for p in predictions) and not config.count_missing_as_wrong:
+        raise InputError(
+            path,
+            f"no row has a generation (t2s infer failed on all {len(predictions)}), nothing to score",
+            hint="rerun t2s infer to retry them, or pass --count-missing-as-wrong to score them as wrong",
+        )
     check_inputs(path, predictions, config.metrics, settings)
     from text2sql_cli.sql.sqlglot_log import capture, summarize
 
@@ -256,7 +271,11 @@ def evaluate(path: str | Path, config: EvalConfig) -> Report:
         columns["judge"], judge_report = judge_column(
             predictions, config.judge, out_dir, progress=config.progress
         )
+    if config.count_missing_as_wrong:
+        _missing_as_wrong(predictions, columns)
     report = build_report(predictions, columns, settings.public_dump())
+    report.summary["predictions"] = predictions_provenance(path)
+    report.summary["no_generation"]["counted_as_wrong"] = config.count_missing_as_wrong
     if warnings:
         report.summary["sqlglot_warnings"] = summarize(warnings)
     if unfinished is not None:
@@ -269,6 +288,17 @@ def evaluate(path: str | Path, config: EvalConfig) -> Report:
             report.agreement = agreement_from_rows(report.rows)
             report.summary["agreement"] = report.agreement.to_dict()
     return report
+
+
+def _missing_as_wrong(predictions: list[Prediction], columns: dict[str, list[dict]]) -> None:
+    """--count-missing-as-wrong: a row t2s infer could not generate scores False in EX and EM (its
+    status stays generation_error; a row without gold stays excluded: nothing to be wrong against)."""
+    for i, pred in enumerate(predictions):
+        if pred.error is None or not _text(pred.gold):
+            continue
+        for name in ("ex", "em"):  # the judge's own summary counts no_generation apart
+            if name in columns:
+                columns[name][i][name] = False
 
 
 def estimate_judge(path: str | Path, config: EvalConfig):
