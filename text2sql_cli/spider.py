@@ -1,6 +1,6 @@
 """Spider import: Spider's json (db_id, question, query) plus its SQLite databases -> t2s rows.
 
-    import_spider(spider_dir, split="dev") -> list[dict]      rows: id, db_id, context, question, answer
+    import_spider(spider_dir, split="dev", skip_missing=) -> list[dict]   id, db_id, context, question, answer
     schema_ddl(sqlite_path) -> str                            the CREATE TABLE text of a database
     write_rows(rows, out)                                     JSONL, written atomically
 
@@ -35,8 +35,12 @@ def schema_ddl(sqlite_path: str | Path) -> str:
     return "\n".join(sql.strip().rstrip(";") + ";" for (sql,) in rows)
 
 
-def import_spider(spider_dir: str | Path, split: str = "dev") -> list[dict]:
-    """Rows for one split; every problem (missing json, missing databases) reported at once."""
+def import_spider(
+    spider_dir: str | Path, split: str = "dev", *, skip_missing: bool = False, skipped: dict | None = None
+) -> list[dict]:
+    """Rows for one split; every problem (missing json, missing databases) reported at once.
+    `skip_missing` leaves out the rows of databases absent from `database/` (Spider dev's wta_1 in
+    some copies) instead of failing; `skipped` (a dict) then receives {db_id: rows left out}."""
     root = Path(spider_dir)
     if split not in SPLITS:
         raise InputError(root, f"unknown split {split!r}", hint=f"choose one of {', '.join(SPLITS)}")
@@ -65,12 +69,17 @@ def import_spider(spider_dir: str | Path, split: str = "dev") -> list[dict]:
             contexts[db_id] = schema_ddl(db_file)
         else:
             missing.add(db_id)
-    if missing:
+    if missing and skip_missing:
+        for _, _, item in examples:
+            if item["db_id"] in missing and skipped is not None:
+                skipped[item["db_id"]] = skipped.get(item["db_id"], 0) + 1
+        examples = [e for e in examples if e[2]["db_id"] not in missing]
+    elif missing:
         names = ", ".join(sorted(missing)[:5]) + (" ..." if len(missing) > 5 else "")
         raise InputError(
             root / "database",
             f"{len(missing)} databases missing ({names})",
-            hint="expected database/<db_id>/<db_id>.sqlite",
+            hint="expected database/<db_id>/<db_id>.sqlite; --skip-missing leaves their rows out",
         )
     return [
         {
