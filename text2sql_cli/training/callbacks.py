@@ -3,6 +3,7 @@ inside `train()` (this module imports transformers)."""
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 from pathlib import Path
@@ -88,8 +89,9 @@ class RichProgress(TrainerCallback):
 
 
 class LossLog(TrainerCallback):
-    """One JSON line per Trainer log event with a loss: {step, epoch, loss, lr, grad_norm} or
-    {step, epoch, eval_loss}. Main process only; each line is flushed as it is written.
+    """One JSON line per Trainer log event with a loss: {step, epoch, split: "train", loss, lr,
+    grad_norm} or {step, epoch, split: "eval", eval_loss}; a non-finite value is null, named in
+    `nonfinite`. Main process only; each line is flushed as it is written.
 
     The last optimizer step is always logged (the Trainer logs only every --log-every steps), so
     the log's last loss, run.json's final_loss, covers the last steps trained and is never stale.
@@ -108,11 +110,20 @@ class LossLog(TrainerCallback):
             return
         row = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
         if "loss" in logs:
-            row |= {"loss": logs["loss"], "lr": logs.get("learning_rate"), "grad_norm": logs.get("grad_norm")}
+            values = {
+                "loss": logs["loss"],
+                "lr": logs.get("learning_rate"),
+                "grad_norm": logs.get("grad_norm"),
+            }
+            row |= {"split": "train", **values}
         elif "eval_loss" in logs:
-            row["eval_loss"] = logs["eval_loss"]
+            row |= {"split": "eval", "eval_loss": logs["eval_loss"]}
         else:
             return
+        # JSON has no NaN: a non-finite value is written as null and named, never as a number
+        bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            row |= {k: None for k in bad} | {"nonfinite": bad}
         with JsonlAppender(self.path) as log:
             log.write(row)
 

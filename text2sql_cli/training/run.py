@@ -387,7 +387,7 @@ def loss_summary(path: Path) -> dict[str, float | None]:
     from text2sql_cli.io import read_jsonl
 
     rows = read_jsonl(path, tolerate_torn_tail=True) if path.exists() else []
-    train = [r["loss"] for r in rows if r.get("loss") is not None]
+    train = [r["loss"] for r in rows if r.get("loss") is not None and r.get("split", "train") == "train"]
     evals = [r["eval_loss"] for r in rows if r.get("eval_loss") is not None]
     return {
         "final_loss": train[-1] if train else None,
@@ -444,11 +444,17 @@ def _run(cfg: TrainSettings, template: Any, callbacks: tuple[Any, ...]) -> Train
     )
 
     from peft import get_peft_model
+    from transformers import set_seed
 
+    # Seeded runs repeat: every draw (a random init in the base, LoRA's A matrices, dropout, the
+    # Trainer's shuffle via data_seed) starts from --seed; the Trainer seeds again only after the
+    # adapter exists, so without these the LoRA weights differ run to run.
+    set_seed(cfg.seed)
     base_model = load_model(cfg, cuda=cuda, bf16=bf16)
     # no KV cache in training: a cache also turns off masking_utils' packed-sequence detection,
     # which is what keeps packed examples apart
     base_model.config.use_cache = False
+    set_seed(cfg.seed)  # the same LoRA init whatever loading the base drew
     model = get_peft_model(base_model, lora_config(cfg))
     precision = mixed_precision(cuda, bf16)
     args = training_arguments(cfg, out, precision=precision, has_eval=eval_rows is not None, use_cpu=not cuda)
@@ -534,9 +540,12 @@ def _run(cfg: TrainSettings, template: Any, callbacks: tuple[Any, ...]) -> Train
     }
     record = RunRecord.model_validate(info)
     if is_main:
+        from text2sql_cli.io import atomic_write_text
         from text2sql_cli.prompts import save_template
+        from text2sql_cli.training.card import model_card
 
         save_template(out, template)
+        atomic_write_text(out / "README.md", model_card(info, template))  # replaces PEFT's placeholder
         write_run(out, record)  # last: its existence means the run completed
     trainer.accelerator.wait_for_everyone()
     return TrainResult(out, True, step, is_main=is_main, info=info, **losses)
