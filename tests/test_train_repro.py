@@ -55,3 +55,4 @@ def test_run_readme_is_a_model_card(runs):
     assert str(record["training"]["final_loss"]) in card and '"seed": 7' in card
     assert template["text"].splitlines()[0] in card
     assert "t2s infer --model" in card and "PeftModel.from_pretrained" in card
+    assert record["config_sources"]["seed"] == "flag" and record["config_sources"]["quant"] == "default"

@@ -117,6 +117,41 @@ def choices(literal: Any) -> str:
     return "<" + "|".join(map(str, get_args(literal))) + ">"
 
 
+def option_sources(
+    cls: type[T2SSettings],
+    flags: dict[str, Any],
+    *,
+    before_env: tuple[tuple[str, set[str]], ...] = (),
+    after_env: tuple[tuple[str, set[str]], ...] = (),
+) -> dict[str, str]:
+    """Where each option of `cls` got its value, by the precedence rule: "flag" (given, not None),
+    then the `before_env` layers (e.g. ("--config FILE", keys)), "env T2S_X", ".env T2S_X", the
+    `after_env` layers (e.g. ("preset book", keys)), else "default"."""
+    import os
+
+    dotenv: dict[str, Any] = {}
+    if Path(".env").is_file():
+        from dotenv import dotenv_values
+
+        dotenv = {k.upper(): v for k, v in dotenv_values(".env").items()}
+    environ = {k.upper() for k in os.environ}
+    out: dict[str, str] = {}
+    for name in cls.model_fields:
+        names = [n.upper() for n in env_names_of_field(cls, name)]
+        if flags.get(name) is not None:
+            out[name] = "flag"
+            continue
+        layer = next((label for label, keys in before_env if name in keys), None)
+        if layer is None:
+            layer = next((f"env {n}" for n in names if n in environ), None)
+        if layer is None:
+            layer = next((f".env {n}" for n in names if n in dotenv), None)
+        if layer is None:
+            layer = next((label for label, keys in after_env if name in keys), None)
+        out[name] = layer or "default"
+    return out
+
+
 _WARNED: set[tuple[str, str]] = set()  # warn once per process, however many settings load
 
 

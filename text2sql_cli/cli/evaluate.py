@@ -223,7 +223,7 @@ def evaluate(
             f"--db-dir holds SQLite files; it does not go with --engine {engine}",
             hint="for existing server databases pass --db-url with {db_id}, e.g. mysql://u@host/{db_id}",
         )
-    settings = ExecutionSettings.from_flags(
+    setting_flags = dict(
         eval_mode=mode,
         keep_distinct=keep_distinct,
         eval_dialect=dialect,
@@ -240,6 +240,11 @@ def evaluate(
         exclude_low_information=True if exclude_low_information else None,
         infer_schema=False if no_infer_schema else None,
     )
+    settings = ExecutionSettings.from_flags(**setting_flags)
+    from text2sql_cli.cli._options import print_effective_options
+    from text2sql_cli.config import option_sources
+
+    sources = option_sources(ExecutionSettings, setting_flags)
     judge_cfg = _judge_config(
         judge,
         judge_base_url,
@@ -266,7 +271,9 @@ def evaluate(
         console.print(f"Dry run, nothing sent: {estimate_judge(predictions, config).line()}")
         return
     report = evaluate(predictions, config)
+    report.summary["settings_sources"] = sources  # flag, env or .env per setting, else default
     write_report(report, out)
+    print_effective_options(report.summary["settings"], sources, "t2s eval")
     print_summary(console, report.summary)
     if "judge" in report.summary:
         _print_judge(console, report)

@@ -128,7 +128,7 @@ def infer(
     from text2sql_cli.errors import UsageError
     from text2sql_cli.inference import InferSettings
 
-    cfg = InferSettings.from_flags(
+    infer_flags = dict(
         backend=backend,
         template=template,
         max_new_tokens=max_new_tokens,
@@ -145,6 +145,7 @@ def infer(
         db_dir=db_dir,
         drop_empty=drop_empty,
     )
+    cfg = InferSettings.from_flags(**infer_flags)
     if cfg.db_dir is not None and not cfg.db_dir.is_dir():
         raise UsageError(f"--db-dir {cfg.db_dir}: no such directory", hint="give <dir>/<db_id>/*.sqlite")
     check_model_path(model)
@@ -160,7 +161,19 @@ def infer(
         from text2sql_cli.lock import hold as hold_lock
 
         hold_lock(out)  # a second run on this --out refuses, naming this one
-        _batch(cfg, model=model, data=data, out=out, base=base, columns=columns, overwrite=overwrite)
+        from text2sql_cli.config import option_sources
+
+        sources = option_sources(InferSettings, infer_flags)
+        _batch(
+            cfg,
+            model=model,
+            data=data,
+            out=out,
+            base=base,
+            columns=columns,
+            overwrite=overwrite,
+            sources=sources,
+        )
         return
     if out is not None:
         raise UsageError("--out needs --data", hint="in pipe mode answers go to stdout")
@@ -171,7 +184,7 @@ def infer(
     _stream(cfg, model=model, base=base, ddl=ddl, db=db)
 
 
-def _batch(cfg, *, model, data, out, base, columns, overwrite) -> None:
+def _batch(cfg, *, model, data, out, base, columns, overwrite, sources=None) -> None:
     from rich.table import Table
 
     from text2sql_cli.cli._console import err
@@ -203,6 +216,9 @@ def _batch(cfg, *, model, data, out, base, columns, overwrite) -> None:
     )
     if summary.rank != 0:
         return  # under accelerate launch, rank 0 reports for all
+    from text2sql_cli.cli._options import print_effective_options
+
+    print_effective_options(cfg.public_dump(), sources or {}, "t2s infer")
     table = Table(title=f"t2s infer -> {out}")
     table.add_column("")
     table.add_column("value", justify="right")

@@ -183,7 +183,12 @@ def train(
 
     flags = {k: v for k, v in locals().items() if k != "config"}
     cfg = resolve_config(config, **flags)
-    result = run_training(cfg)
+    from text2sql_cli.cli._options import print_effective_options
+
+    def announce() -> None:  # once the inputs are checked, before the base model loads
+        print_effective_options(cfg.public_dump(), cfg.sources(), "t2s train")
+
+    result = run_training(cfg, on_ready=announce)
     if not result.is_main:
         return
     from text2sql_cli.cli._console import err

@@ -18,13 +18,14 @@ from text2sql_cli.training.run import RUN_FILE, TrainResult
 from text2sql_cli.training.run import train as train_sft
 
 
-def train(cfg: TrainSettings, *, callbacks: tuple = ()) -> TrainResult:
-    """`t2s train`: SFT (run.py), or GRPO with an execution reward for --method grpo (grpo.py)."""
+def train(cfg: TrainSettings, *, callbacks: tuple = (), on_ready=None) -> TrainResult:
+    """`t2s train`: SFT (run.py), or GRPO with an execution reward for --method grpo (grpo.py).
+    `on_ready()` is called once the inputs are checked, just before the base model loads."""
     if cfg.method == "grpo":
         from text2sql_cli.training.grpo import train_grpo
 
-        return train_grpo(cfg, callbacks=callbacks)
-    return train_sft(cfg, callbacks=callbacks)
+        return train_grpo(cfg, callbacks=callbacks, on_ready=on_ready)
+    return train_sft(cfg, callbacks=callbacks, on_ready=on_ready)
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from text2sql_cli.config import T2SSettings
@@ -113,6 +113,12 @@ class TrainSettings(T2SSettings):
             raise ValueError("init (--init) is for --method grpo; SFT starts from --base")
         return self
 
+    # where each option came from (resolve_config fills it): run.json's config_sources
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def sources(self) -> dict[str, str]:
+        return dict(self._sources)
+
     def target_modules(self) -> str | list[str]:
         if self.targets.strip() == "all-linear":
             return "all-linear"
@@ -203,4 +209,13 @@ def resolve_config(config_file: str | Path | None = None, **flags: Any) -> Train
             raise ConfigError(f"unknown preset {preset_name!r}", hint=f"use one of {', '.join(PRESETS)}")
         # env/.env values were given explicitly; the preset only replaces built-in defaults
         preset = {k: v for k, v in PRESETS[preset_name].items() if k not in env_only.model_fields_set}
-    return TrainSettings.from_flags(**(preset | from_file | given | {"preset": preset_name}))
+    cfg = TrainSettings.from_flags(**(preset | from_file | given | {"preset": preset_name}))
+    from text2sql_cli.config import option_sources
+
+    cfg._sources = option_sources(
+        TrainSettings,
+        given,
+        before_env=((f"--config {config_file}", set(from_file)),),
+        after_env=((f"preset {preset_name}", set(preset)),),
+    )
+    return cfg

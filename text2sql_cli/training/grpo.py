@@ -197,7 +197,7 @@ def grpo_arguments(cfg: TrainSettings, out: Path, *, precision: str, use_cpu: bo
     )
 
 
-def train_grpo(cfg: TrainSettings, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
+def train_grpo(cfg: TrainSettings, *, callbacks: tuple[Any, ...] = (), on_ready: Any = None) -> TrainResult:
     """Train with GRPO as `cfg` says and write a self-describing run directory (module docstring)."""
     from text2sql_cli.prompts import get_template
     from text2sql_cli.training.options import require_cuda_for_quant
@@ -215,10 +215,12 @@ def train_grpo(cfg: TrainSettings, *, callbacks: tuple[Any, ...] = ()) -> TrainR
     from text2sql_cli.quiet import quiet_known_noise
 
     with quiet_known_noise():
-        return _run(cfg, template, cuda, callbacks)
+        return _run(cfg, template, cuda, callbacks, on_ready)
 
 
-def _run(cfg: TrainSettings, template: Any, cuda: bool, callbacks: tuple[Any, ...]) -> TrainResult:
+def _run(
+    cfg: TrainSettings, template: Any, cuda: bool, callbacks: tuple[Any, ...], on_ready: Any = None
+) -> TrainResult:
     import torch
     from transformers import PrinterCallback, ProgressCallback
     from transformers.utils import logging as hf_logging
@@ -238,6 +240,11 @@ def _run(cfg: TrainSettings, template: Any, cuda: bool, callbacks: tuple[Any, ..
     rows, data_info = prompt_rows(cfg, template, tokenizer)
     from datasets import Dataset
 
+    if on_ready is not None:
+        on_ready()
+    from transformers import set_seed
+
+    set_seed(cfg.seed)  # seeded runs repeat: the base's and the adapter's draws start from --seed
     model = load_model(cfg, cuda=cuda, bf16=bf16)
     peft_config = None
     if cfg.init is not None:
@@ -292,6 +299,7 @@ def _run(cfg: TrainSettings, template: Any, cuda: bool, callbacks: tuple[Any, ..
         "template": template.name,
         "quant": cfg.quant,
         "config": cfg.public_dump(),
+        "config_sources": cfg.sources(),  # flag, --config, env, .env, preset or default per option
         "reward": settings.record(),
         "reward_verdicts": dict(execution.statuses),
         "data": {"train": data_info, "eval": None},

@@ -402,7 +402,7 @@ def _precision_label(mixed_precision: str) -> str:
     return "fp32" if mixed_precision == "no" else mixed_precision
 
 
-def train(cfg: TrainSettings, *, callbacks: tuple[Any, ...] = ()) -> TrainResult:
+def train(cfg: TrainSettings, *, callbacks: tuple[Any, ...] = (), on_ready: Any = None) -> TrainResult:
     """Train a LoRA adapter as `cfg` says and write the run directory. Raises T2SError subclasses
     for anything the user can fix; returns `completed=False` after a signal-triggered checkpoint.
     `callbacks` are extra TrainerCallbacks (benchmarks time steps with one)."""
@@ -420,10 +420,10 @@ def train(cfg: TrainSettings, *, callbacks: tuple[Any, ...] = ()) -> TrainResult
     from text2sql_cli.quiet import quiet_known_noise
 
     with quiet_known_noise():  # before the first peft/bitsandbytes import
-        return _run(cfg, template, callbacks)
+        return _run(cfg, template, callbacks, on_ready)
 
 
-def _run(cfg: TrainSettings, template: Any, callbacks: tuple[Any, ...]) -> TrainResult:
+def _run(cfg: TrainSettings, template: Any, callbacks: tuple[Any, ...], on_ready: Any = None) -> TrainResult:
     import torch
     from transformers import PrinterCallback, ProgressCallback, Trainer
     from transformers.utils import logging as hf_logging
@@ -449,6 +449,8 @@ def _run(cfg: TrainSettings, template: Any, callbacks: tuple[Any, ...]) -> Train
     # Seeded runs repeat: every draw (a random init in the base, LoRA's A matrices, dropout, the
     # Trainer's shuffle via data_seed) starts from --seed; the Trainer seeds again only after the
     # adapter exists, so without these the LoRA weights differ run to run.
+    if on_ready is not None:
+        on_ready()  # inputs checked; the slow part starts
     set_seed(cfg.seed)
     base_model = load_model(cfg, cuda=cuda, bf16=bf16)
     # no KV cache in training: a cache also turns off masking_utils' packed-sequence detection,
@@ -518,6 +520,7 @@ def _run(cfg: TrainSettings, template: Any, callbacks: tuple[Any, ...]) -> Train
         "template": template.name,
         "quant": cfg.quant,
         "config": cfg.public_dump(),
+        "config_sources": cfg.sources(),  # flag, --config, env, .env, preset or default per option
         "data": {"train": train_info, "eval": eval_info},
         "versions": library_versions(),
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
