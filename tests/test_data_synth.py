@@ -9,6 +9,7 @@ import json
 import sqlite3
 
 import pytest
+from _servers import server_url  # reads the server URLs at import, before the env is cleared
 from typer.testing import CliRunner
 
 from text2sql_cli.cli import app
@@ -286,3 +287,65 @@ def test_failed_teacher_requests_write_what_came_and_exit_1(server, ddl_dir, tmp
     summary = json.loads((out / "summary.json").read_text())
     assert summary["teacher_requests"]["unanswered"] == {"error": 1, "unparseable": 1}
     assert read(out / "synth.jsonl") == []
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mariadb"])
+def test_a_server_database_gives_the_schema_and_its_rows_check_the_sql(server, tmp_path, engine):
+    import os
+
+    import sqlalchemy as sa
+
+    base = server_url(engine)
+    name = f"t2s_synth_{os.getpid()}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        db = sa.create_engine(url)
+        with db.begin() as conn:
+            conn.execute(
+                sa.text("CREATE TABLE books (book_id INT PRIMARY KEY, title VARCHAR(100), year INT)")
+            )
+            conn.execute(sa.text("INSERT INTO books VALUES (1, 'A', 1990), (2, 'B', 1995)"))
+        db.dispose()
+        out = tmp_path / "out"
+        result = synth(server, out, "--db-url", url, "--n", 2, "--per-request", 2, "--rounds", 1)
+        assert result.exit_code == 0, result.output
+        (row,) = read(out / "synth.jsonl")
+        assert row["db_id"] == name and "CREATE TABLE books" in row["context"]
+        assert "ENGINE" not in row["context"] and row["answer"] == BOOKS[1]["sql"]
+        (dropped,) = read(out / "dropped.jsonl")  # no book after 2000 on the server
+        assert dropped["reason"] == "empty_result" and dropped["detail"] == "no rows on the real database"
+    finally:
+        from text2sql_cli.sql.engines import _servers
+
+        for key in [k for k in _servers if name in k[2]]:
+            _servers.pop(key).dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+def test_an_unreachable_server_is_one_line_and_exit_2(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "synth",
+            "--out",
+            str(tmp_path / "out"),
+            "--teacher",
+            "m",
+            "--teacher-base-url",
+            "http://127.0.0.1:9",
+            "--db-url",
+            "postgresql://nobody:secret@127.0.0.1:9/shop",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert (
+        "cannot read the schema at postgresql://nobody:***@127.0.0.1:9/shop" in text and "secret" not in text
+    )

@@ -7,14 +7,16 @@ is the pair's reason; filtering/rules.py's codes where they mean the same):
     unknown_column
     gold_error /     the SQL fails or runs out of time on the schema (an empty database built from
     gold_timeout     the DDL, the synthesized instances, and the real SQLite file when given)
-    empty_result     no row on any synthesized instance (or on the real database)
+    empty_result     no row on any synthesized instance (or no row on the real database)
     constant_result  the same result on the empty database and on every instance: it does not
                      depend on the data (SELECT 1, COUNT(*) of a filter nothing matches, ...)
     duplicate        same normalised SQL or same normalised question as a pair kept before
 
 Execution is the sql/ layer's: sandboxed (read-only, time-limited) SQLite built from the DDL,
 synthesized instances seeded with the query's literals (sql.synth.instances_for); DDL written for
-MySQL or PostgreSQL is run through the same dialect translation `t2s filter` uses.
+MySQL or PostgreSQL is run through the same dialect translation `t2s filter` uses. A schema read
+from a SQLite file or a MariaDB/PostgreSQL server is also checked on that real database (the
+server's: the SQL as written, read-only, through sql/engines).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ class CheckSettings:
     timeout: float = 5.0
 
 
-def check_pair(question: str, sql: str, ddl: str, dialect: str, db_path: str | None, cfg: CheckSettings):
-    """A Finding: `reason` set when the pair is dropped."""
+def check_pair(question: str, sql: str, source, cfg: CheckSettings):
+    """A Finding for a pair on `source` (a synth.sources.Source): `reason` set when it is dropped."""
     from sqlglot import exp
 
     from text2sql_cli.sql.dialect import resolve_dialect, to_sqlite
@@ -42,6 +44,7 @@ def check_pair(question: str, sql: str, ddl: str, dialect: str, db_path: str | N
     from text2sql_cli.sql.schema import SchemaError
     from text2sql_cli.sql.synth import instances_for
 
+    ddl, dialect, db_path = source.ddl, source.dialect, source.db_path
     if not question.strip() or not sql.strip():
         return Finding("missing_field", "the pair has no question" if not question.strip() else "no SQL")
     dialect = resolve_dialect(f"{ddl}\n{sql}", dialect)
@@ -75,12 +78,17 @@ def check_pair(question: str, sql: str, ddl: str, dialect: str, db_path: str | N
             results.append(execute(conn, runnable, timeout=cfg.timeout))
         finally:
             conn.close()
+    real = bool(db_path or source.db_url)
+    if source.db_url:  # the real server database, read-only, the SQL as written
+        from text2sql_cli.sql.engines import server_for
+
+        results.append(server_for(source.engine, source.db_url).execute(sql, timeout=cfg.timeout))
     for result in results:
         found = _outcome(result)
         if found.reason:
             return found
-    where = "the real database" if db_path else f"any of {len(snapshots)} synthesized databases"
-    if (db_path and not results[-1].rows) or not any(r.rows for r in results):
+    where = "the real database" if real else f"any of {len(snapshots)} synthesized databases"
+    if (real and not results[-1].rows) or not any(r.rows for r in results):
         return Finding("empty_result", f"no rows on {where}")
     if all(_same(r.rows, empty.rows) for r in results):
         return Finding("constant_result", "the same result on an empty database and on every instance")

@@ -84,6 +84,7 @@ def run_synth(
     progress: bool = True,
 ) -> SynthReport:
     from text2sql_cli.llm_client import estimate, run_batch
+    from text2sql_cli.sql.sqlglot_log import capture
 
     dbs = [_Db(s, few_shots(s, seed_rows, cfg.seed)) for s in sources]
     cache = out_dir / CACHE_FILE
@@ -128,8 +129,9 @@ def run_synth(
             if result.status != "ok":
                 unanswered[result.status] += 1
                 continue
-            for j, pair in enumerate(result.value):
-                _consider(db, pair, f"{result.id}/{j}", cfg)
+            with capture():  # sqlglot's transpiling remarks are not the user's concern here
+                for j, pair in enumerate(result.value):
+                    _consider(db, pair, f"{result.id}/{j}", cfg)
         if report.stopped:
             stopped = report.stopped
             break
@@ -187,9 +189,7 @@ def _consider(db: _Db, pair: dict[str, Any], origin: str, cfg: SynthConfig) -> N
     }
     meta = {"request": origin.rsplit("/", 1)[0], "difficulty": pair.get("difficulty")}
     settings = CheckSettings(cfg.instances, cfg.seed, cfg.timeout)
-    found = check_pair(
-        row["question"], row["answer"], db.source.ddl, db.source.dialect, db.source.db_path, settings
-    )
+    found = check_pair(row["question"], row["answer"], db.source, settings)
     if found.reason is None:
         skey = sql_key(row["answer"], db.source.dialect)
         qkey = question_key(row["question"])

@@ -11,6 +11,7 @@ the file and the fix.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ class Source:
     dialect: str = "auto"
     db_path: str | None = None  # a SQLite file: generated SQL also runs on its real rows
     origin: str = ""  # what it was read from, for summary.json
+    engine: str = "sqlite"  # mariadb/postgres: generated SQL also runs, as written, on `db_url`
+    db_url: str | None = None
 
 
 def load_sources(
@@ -110,6 +113,11 @@ def _sqlite_source(path: Path) -> Source:
     return Source(path.stem, ddl, "sqlite", str(path), str(path))
 
 
+# MariaDB's storage options after a CREATE TABLE's closing parenthesis: not part of the schema a
+# model needs, and noise in every row's context.
+_TABLE_OPTIONS = re.compile(r"\)\s*ENGINE\s*=[^;]*$", re.I)
+
+
 def _server_sources(url: str) -> list[Source]:
     """The tables of the URL's database, as CREATE TABLE text in the server's dialect (read through
     SQLAlchemy's inspector; nothing is written)."""
@@ -126,7 +134,8 @@ def _server_sources(url: str) -> list[Source]:
         meta = MetaData()
         meta.reflect(bind=engine)
         database = engine.url.database or engine_name
-        ddl = ";\n\n".join(str(CreateTable(t).compile(engine)).strip() for t in meta.sorted_tables) + ";"
+        creates = (str(CreateTable(t).compile(engine)).strip() for t in meta.sorted_tables)
+        ddl = ";\n\n".join(_TABLE_OPTIONS.sub(")", c) for c in creates) + ";"
     except Exception as err:
         raise UsageError(
             f"cannot read the schema at {redact(url)}: {str(err).strip().splitlines()[0][:200]}",
@@ -136,4 +145,4 @@ def _server_sources(url: str) -> list[Source]:
         engine.dispose()
     if not meta.tables:
         raise UsageError(f"the database at {redact(url)} has no tables", hint="name a database with tables")
-    return [Source(database, ddl, engine_dialect(engine_name), None, redact(url))]
+    return [Source(database, ddl, engine_dialect(engine_name), None, redact(url), engine_name, full)]
