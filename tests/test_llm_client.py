@@ -139,9 +139,7 @@ def test_rpm_paces_requests_evenly(fake_openai, tmp_path):
     run(fake_openai, reqs(6), tmp_path, rpm=600)  # one every 0.1 s
     times = sorted(r.t for r in fake_openai.seen)
     gaps = [b - a for a, b in zip(times, times[1:])]
-    # Slots are 0.1 s apart on the client; arrival at the server jitters by a few tens of ms when
-    # the machine is loaded. A burst (what this guards against) arrives with gaps near 0.
-    assert min(gaps) >= 0.05 and times[-1] - times[0] >= 0.45
+    assert min(gaps) >= 0.08 and times[-1] - times[0] >= 0.45
 
 
 CHILD = """
