@@ -349,3 +349,39 @@ def test_an_unreachable_server_is_one_line_and_exit_2(tmp_path):
     assert (
         "cannot read the schema at postgresql://nobody:***@127.0.0.1:9/shop" in text and "secret" not in text
     )
+
+
+def test_a_rerun_sends_only_the_requests_that_failed(server, ddl_dir, tmp_path):
+    server.script(SYNTH_FOCUS[0], ["500", "500"])  # fails both attempts of the first run only
+    out = tmp_path / "out"
+    args = ("--ddl", ddl_dir / "shop.sql", "--n", 10, "--per-request", 5, "--rounds", 1)
+    assert synth(server, out, *args).exit_code == 1
+    assert read(out / "synth.jsonl") == []
+    before = server.count()
+    result = synth(server, out, *args)
+    assert result.exit_code == 0, result.output
+    # one request sent again; the unparseable one is answered from the cache, not paid again
+    assert server.count() - before == 1 and SYNTH_FOCUS[0] in server.seen[-1].prompt
+    assert [r["answer"] for r in read(out / "synth.jsonl")] == [p["sql"] for p in GOOD]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["teacher_requests"]["unanswered"] == {"unparseable": 1}
+    assert summary["produced_by"].startswith("t2s data synth (t2s ")
+
+
+def test_pairs_the_judge_cannot_rule_on_are_held_not_kept_nor_dropped(server, ddl_dir, tmp_path):
+    def answer(prompt: str) -> str:
+        if "You are reviewing" in prompt and "COUNT(*)" in prompt:
+            return "yes, probably"  # never a valid verdict
+        return teacher(prompt)
+
+    server.answer = answer
+    out = tmp_path / "out"
+    args = ("--ddl", ddl_dir / "shop.sql", "--n", 5, "--per-request", 5, "--rounds", 1)
+    result = synth(server, out, *args, "--judge", "gpt-4o-mini", "--judge-base-url", server.url)
+    assert result.exit_code == 0, result.output
+    assert [r["answer"] for r in read(out / "synth.jsonl")] == [GOOD[0]["sql"], GOOD[1]["sql"]]
+    (held,) = read(out / "held.jsonl")
+    assert held["answer"] == GOOD[2]["sql"] and held["llm_status"] == "unparseable"
+    assert not [d for d in read(out / "dropped.jsonl") if d["reason"] == "llm_rejected"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["held"] == 1 and summary["judge"]["counts"] == {"yes": 2, "unparseable": 1}

@@ -84,6 +84,7 @@ def run_synth(
     progress: bool = True,
 ) -> SynthReport:
     from text2sql_cli.llm_client import estimate, run_batch
+    from text2sql_cli.progress import ProgressBar
     from text2sql_cli.sql.sqlglot_log import capture
 
     dbs = [_Db(s, few_shots(s, seed_rows, cfg.seed)) for s in sources]
@@ -124,14 +125,16 @@ def run_synth(
         cost += report.cost
         total_cost += report.total_cost
         by_db = {db.source.db_id: db for db in dbs}
-        for result in report.results:
-            db = by_db[result.id.rsplit("/", 2)[0]]
-            if result.status != "ok":
-                unanswered[result.status] += 1
-                continue
-            with capture():  # sqlglot's transpiling remarks are not the user's concern here
+        pairs = sum(len(r.value) for r in report.results if r.status == "ok")
+        with ProgressBar(f"checking round {round_no + 1}", pairs, enabled=progress) as bar, capture():
+            for result in report.results:  # capture: sqlglot's transpiling remarks are not news here
+                db = by_db[result.id.rsplit("/", 2)[0]]
+                if result.status != "ok":
+                    unanswered[result.status] += 1
+                    continue
                 for j, pair in enumerate(result.value):
                     _consider(db, pair, f"{result.id}/{j}", cfg)
+                    bar.advance(1)
         if report.stopped:
             stopped = report.stopped
             break
@@ -253,12 +256,13 @@ def _write(
     unanswered,
     stopped,
 ) -> SynthReport:
+    from text2sql_cli import __version__
     from text2sql_cli.io import write_json, write_jsonl
 
     dropped = [d for db in dbs for d in db.dropped]
     kept_by_db = Counter(r["db_id"] for r in kept_rows)
     summary = {
-        "produced_by": "t2s data synth",
+        "produced_by": f"t2s data synth (t2s {__version__})",
         "settings": {
             "n": cfg.n,
             "lang": cfg.lang,
