@@ -210,3 +210,65 @@ def test_results_keep_raw_context_and_db_id_type_and_per_db_counts(tmp_path):
     assert per_db["3"]["ex"] == 0.5
     assert per_db["3"]["counts"]["ex"] == {"correct": 1, "scored": 2, "excluded": 0}
     assert per_db["x"]["counts"]["em"]["correct"] == 1
+
+
+# 5. a wrong verdict explained
+
+
+def _wrong_preds(tmp_path):
+    return _write(
+        tmp_path / "preds.jsonl",
+        [_row("a"), _row("b/2", "SELECT name FROM t WHERE level > 5"), _row("c", "SELECT id FROM t")],
+    )
+
+
+def test_wrong_result_keeps_a_short_diff_of_the_first_differing_database(tmp_path):
+    preds = _wrong_preds(tmp_path)
+    assert _eval(preds, "--out", tmp_path / "ev", "--metric", "ex").exit_code == 0
+    rows = {r["id"]: r for r in _results(tmp_path / "ev")}
+    assert rows["a"]["status"] == "correct" and rows["a"]["diff"] is None
+    for wrong in ("b/2", "c"):
+        diff = rows[wrong]["diff"]
+        assert rows[wrong]["status"] == "wrong_result"
+        assert (
+            1 <= diff["instance"] <= rows[wrong]["databases"] and "synthesized database" in diff["database"]
+        )
+        assert diff["gold_only_rows"] or diff["pred_only_rows"]
+        assert len(diff["gold_only_rows"]) <= 3 and len(diff["pred_only_rows"]) <= 3
+    c = rows["c"]["diff"]
+    assert (c["gold_columns"], c["pred_columns"]) == (["name"], ["id"])
+    # b keeps only the rows with level > 5: what gold has beyond it are the rows with level 5
+    assert rows["b/2"]["diff"]["pred_only_rows"] == [] and rows["b/2"]["diff"]["gold_only_rows"]
+
+
+def test_save_dbs_writes_the_synthesized_databases_that_reproduce_the_verdict(tmp_path):
+    import sqlite3
+
+    preds = _wrong_preds(tmp_path)
+    result = _eval(preds, "--only", "b/2", "--save-dbs", tmp_path / "dbs", "--now", "2024-01-01 00:00:00")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "preds.jsonl.eval").exists()  # --only inspects, writes no results
+    files = sorted((tmp_path / "dbs" / "b_2").glob("instance-*.sqlite"))
+    assert len(files) >= 2 and not (tmp_path / "dbs" / "a").exists()
+    differs = []
+    for f in files:
+        conn = sqlite3.connect(f)
+        gold = sorted(conn.execute(GOLD).fetchall())
+        pred = sorted(conn.execute("SELECT name FROM t WHERE level > 5").fetchall())
+        conn.close()
+        differs.append(gold != pred)
+    assert any(differs)  # a user opening the files sees the difference the verdict names
+
+
+def test_explain_prints_one_examples_verdict_and_diff(tmp_path):
+    preds = _wrong_preds(tmp_path)
+    result = _eval(preds, "--explain", "c")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "c (db_id 1): wrong_result" in text and "first differs on synthesized database" in text
+    assert "predicted: SELECT id FROM t" in text and "only in gold:" in text
+    assert "b/2" not in text and not (tmp_path / "preds.jsonl.eval").exists()
+    missing = _eval(preds, "--explain", "zz")
+    assert _one_line_exit_2(missing) and "no row with id zz" in missing.output
+    refused = _eval(preds, "--save-dbs", tmp_path / "d", "--db-dir", tmp_path)
+    assert _one_line_exit_2(refused) and "--save-dbs" in refused.output

@@ -60,6 +60,18 @@ def evaluate(
             help="Score rows t2s infer could not generate as wrong in EX and EM (default: left out).",
         ),
     ] = False,
+    explain: Annotated[
+        str | None,
+        typer.Option(help="Score one example (its id) and print why: SQL, verdict, differing rows."),
+    ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(help="Score only these ids (ID,ID,...) and explain each; writes no results."),
+    ] = None,
+    save_dbs: Annotated[
+        Path | None,
+        typer.Option(help="Write the synthesized SQLite databases to DIR/<id>/instance-N.sqlite."),
+    ] = None,
     metric: Annotated[str, typer.Option("--metric", help="Comma-separated metrics: ex, em.")] = "ex,em",
     mode: Annotated[
         str | None,
@@ -203,10 +215,17 @@ def evaluate(
     from text2sql_cli.lock import hold as hold_lock
 
     column_map = parse_columns(columns, PREDICTION_FIELDS)
+    ids = _ids(explain, only)
+    if save_dbs is not None and (db_dir is not None or engine not in (None, "sqlite")):
+        raise UsageError(
+            "--save-dbs writes the databases t2s synthesizes; with --db-dir or --engine there are none",
+            hint="open the --db-dir files (or the server's databases) directly",
+        )
     out = out if out is not None else predictions.with_name(predictions.name + ".eval")
-    _check_out_dir(out)
-    _check_other_predictions(out, predictions, overwrite)
-    hold_lock(out)  # a second run on this --out refuses, naming this one
+    if ids is None:  # --only/--explain inspect examples and write no results
+        _check_out_dir(out)
+        _check_other_predictions(out, predictions, overwrite)
+        hold_lock(out)  # a second run on this --out refuses, naming this one
     metrics = tuple(dict.fromkeys(m.strip().lower() for m in metric.split(",") if m.strip()))
     unknown = [m for m in metrics if m not in KNOWN_METRICS]
     if unknown or not metrics:
@@ -266,11 +285,17 @@ def evaluate(
         partial=partial,
         count_missing_as_wrong=count_missing_as_wrong,
         columns=column_map or None,
+        only=ids,
+        save_dbs=save_dbs,
     )
     if dry_run:
         console.print(f"Dry run, nothing sent: {estimate_judge(predictions, config).line()}")
         return
     report = evaluate(predictions, config)
+    if ids is not None:
+        for row in report.rows:
+            explain_row(console, row, save_dbs)
+        return
     report.summary["settings_sources"] = sources  # flag, env or .env per setting, else default
     write_report(report, out)
     print_effective_options(report.summary["settings"], sources, "t2s eval")
@@ -279,6 +304,8 @@ def evaluate(
         _print_judge(console, report)
     _print_warnings(console, report.summary, no_generation_line(report.summary))
     console.print(f"Wrote {out / 'results.jsonl'} and {out / 'summary.json'}")
+    if save_dbs is not None:
+        console.print(f"Wrote the synthesized databases to {save_dbs}/<id>/")
     if "judge" in report.summary:
         from text2sql_cli.errors import check_request_errors
 
@@ -353,6 +380,51 @@ def _check_out_dir(out: Path) -> None:
     if existing is not None and not existing.is_dir():
         what = "is a file" if existing == out else f"is inside {existing}, which is a file"
         raise UsageError(f"--out {out} {what}", hint="pass a directory for results.jsonl and summary.json")
+
+
+def _ids(explain: str | None, only: str | None) -> tuple[str, ...] | None:
+    ids = [i.strip() for i in (only or "").split(",") if i.strip()] + ([explain.strip()] if explain else [])
+    return tuple(dict.fromkeys(ids)) if (explain or only) else None
+
+
+def explain_row(console, row: dict, save_dbs: Path | None = None) -> None:
+    """One example's verdict in words: the SQL, the status and why, and for a wrong result the first
+    differing rows of gold and prediction on the first database where they differ."""
+    from rich.markup import escape
+
+    from text2sql_cli.evaluation.execution import safe_name
+
+    e = lambda v: escape(str(v))  # noqa: E731
+    console.print(f"[bold]{e(row['id'])}[/] (db_id {e(row['db_id'])}): {e(row.get('status', '-'))}")
+    console.print(f"  question: {e(row.get('question'))}")
+    console.print(f"  gold: {e(row.get('gold'))}")
+    console.print(f"  predicted: {e(row.get('sql'))}  [dim](extraction {e(row.get('extraction'))})[/]")
+    if row.get("dialect"):
+        console.print(
+            f"  read as {e(row['dialect'])} ({e(row.get('dialect_reason'))}); "
+            f"{row.get('databases')} databases"
+        )
+    if row.get("reason"):
+        console.print(f"  why: {e(row['reason'])}")
+    for metric in ("ex", "em"):
+        if metric in row:
+            console.print(f"  {metric.upper()}: {e(row[metric])}")
+    diff = row.get("diff")
+    if diff:
+        console.print(
+            f"  first differs on {e(diff['database'])} (instance {diff['instance']}): "
+            f"gold {diff['gold_row_count']} rows {e(diff['gold_columns'])}, "
+            f"predicted {diff['pred_row_count']} rows {e(diff['pred_columns'])}"
+        )
+        for label, key in (("only in gold", "gold_only_rows"), ("only in predicted", "pred_only_rows")):
+            for r in diff[key]:
+                console.print(f"    {label}: {e(r)}")
+        if "order_differs_at" in diff:
+            console.print(f"    same rows, order differs at row {diff['order_differs_at']}:")
+            console.print(f"    gold: {e(diff['gold_rows'])}")
+            console.print(f"    predicted: {e(diff['pred_rows'])}")
+    if save_dbs is not None and (save_dbs / safe_name(row["id"])).is_dir():
+        console.print(f"  databases: {e(save_dbs / safe_name(row['id']))}/instance-N.sqlite")
 
 
 def _check_other_predictions(out: Path, predictions: Path, overwrite: bool) -> None:

@@ -150,6 +150,7 @@ class ExTask:
     exclude_low_information: bool = False
     infer_schema: bool = True
     db_url: str = ""
+    save_to: str | None = None  # --save-dbs: write this example's synthesized databases here
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class ExVerdict:
     schema_inferred: tuple[str, ...] | None = None  # tables built because the DDL lacks them
     resynthesized: int = 0  # further rounds of databases made because gold was constant
     rows_skipped: int = 0  # synthesized rows a server refused (its databases then differ from SQLite's)
+    diff: dict | None = None  # wrong_result: where gold and prediction first differ (`result_diff`)
 
     @property
     def ex(self) -> bool | None:
@@ -317,8 +319,47 @@ def _run_and_compare(task: ExTask, golds, pred: str | None, databases, read: dic
         except CompareGaveUp as err:
             return ExVerdict("compare_gave_up", reason=str(err), **facts)
         if not any(matches):
-            return ExVerdict("wrong_result", **facts)
+            name = databases[d][0]
+            return ExVerdict("wrong_result", diff=result_diff(gold_results[0][d], got, name, d + 1), **facts)
     return ExVerdict("correct", **facts)
+
+
+DIFF_ROWS = 3  # rows of each side a diff shows
+
+
+def result_diff(expected, got, database: str, instance: int) -> dict:
+    """A short diff of a wrong result on the first database where it differs: which database
+    (and instance number), the columns and row counts, and the first rows only gold has and only
+    the prediction has (as multisets); where both hold the same rows, the first position where
+    their order differs."""
+    from collections import Counter
+
+    gold_rows, pred_rows = Counter(expected.rows), Counter(got.rows)
+    only_gold = list((gold_rows - pred_rows).elements())[:DIFF_ROWS]
+    only_pred = list((pred_rows - gold_rows).elements())[:DIFF_ROWS]
+    diff = {
+        "database": database,
+        "instance": instance,
+        "gold_columns": list(expected.columns),
+        "pred_columns": list(got.columns),
+        "gold_row_count": len(expected.rows),
+        "pred_row_count": len(got.rows),
+        "gold_only_rows": [_json_row(r) for r in only_gold],
+        "pred_only_rows": [_json_row(r) for r in only_pred],
+    }
+    if not only_gold and not only_pred:
+        at = next((i for i, (a, b) in enumerate(zip(expected.rows, got.rows)) if a != b), None)
+        if at is not None:
+            diff["order_differs_at"] = at
+            diff["gold_rows"] = [_json_row(r) for r in expected.rows[at : at + DIFF_ROWS]]
+            diff["pred_rows"] = [_json_row(r) for r in got.rows[at : at + DIFF_ROWS]]
+    return diff
+
+
+def _json_row(row: tuple) -> list:
+    """A result row as JSON values: numbers, text and null as they are, anything else (bytes,
+    decimals, dates from a server) as its text."""
+    return [v if v is None or isinstance(v, (int, float, str)) else str(v) for v in row]
 
 
 def _same(task: ExTask, expected, got, ordered: bool) -> bool:
@@ -383,6 +424,8 @@ def _connections(task: ExTask, gold_sqlite: str, dialect: str, attempt: int = 0)
         task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=dialect, attempt=attempt
     )
     extra = f", re-synthesis {attempt}" if attempt else ""
+    if task.save_to:
+        _save_snapshots(Path(task.save_to), snapshots, attempt)
     return [
         (
             f"synthesized database {i + 1} of {len(snapshots)} (seed {task.seed}{extra})",
@@ -390,6 +433,19 @@ def _connections(task: ExTask, gold_sqlite: str, dialect: str, attempt: int = 0)
         )
         for i, data in enumerate(snapshots)
     ]
+
+
+def _save_snapshots(folder: Path, snapshots, attempt: int) -> None:
+    """--save-dbs: the synthesized databases as SQLite files, instance-N.sqlite (re-synthesis
+    rounds: instance-N-rR.sqlite), each written to a temp file then renamed."""
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, data in enumerate(snapshots):
+        target = folder / (f"instance-{i + 1}" + (f"-r{attempt}" if attempt else "") + ".sqlite")
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
 
 
 @lru_cache(maxsize=64)
@@ -401,9 +457,12 @@ def _readonly(path: str, plain: bool = False):
     return open_readonly(path, mysql_functions=not plain)
 
 
-def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = False) -> list[dict]:
+def ex_column(
+    predictions, settings: ExecutionSettings, *, progress: bool = False, save_dbs: Path | None = None
+) -> list[dict]:
     """Score every prediction (objects with db_id, context, gold, sql); results in input order.
-    `progress` shows a rich bar on stderr."""
+    `progress` shows a rich bar on stderr; `save_dbs` writes each example's synthesized databases
+    to save_dbs/<id>/ (a file-safe form of the id)."""
     from text2sql_cli.progress import ProgressBar
     from text2sql_cli.sql.mysql_emulation import pin_now, unpin
     from text2sql_cli.sql.pool import run_tasks
@@ -441,6 +500,7 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
             db_url=db_url,
             exclude_low_information=settings.exclude_low_information,
             infer_schema=settings.infer_schema,
+            save_to=str(Path(save_dbs) / safe_name(p.id)) if save_dbs is not None else None,
         )
         for p in scored
     ]
@@ -469,3 +529,11 @@ def ex_column(predictions, settings: ExecutionSettings, *, progress: bool = Fals
         else ExVerdict("generation_error", reason=f"t2s infer produced no generation: {p.error}").as_row()
         for p in predictions
     ]
+
+
+def safe_name(text: str) -> str:
+    """An example id as a folder name: letters, digits, `-`, `_`, `.`; anything else as `_`."""
+    import re
+
+    name = re.sub(r"[^\w.-]", "_", str(text)).strip(".") or "_"
+    return name[:100]

@@ -224,6 +224,8 @@ class EvalConfig:
     progress: bool = True
     count_missing_as_wrong: bool = False  # rows without a generation score as wrong, not excluded
     columns: dict[str, str] | None = None  # another tool's column names ({"sql": "pred"})
+    only: tuple[str, ...] | None = None  # score only these ids (--only, --explain)
+    save_dbs: Path | None = None  # write each scored example's synthesized databases here
 
     @property
     def all_metrics(self) -> tuple[str, ...]:
@@ -245,6 +247,8 @@ def evaluate(path: str | Path, config: EvalConfig) -> Report:
     settings = config.execution
     predictions = load_predictions(path, partial=config.partial, columns=config.columns)
     unfinished = check_finished(path, partial=True) if config.partial else None
+    if config.only is not None:
+        predictions = _only(path, predictions, config.only)
     if all(p.error is not None for p in predictions) and not config.count_missing_as_wrong:
         raise InputError(
             path,
@@ -258,7 +262,9 @@ def evaluate(path: str | Path, config: EvalConfig) -> Report:
     with capture() as warnings:  # EM's parses; each EX row carries its own
         for name in config.metrics:
             if name == "ex":
-                columns["ex"] = ex_column(predictions, settings, progress=config.progress)
+                columns["ex"] = ex_column(
+                    predictions, settings, progress=config.progress, save_dbs=config.save_dbs
+                )
             elif name == "em":
                 columns["em"] = em_column(predictions, settings.eval_dialect)
     warnings += [w for row in columns.get("ex", []) for w in row.get("sqlglot_warnings") or ()]
@@ -288,6 +294,21 @@ def evaluate(path: str | Path, config: EvalConfig) -> Report:
             report.agreement = agreement_from_rows(report.rows)
             report.summary["agreement"] = report.agreement.to_dict()
     return report
+
+
+def _only(path: Path, predictions: list[Prediction], ids: tuple[str, ...]) -> list[Prediction]:
+    """The rows with these ids, in file order; an id the file lacks is a one-line error."""
+    present = {p.id for p in predictions}
+    missing = [i for i in ids if i not in present]
+    if missing:
+        sample = ", ".join(sorted(present)[:5])
+        raise InputError(
+            path,
+            f"no row with id {', '.join(missing)}",
+            hint=f"ids look like: {sample}{' ...' * (len(present) > 5)}",
+        )
+    wanted = set(ids)
+    return [p for p in predictions if p.id in wanted]
 
 
 def _missing_as_wrong(predictions: list[Prediction], columns: dict[str, list[dict]]) -> None:
