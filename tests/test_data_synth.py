@@ -385,3 +385,15 @@ def test_pairs_the_judge_cannot_rule_on_are_held_not_kept_nor_dropped(server, dd
     assert not [d for d in read(out / "dropped.jsonl") if d["reason"] == "llm_rejected"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["held"] == 1 and summary["judge"]["counts"] == {"yes": 2, "unparseable": 1}
+
+
+def test_pairs_past_n_are_listed_as_surplus_not_counted_as_dropped(server, ddl_dir, tmp_path):
+    out = tmp_path / "out"
+    result = synth(server, out, "--ddl", ddl_dir / "shop.sql", "--n", 2, "--per-request", 5, "--rounds", 1)
+    assert result.exit_code == 0, result.output
+    assert [r["answer"] for r in read(out / "synth.jsonl")] == [GOOD[0]["sql"], GOOD[1]["sql"]]
+    (surplus,) = [d for d in read(out / "dropped.jsonl") if d["reason"] == "surplus"]
+    assert surplus["answer"] == GOOD[2]["sql"] and "_meta" not in surplus and surplus["request"] == "shop/0/0"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["surplus"] == 1 and "surplus" not in summary["by_reason"]
+    assert summary["kept"] == 2 and summary["by_db"]["shop"]["short_of_n"] == 0

@@ -141,7 +141,9 @@ def run_synth(
     kept_rows = [row for db in dbs for row in db.kept[: cfg.n]]
     for db in dbs:
         for row in db.kept[cfg.n :]:
-            db.dropped.append({**row, "reason": "surplus", "detail": f"more than --n {cfg.n} kept"})
+            db.dropped.append(
+                {**_public(row), **row["_meta"], "reason": "surplus", "detail": f"more than --n {cfg.n} kept"}
+            )
     held: list[dict[str, Any]] = []
     judge_summary = None
     if judge is not None and kept_rows:
