@@ -9,8 +9,8 @@
 # a multi-GB CUDA build on Linux. The default is the CPU wheel index; on a GPU box pick the CUDA build
 # that matches the driver, e.g.
 #   make setup TORCH_INDEX=https://download.pytorch.org/whl/cu128
-# and TORCH_INDEX= (empty) uses pip's configured index (e.g. a local mirror that already holds the
-# right wheel).
+# and TORCH_INDEX= (empty) uses pip's configured index. A wheel pip can already reach without an index
+# (its configured find-links, e.g. a local wheel folder) is taken first, with no network at all.
 
 PYTHON      ?= python3
 VENV        ?= .venv
@@ -27,7 +27,8 @@ export TOKENIZERS_PARALLELISM = false
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)" --extra-index-url https://pypi.org/simple) "$(TORCH)"
+	{ $(PIP) install -q --no-index --no-deps "$(TORCH)" 2>/dev/null && $(PIP) install -q "$(TORCH)"; } \
+	  || $(PIP) install -q $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)" --extra-index-url https://pypi.org/simple) "$(TORCH)"
 	$(PIP) install -q -e ".[dev]"
 	touch $@
 
