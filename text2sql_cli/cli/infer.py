@@ -81,6 +81,9 @@ def infer(
     columns: Annotated[
         str | None, typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
     ] = None,
+    drop_na: Annotated[
+        bool, typer.Option("--drop-na", help="Skip rows with an empty db_id, context or question.")
+    ] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Start OUT again instead of resuming it.")
     ] = False,
@@ -172,6 +175,7 @@ def infer(
             base=base,
             columns=columns,
             overwrite=overwrite,
+            drop_na=drop_na,
             sources=sources,
         )
         return
@@ -184,7 +188,7 @@ def infer(
     _stream(cfg, model=model, base=base, ddl=ddl, db=db)
 
 
-def _batch(cfg, *, model, data, out, base, columns, overwrite, sources=None) -> None:
+def _batch(cfg, *, model, data, out, base, columns, overwrite, sources=None, drop_na=False) -> None:
     from rich.table import Table
 
     from text2sql_cli.cli._console import err
@@ -211,6 +215,7 @@ def _batch(cfg, *, model, data, out, base, columns, overwrite, sources=None) -> 
         base=base,
         columns=parse_columns(columns),
         overwrite=overwrite,
+        drop_na=drop_na,
         on_start=started,
         console=err,
     )

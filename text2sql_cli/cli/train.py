@@ -104,6 +104,12 @@ def train(
         ),
     ] = None,
     seed: Annotated[int | None, Opt("--seed", help=f"Seed [{_default('seed')}].")] = None,
+    columns: Annotated[
+        str | None, Opt("--columns", help="Map t2s fields to your columns: question=q,answer=query.")
+    ] = None,
+    drop_na: Annotated[
+        bool | None, Opt("--drop-na/--no-drop-na", help="Drop rows with an empty field instead of stopping.")
+    ] = None,
     revision: Annotated[
         str | None, Opt("--revision", help="Hub revision of --base (branch, tag, commit).")
     ] = None,
@@ -183,6 +189,9 @@ def train(
 
     flags = {k: v for k, v in locals().items() if k != "config"}
     cfg = resolve_config(config, **flags)
+    from text2sql_cli.data import parse_columns
+
+    parse_columns(cfg.columns)  # a bad --columns is refused before anything loads
     from text2sql_cli.cli._options import print_effective_options
 
     def announce() -> None:  # once the inputs are checked, before the base model loads

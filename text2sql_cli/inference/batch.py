@@ -131,6 +131,7 @@ def run_batch_inference(
     base: str | None = None,
     columns: dict[str, str] | None = None,
     overwrite: bool = False,
+    drop_na: bool = False,
     on_start: Callable[[Backend, int, int], None] | None = None,
     console: Any = None,
 ) -> BatchSummary:
@@ -141,7 +142,7 @@ def run_batch_inference(
     """
     out = Path(out)
     check_out_path(out)
-    examples, _ = load_examples(data, require_answer=False, columns=columns)
+    examples, _ = load_examples(data, require_answer=False, columns=columns, drop_na=drop_na)
     if not examples:
         raise InputError(data, "no rows to predict", hint="check the file")
     dist = _Dist()

@@ -71,6 +71,8 @@ class TrainSettings(T2SSettings):
     )
     loss: Loss = Field("completion", description="completion: loss on SQL+EOS only; full: prompt too")
     seed: int = Field(42, description="seed for shuffling, dropout and LoRA init")
+    columns: str | None = Field(None, description="map t2s fields to the data's columns: answer=query,...")
+    drop_na: bool = Field(False, description="drop rows with an empty field instead of stopping")
     # bookkeeping
     report_to: ReportTo = Field("none", description="experiment tracker")
     log_every: int = Field(10, description="optimizer steps between loss log lines", gt=0)

@@ -132,10 +132,10 @@ def reward_settings(cfg: TrainSettings) -> RewardSettings:
 
 def prompt_rows(cfg: TrainSettings, template: Any, tokenizer: Any) -> tuple[list[dict], dict[str, Any]]:
     """The dataset TRL samples from: the rendered prompt plus the columns the reward needs."""
-    from text2sql_cli.data import load_examples
+    from text2sql_cli.data import load_examples, parse_columns
 
     path = Path(cfg.data)
-    examples, _ = load_examples(path)
+    examples, _ = load_examples(path, columns=parse_columns(cfg.columns), drop_na=cfg.drop_na)
     if not examples:
         raise InputError(path, "has no rows", hint="give a file with at least one row")
     rows, too_long = [], 0

@@ -238,10 +238,14 @@ def check_resume(cfg: TrainSettings) -> Path:
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise UsageError(f"--resume: cannot read {start_path} ({err})".replace("\n", " ")) from None
     now = cfg.public_dump()
+
+    def was(name: str) -> Any:  # an option newer than the start record had its default then
+        return started_cfg.get(name, type(cfg).model_fields[name].default)
+
     differ = [
-        f"{_flag(name)} {now.get(name)!r} (started with {started_cfg.get(name)!r})"
+        f"{_flag(name)} {now.get(name)!r} (started with {was(name)!r})"
         for name in now
-        if name not in RESUME_SAFE and name not in DATA_OPTIONS and now.get(name) != started_cfg.get(name)
+        if name not in RESUME_SAFE and name not in DATA_OPTIONS and now.get(name) != was(name)
     ]
     for name, sha in _data_sha256(cfg).items():
         if sha != started_sha.get(name):
@@ -349,10 +353,10 @@ def load_model(cfg: TrainSettings, *, cuda: bool, bf16: bool) -> Any:
 
 
 def _tokenize(cfg: TrainSettings, path: Path, template: Any, tokenizer: Any) -> tuple[Any, dict[str, Any]]:
-    from text2sql_cli.data import load_examples
+    from text2sql_cli.data import load_examples, parse_columns
     from text2sql_cli.training.data import tokenize_examples
 
-    examples, _ = load_examples(path)
+    examples, _ = load_examples(path, columns=parse_columns(cfg.columns), drop_na=cfg.drop_na)
     if not examples:  # else the max-len message below would blame the length of rows that do not exist
         raise InputError(path, "has no rows", hint="give a file with at least one row")
     tok = tokenize_examples(examples, template, tokenizer, max_len=cfg.max_len, loss=cfg.loss)
