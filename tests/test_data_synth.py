@@ -397,3 +397,14 @@ def test_pairs_past_n_are_listed_as_surplus_not_counted_as_dropped(server, ddl_d
     summary = json.loads((out / "summary.json").read_text())
     assert summary["surplus"] == 1 and "surplus" not in summary["by_reason"]
     assert summary["kept"] == 2 and summary["by_db"]["shop"]["short_of_n"] == 0
+
+
+def test_no_key_for_openai_names_the_teacher_flags(ddl_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    args = ["data", "synth", "--out", "out", "--teacher", "gpt-4o-mini", "--ddl", str(ddl_dir / "shop.sql")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "no OpenAI API key for --teacher" in text and "--teacher-base-url" in text
+    assert runner.invoke(app, [*args, "--dry-run"]).exit_code == 0  # a dry run sends nothing: no key needed

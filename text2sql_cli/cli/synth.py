@@ -80,7 +80,7 @@ def synth(
     from text2sql_cli.cli._console import err
     from text2sql_cli.cli._console import out as console
     from text2sql_cli.cli._judge import only_with_judge
-    from text2sql_cli.errors import UsageError
+    from text2sql_cli.errors import ConfigError, UsageError
     from text2sql_cli.llm_client import EndpointSettings
     from text2sql_cli.synth import SynthConfig, load_sources, run_synth
 
@@ -109,7 +109,16 @@ def synth(
         max_cost=max_cost,
         parse_attempts=3,
     )
-    client = endpoint.client(require_key=not dry_run, **flags)
+    try:
+        client = endpoint.client(require_key=not dry_run, **flags)
+    except ConfigError as error:
+        if teacher_base_url is None and str(error).startswith("no OpenAI API key"):
+            raise ConfigError(
+                "no OpenAI API key for --teacher",
+                hint="export OPENAI_API_KEY=sk-... (or put it in .env), or use a local server with "
+                "--teacher-base-url",
+            ) from None
+        raise
     llm = None
     if judge is not None:
         from text2sql_cli.filtering.llm import LLMFilterConfig
