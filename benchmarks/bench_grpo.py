@@ -29,7 +29,9 @@ SAMPLE = REPO / "examples" / "sample.jsonl"
 def t2s(*args: str) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "text2sql_cli", *args], check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "text2sql_cli", *args], capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"t2s {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return time.perf_counter() - start, cpu
