@@ -71,17 +71,22 @@ class PromptTemplate:
 
     def render_prompt(self, ddl: str, question: str, tokenizer: Any = None) -> str:
         """The inference prompt: everything the model sees before it writes SQL."""
-        user = _fill(self.text, ddl=ddl, question=question, query="")
         if not self.chat:
-            return user
+            return _fill(self.text, ddl=ddl, question=question, query="")
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise UsageError(
                 f"template {self.name!r} needs a tokenizer with a chat template",
                 hint="use an instruct base model, or --template ko-sql-bot",
             )
         return tokenizer.apply_chat_template(
-            [{"role": "user", "content": user.rstrip()}], tokenize=False, add_generation_prompt=True
+            [{"role": "user", "content": self.render_user(ddl, question)}],
+            tokenize=False,
+            add_generation_prompt=True,
         )
+
+    def render_user(self, ddl: str, question: str) -> str:
+        """A chat template's user turn (what an API server wraps in its chat template)."""
+        return _fill(self.text, ddl=ddl, question=question, query="").rstrip()
 
     def render_training(self, ddl: str, question: str, sql: str, eos: str, tokenizer: Any = None) -> str:
         """Training text: exactly `render_prompt(...) + sql + eos`."""

@@ -1,7 +1,13 @@
-"""API models: any OpenAI-compatible chat server (a `vllm serve` of the merged model, GPT-4).
+"""API models: any OpenAI-compatible server (a `vllm serve` or `transformers serve` of the merged
+model, GPT-4).
 
-The prompt is the template (`--template`, default ko-sql-bot; a `--model` run dir's saved
-template if one is given) rendered as one user message, temperature 0. Requests go through the
+The prompt is the one the model was trained with (`--template`, default ko-sql-bot; a `--model`
+run dir's saved template if one is given). A plain template (ko-sql-bot, en-sql-bot, a template
+file) goes as is to /v1/completions, with the template's stop markers as `stop`: a chat request
+would wrap it in the server's chat template, a prompt the model never saw (or fail outright on a
+tokenizer without one). A chat template goes to /v1/chat/completions as one user message, which the
+server wraps in the tokenizer's chat template, as training did. Greedy (temperature 0), `max_tokens`
+from --max-new-tokens. Requests go through the
 shared `llm_client`: rate limits, retries, and its resume cache (`<cache>`, next to the output),
 so a rerun after a crash sends only what is missing.
 """
@@ -60,19 +66,34 @@ class OpenAIBackend:
         )
 
     def params(self) -> dict[str, Any]:
+        stop = {} if self.template.chat or not self.template.stop else {"stop": list(self.template.stop)}
         if self.samples > 1:
-            return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_new_tokens}
-        return {"temperature": 0, "max_tokens": self.max_new_tokens}
+            return {
+                "temperature": self.temperature,
+                "top_p": self.top_p,
+                "max_tokens": self.max_new_tokens,
+                **stop,
+            }
+        return {"temperature": 0, "max_tokens": self.max_new_tokens, **stop}
 
-    def prepare(self, item: Item) -> tuple[str, list[dict[str, str]]]:
-        text = self.template.render_prompt(item.ddl, item.question).rstrip()
-        return item.key, [{"role": "user", "content": text}]
+    def prepare(self, item: Item) -> tuple[str, str]:
+        """(key, text): the user turn of a chat template, else the exact prompt training used."""
+        if self.template.chat:  # the server applies the chat template, as training did
+            return item.key, self.template.render_user(item.ddl, item.question)
+        return item.key, self.template.render_prompt(item.ddl, item.question)
 
-    def cost(self, prepared: tuple[str, list[dict[str, str]]]) -> int:
-        return len(prepared[1][0]["content"])
+    def cost(self, prepared: tuple[str, str]) -> int:
+        return len(prepared[1])
 
-    def generate(self, prepared: list[tuple[str, list[dict[str, str]]]]) -> list[Generation]:
-        from text2sql_cli.llm_client import Request, run_batch
+    def request(self, rid: str, text: str) -> Any:
+        from text2sql_cli.llm_client import Request
+
+        if self.template.chat:
+            return Request(id=rid, messages=[{"role": "user", "content": text}])
+        return Request(id=rid, messages=[], prompt=text)
+
+    def generate(self, prepared: list[tuple[str, str]]) -> list[Generation]:
+        from text2sql_cli.llm_client import run_batch
 
         # The row id keys the client's resume cache; ids must be unique within a call, so
         # repeated keys (possible in stream mode) get their position added.
@@ -82,8 +103,8 @@ class OpenAIBackend:
         n = self.samples
         # N candidates = N requests, each its own id (`key#j`), so the resume cache keeps each sample
         requests = [
-            Request(id=key if n == 1 else f"{key}#{j}", messages=messages)
-            for key, (_, messages) in zip(keys, prepared)
+            self.request(key if n == 1 else f"{key}#{j}", text)
+            for key, (_, text) in zip(keys, prepared)
             for j in range(n)
         ]
         report = run_batch(
@@ -124,6 +145,7 @@ class OpenAIBackend:
             "template": {k: v for k, v in self.template.to_dict().items() if k != "description"},
             "precision": None,
             "quant": None,
+            "endpoint": "/v1/chat/completions" if self.template.chat else "/v1/completions",
             "generation": {
                 **({"top_p": self.top_p, "candidates": self.samples} if self.samples > 1 else {}),
                 "temperature": self.temperature if self.samples > 1 else 0,

@@ -1,5 +1,5 @@
-"""The one OpenAI-compatible chat client: the judge, the LLM data filter and API-backed inference
-all send their requests through `run_batch`.
+"""The one OpenAI-compatible client (chat and plain completions): the judge, the LLM data filter
+and API-backed inference all send their requests through `run_batch`.
 
 Public API (everything else is private):
 
@@ -10,9 +10,11 @@ Public API (everything else is private):
                        **flags) -> ClientConfig
                                      resolves the key safely (see "Keys"); flags are LLMSettings
                                      fields, None = not given.
-    Request(id, messages, fingerprint="")
+    Request(id, messages, fingerprint="", prompt=None)
                                      one call; `id` unique in a batch, `fingerprint` a hash of
                                      what is judged (e.g. the prediction), part of the cache key.
+                                     With `prompt`, the text goes as is to /v1/completions (no
+                                     chat template; `messages` unused), else to /v1/chat/completions.
     run_batch(requests, cfg, *, cache_path, params=None, parse=None, parse_attempts=3,
               progress=True, label="requests") -> BatchReport
                                      sends what the cache lacks; `.results` is in input order,

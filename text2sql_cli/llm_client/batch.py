@@ -100,6 +100,8 @@ async def arun_batch_api(
         raise ValueError(f"retry must be 'online' or 'batch', not {retry!r}")
     _check_ids(requests)
     requests = list(requests)
+    if any(r.prompt is not None for r in requests):
+        raise ValueError("the Batch API path sends chat messages only, not plain-text prompts")
     params = dict(params or {})
     run = _Run(cfg, params, parse, parse_attempts, Path(cache_path), poll_s, progress)
     rows = _rows(requests, run)

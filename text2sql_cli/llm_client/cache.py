@@ -66,7 +66,5 @@ def _text(messages: list[dict[str, str]]) -> str:
 
 
 def _reusable(cache, cfg: ClientConfig, req: Request, params) -> dict[str, Any] | None:
-    rec = cache.get(
-        cache_key(cfg.model, prompt_hash(cfg.model, req.messages, params), req.id, req.fingerprint)
-    )
+    rec = cache.get(cache_key(cfg.model, prompt_hash(cfg.model, req.keyed, params), req.id, req.fingerprint))
     return rec if rec and rec.get("status") in REUSED_STATUSES else None

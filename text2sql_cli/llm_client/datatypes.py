@@ -13,9 +13,19 @@ class ParseError(ValueError):
 
 @dataclass(frozen=True)
 class Request:
+    """One call: chat `messages` (/v1/chat/completions), or with `prompt` a plain text sent as is to
+    /v1/completions (a model prompted exactly as it was trained, no chat template applied)."""
+
     id: Any
     messages: list[dict[str, str]]
     fingerprint: str = ""
+    prompt: str | None = None
+
+    @property
+    def keyed(self) -> list[dict[str, str]]:
+        """What the cache key hashes and the token estimate counts: the messages, or the prompt
+        (marked as such, so a chat and a completion of the same text never share a cache entry)."""
+        return self.messages if self.prompt is None else [{"role": "prompt", "content": self.prompt}]
 
 
 @dataclass

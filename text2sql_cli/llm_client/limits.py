@@ -274,12 +274,26 @@ def _unreachable(err: BaseException) -> str | None:
 
 def _classify(err: Any) -> Exception:
     status = err.status_code
-    reason = f"HTTP {status}: {str(getattr(err, 'message', err))[:200]}"
+    reason = f"HTTP {status}: {_server_words(err)[:300]}"
     if status in (408, 409, 429) or status >= 500:
         return _Retry(reason, _retry_after(err.response.headers), rate_limited=status == 429)
     if status in (401, 403, 404):
         return _Fatal(reason)
     return _NoRetry(reason)
+
+
+def _server_words(err: Any) -> str:
+    """The server's own error text (OpenAI's error.message, FastAPI's detail), else the client's."""
+    body = getattr(err, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            inner = inner.get("message") or inner.get("detail")
+        if isinstance(inner, str) and inner:
+            return inner
+        if isinstance(body.get("detail"), str):
+            return body["detail"]
+    return str(getattr(err, "message", err))
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

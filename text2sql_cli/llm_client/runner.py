@@ -35,7 +35,13 @@ from text2sql_cli.llm_client.limits import (
     _unreachable,
 )
 from text2sql_cli.llm_client.progress import _Progress
-from text2sql_cli.llm_client.settings import ClientConfig, approx_tokens, is_openai_url, price_of
+from text2sql_cli.llm_client.settings import (
+    OPENAI_BASE_URL,
+    ClientConfig,
+    approx_tokens,
+    is_openai_url,
+    price_of,
+)
 
 BATCH_DISCOUNT = 0.5  # the Batch API's price: half the list price (OpenAI, 24 h window)
 
@@ -82,6 +88,23 @@ def result_from_record(item_id: Any, rec: dict[str, Any], parse: Callable[[str],
     return result
 
 
+def _names_model(reason: str, model: str) -> bool:
+    """A refusal about the model itself (an unknown model name), not about this one request."""
+    return f"'{model}'" in reason or f"`{model}`" in reason or "model_not_found" in reason
+
+
+def _hint(reason: str, cfg: ClientConfig) -> str:
+    """What to try after a refusal that stops the batch: the server's own words are in `reason`."""
+    from urllib.parse import urlparse
+
+    base = (cfg.base_url or OPENAI_BASE_URL).rstrip("/")
+    if "HTTP 404" in reason and not urlparse(base).path.rstrip("/").endswith("/v1"):
+        return f"an OpenAI-compatible server answers under /v1: try --base-url {base}/v1"
+    if "HTTP 401" not in reason and "HTTP 403" not in reason and "model" in reason.lower():
+        return f"the server does not serve {cfg.model!r}: check --model-name (GET {base}/models lists them)"
+    return "check the base URL, the model name and the key for that URL"
+
+
 def _check_ids(requests: Sequence[Request]) -> None:
     seen: set[str] = set()
     for req in requests:
@@ -106,7 +129,7 @@ def estimate(
     cache = load_cache(cache_path)
     per_output = output_tokens or int(params.get("max_tokens") or params.get("max_completion_tokens") or 256)
     todo = [r for r in requests if not _reusable(cache, cfg, r, params)]
-    prompt_tokens = sum(approx_tokens(_text(r.messages)) for r in todo)
+    prompt_tokens = sum(approx_tokens(_text(r.keyed)) for r in todo)
     out_tokens = per_output * len(todo)
     price = price_of(cfg.model, cfg.prices)
     cost = None if price is None else (prompt_tokens * price[0] + out_tokens * price[1]) / 1e6
@@ -181,14 +204,14 @@ class _BatchRunner:
         self.results: list[Result | None] = [None] * len(requests)
         fresh: list[_Job] = []
         for i, req in enumerate(requests):
-            phash = prompt_hash(self.cfg.model, req.messages, self.params)
+            phash = prompt_hash(self.cfg.model, req.keyed, self.params)
             key = cache_key(self.cfg.model, phash, req.id, req.fingerprint)
             rec = cache.get(key)
             if rec and rec.get("status") in REUSED_STATUSES:
                 self.results[i] = self._from_record(req.id, rec)
             else:
                 fresh.append(
-                    _Job(i, req, phash, key, Result(req.id, "error"), approx_tokens(_text(req.messages)))
+                    _Job(i, req, phash, key, Result(req.id, "error"), approx_tokens(_text(req.keyed)))
                 )
         # Retries are ours: they honour Retry-After and count against the limits.
         self.client, self.auth = open_client(self.cfg, max_retries=0)
@@ -276,8 +299,12 @@ class _BatchRunner:
                 self.fatal_hint = "check --judge-base-url/--base-url and that the server is running"
         except _NoRetry as err:
             result.status, result.reason = "error", str(err)
+            if _names_model(str(err), self.cfg.model):  # every request would be refused the same way
+                self.fatal = self.fatal or str(err)
+                self.fatal_hint = _hint(str(err), self.cfg)
         except _Fatal as fatal:
-            self.fatal = self.fatal or str(fatal)
+            if not self.fatal:
+                self.fatal, self.fatal_hint = str(fatal), _hint(str(fatal), self.cfg)
             result.status, result.reason = "error", str(fatal)
         else:
             result.text = text
@@ -328,7 +355,12 @@ class _BatchRunner:
         result.prompt_tokens += p_tok
         result.completion_tokens += c_tok
         result.cost += cost
-        content = resp.choices[0].message.content if resp.choices else None
+        if not resp.choices:
+            content = None
+        elif job.req.prompt is not None:  # /v1/completions
+            content = resp.choices[0].text
+        else:
+            content = resp.choices[0].message.content
         if content is None:
             raise _Retry("empty reply (no message content)")
         if not isinstance(content, str):  # a number or a list from a broken server: text to cache,
@@ -373,12 +405,16 @@ class _BatchRunner:
 
         self.sent += 1
         started = time.monotonic()
+        if job.req.prompt is not None:
+            endpoint, payload = self.client.completions, {"prompt": job.req.prompt}
+        else:
+            endpoint, payload = self.client.chat.completions, {"messages": job.req.messages}
         task = asyncio.create_task(
-            self.client.chat.completions.with_raw_response.create(
+            endpoint.with_raw_response.create(
                 model=self.cfg.model,
-                messages=job.req.messages,
                 extra_headers=self.auth,
                 timeout=self.cfg.timeout_s,
+                **payload,
                 **self.params,
             )
         )

@@ -30,7 +30,9 @@ from text2sql_cli.llm_client.datatypes import BatchReport, Estimate, ParseError,
 from text2sql_cli.llm_client.runner import estimate, run_batch
 from text2sql_cli.llm_client.settings import ClientConfig
 
-VERDICT_PARAMS = {"response_format": {"type": "json_object"}, "temperature": 0}
+# max_tokens: a verdict is a short JSON object; a model that rambles is cut off (and re-asked as
+# unparseable) instead of running up output tokens and the tpm budget, which counts max_tokens.
+VERDICT_PARAMS = {"response_format": {"type": "json_object"}, "temperature": 0, "max_tokens": 512}
 VerdictStatus = Literal["yes", "no", "unparseable", "error", "skipped"]
 REASON_CHARS = 300  # a reason is one short sentence; longer text is cut
 
