@@ -1,8 +1,8 @@
 """A local OpenAI-compatible chat server for tests and benchmarks.
 
-Serves `POST /v1/chat/completions` (with `usage`) on 127.0.0.1 only, in a background thread, and
-can inject the failures a real endpoint shows: latency, 429 with Retry-After, 500, 503, dropped
-connections, hangs, a malformed response body and malformed message content.
+Serves `POST /v1/chat/completions` and `/v1/completions` (with `usage`) on 127.0.0.1 only, in a
+background thread, and can inject the failures a real endpoint shows: latency, 429 with
+Retry-After, 500, 503, dropped connections, hangs, a malformed response body and malformed message content.
 
 Bounded in time: the server shuts itself down after `lifetime_s`, and a hang lasts at most
 `hang_s` (then the connection is closed), so a test that forgets to stop it cannot hang the run.
@@ -183,7 +183,11 @@ class FakeOpenAI:
 
     # -- request handling --------------------------------------------------------------------
     def _record(self, path: str, auth: str | None, body: dict) -> SeenRequest:
-        prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        prompt = (
+            body["prompt"]
+            if "prompt" in body
+            else "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        )
         digest = hashlib.sha256(prompt.encode()).hexdigest()
         with self._lock:
             self._attempts[digest] += 1
@@ -387,7 +391,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._batch_reply(self.fake._create_batch(body))
         if path.startswith("/v1/batches/") and path.endswith("/cancel"):
             return self._batch_reply(self.fake._cancel_batch(path.split("/")[3]))
-        if path != "/v1/chat/completions":
+        if path not in ("/v1/chat/completions", "/v1/completions"):
             return self._send(404, {"error": {"message": f"no route {self.path}"}})
         with self.fake._lock:
             self.fake.in_flight += 1
@@ -468,6 +472,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _completion(body: dict, prompt: str, content: str) -> dict:
     prompt_tokens, completion_tokens = approx_tokens(prompt), approx_tokens(content)
+    if "prompt" in body:  # /v1/completions: a plain-text prompt, a `text` choice
+        return {
+            "id": "cmpl-fake",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "finish_reason": "stop", "text": content}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
