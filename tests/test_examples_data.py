@@ -117,3 +117,26 @@ def test_game_domain_avoids_real_dataset_tables():
             )
         }
         assert not referenced & REAL_GAME_TABLES, (row["id"], referenced & REAL_GAME_TABLES)
+
+
+def test_the_gold_sql_scored_as_a_prediction_is_all_correct(tmp_path):
+    """The demo's "the metric itself" step: EX says correct on every gold query of the sample."""
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    rows = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()][:20]
+    preds = tmp_path / "gold-as-preds.jsonl"
+    preds.write_text(
+        "".join(
+            json.dumps({**r, "gold": r["answer"], "sql": r["answer"]}, ensure_ascii=False) + "\n"
+            for r in rows
+        ),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["eval", str(preds), "--metric", "ex", "--out", str(tmp_path / "ev")])
+    assert result.exit_code == 0, result.output
+    statuses = [
+        json.loads(line)["status"] for line in (tmp_path / "ev/results.jsonl").read_text().splitlines()
+    ]
+    assert statuses == ["correct"] * len(rows)

@@ -73,3 +73,18 @@ def test_example_config_headers_parse(config):
     assert commands, f"{config.name} should start with the command that uses it"
     for line in commands:
         _parse(shlex.split(line))
+
+
+def _demo_command_lines() -> list[str]:
+    text = (REPO / "examples/demo.sh").read_text(encoding="utf-8")
+    return _command_lines("```bash\n" + re.sub(r"<<'PY'.*?^PY$", "", text, flags=re.S | re.M) + "```")
+
+
+def test_demo_commands_parse_and_keep_the_held_out_domain_out_of_the_warm_up():
+    lines = _demo_command_lines()
+    for line in lines:
+        _parse(shlex.split(line.replace('"$OUT', '"demo')))
+    tiny = next(line for line in lines if line.startswith("model tiny"))
+    assert "train.jsonl" in tiny and "sample.jsonl" not in tiny  # the test domain is never seen
+    assert any(line.startswith("eval") and "gold-as-preds" in line for line in lines)  # EX on gold
+    assert lines[-1].startswith("report")
