@@ -110,3 +110,14 @@ def test_every_variable_is_named_after_its_command_or_shared_prefix():
     assert all(
         cls.__name__.endswith("Settings") for cls in settings_classes() if not cls.__name__.startswith("_")
     )
+
+
+def test_a_misspelled_t2s_variable_in_the_environment_is_warned_about(capsys):
+    from text2sql_cli.config import check_environ
+
+    check_environ(
+        {"T2S_TRAIN_LRR": "0.1", "T2S_TRAIN_LR": "0.1", "T2S_TEST_MARIADB_URL": "x", "PATH": "/bin"}
+    )
+    err = capsys.readouterr().err
+    assert "environment variable T2S_TRAIN_LRR is not a t2s setting (did you mean T2S_TRAIN_LR?)" in err
+    assert "T2S_TRAIN_LR " not in err and "T2S_TEST_MARIADB_URL" not in err  # real and tooling names

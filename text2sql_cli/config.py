@@ -23,6 +23,7 @@ out of run metadata.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -88,6 +89,7 @@ class T2SSettings(BaseSettings):
     def from_flags(cls, **flags: Any):
         """Build from CLI flags; `None` means "not given", so env, .env and defaults apply."""
         check_dotenv()
+        check_environ()
         given = {k: v for k, v in flags.items() if v is not None}
         try:
             return cls(**given)
@@ -202,6 +204,42 @@ def check_dotenv(path: str | Path = ".env") -> None:
                 "ignored",
                 file=sys.stderr,
             )
+
+
+# Names the project's own tooling sets (CI services, the GPU benchmark, tests, the MySQL emulation's
+# pinned clock), not settings a user writes.
+_TOOLING_PREFIXES = ("T2S_TEST_", "T2S_SERVICES_", "T2S_GPU_", "T2S_MARIADB_", "T2S_POSTGRES_")
+_TOOLING = {"T2S_PINNED_NOW"}
+
+
+def check_environ(environ: Mapping[str, str] | None = None) -> None:
+    """A `T2S_*` variable in the process environment that no setting reads (a typo such as
+    T2S_TRAIN_LEARNING_RATE) gets a one-line warning on stderr, as a `.env` typo does, with the
+    closest real name."""
+    import difflib
+    import os
+    import sys
+
+    environ = os.environ if environ is None else environ
+    names = [
+        n
+        for n in environ
+        if n.startswith(ENV_PREFIX) and n not in _TOOLING and not n.startswith(_TOOLING_PREFIXES)
+    ]
+    if not names:
+        return
+    known = {name for cls in settings_classes() for name in env_names(cls)}
+    for name in sorted(names):
+        if name in known or ("env", name) in _WARNED:
+            continue
+        _WARNED.add(("env", name))
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        print(
+            f"warning: environment variable {name} is not a t2s setting{hint}; it is ignored "
+            "(see .env.example)",
+            file=sys.stderr,
+        )
 
 
 def env_names(cls: type[T2SSettings]) -> list[str]:
