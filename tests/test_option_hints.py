@@ -68,3 +68,25 @@ def test_infer_drop_na_skips_incomplete_rows_it_would_refuse(tmp_path):
     assert refused.exit_code == 2 and "--drop-na" in refused.output
     dropped = CliRunner().invoke(app, [*args, "--drop-na"])
     assert dropped.exit_code == 2 and "no rows to predict" in dropped.output  # the only row was dropped
+
+
+def test_commands_without_the_flags_get_a_hint_naming_those_that_have_them(tmp_path):
+    from text2sql_cli.data import load_examples
+    from text2sql_cli.errors import InputError
+
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"db_id": "1", "context": DDL, "question": "q", "query": "SELECT 1"}) + "\n")
+    with pytest.raises(InputError) as without:
+        load_examples(data, flags=())  # as t2s data pass-rate, data synth and model export call it
+    assert "--columns answer=query" not in str(without.value) and "t2s data split, train" in str(
+        without.value
+    )
+    with pytest.raises(InputError) as with_flags:
+        load_examples(data)
+    assert "map them with --columns, e.g. --columns answer=query" in str(with_flags.value)
+    data.write_text(json.dumps({"db_id": "1", "context": DDL, "question": "", "answer": "SELECT 1"}) + "\n")
+    with pytest.raises(InputError) as empty:
+        load_examples(data, flags=())
+    assert "pass --drop-na" not in str(empty.value) and "can drop such rows with --drop-na" in str(
+        empty.value
+    )

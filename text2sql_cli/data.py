@@ -50,6 +50,10 @@ class LoadReport:
     dropped: Counter | None = None
 
 
+# The commands that take --columns and --drop-na (named in the hints of commands without them).
+COLUMN_COMMANDS = "t2s data split, train, infer and filter"
+
+
 def parse_columns(spec: str | None, fields: tuple[str, ...] = ("id", *FIELDS)) -> dict[str, str]:
     """`"question=q,answer=query"` -> {"question": "q", "answer": "query"} (t2s field = source column)."""
     if not spec:
@@ -160,8 +164,11 @@ def load_examples(
     columns: dict[str, str] | None = None,
     require_answer: bool = True,
     drop_na: bool = False,
+    flags: tuple[str, ...] = ("--columns", "--drop-na"),
 ) -> tuple[list[Example], LoadReport]:
-    """Load and validate rows. Raises InputError on the first bad row unless `drop_na`."""
+    """Load and validate rows. Raises InputError on the first bad row unless `drop_na`. `flags`:
+    which of --columns and --drop-na the calling command has; the hints name only those, else the
+    commands that have them."""
     source_str = str(source)
     path = Path(source_str)
     if path.suffix.lower() in LOCAL_SUFFIXES or path.exists():
@@ -189,7 +196,9 @@ def load_examples(
         raise InputError(
             source_str,
             f"missing column(s): {', '.join(absent)}; found {', '.join(sorted(map(str, present)))}",
-            hint="map them with --columns, e.g. --columns answer=query",
+            hint="map them with --columns, e.g. --columns answer=query"
+            if "--columns" in flags
+            else f"rename the columns to {', '.join(FIELDS)} ({COLUMN_COMMANDS} map them with --columns)",
         )
 
     examples: list[Example] = []
@@ -244,7 +253,9 @@ def load_examples(
             source_str,
             f"{where_text}{what}{more}",
             line=at if unit == "line" else None,
-            hint="fill the field, or pass --drop-na to drop such rows",
+            hint="fill the field, or pass --drop-na to drop such rows"
+            if "--drop-na" in flags
+            else f"fill the field or remove the row ({COLUMN_COMMANDS} can drop such rows with --drop-na)",
         )
     return examples, report
 

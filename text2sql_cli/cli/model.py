@@ -51,7 +51,7 @@ def tiny(
             f"--out {out} already exists and is not an empty directory",
             hint="remove it or pick another --out",
         )
-    examples, _ = load_examples(data, drop_na=True)
+    examples, _ = load_examples(data, drop_na=True, flags=())
     progress = Progress(
         TextColumn("warm-up"),
         BarColumn(),

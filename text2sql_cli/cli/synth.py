@@ -166,7 +166,7 @@ def synth(
 def _seed_rows(path: str) -> list[dict[str, str]]:
     from text2sql_cli.data import load_examples
 
-    examples, _ = load_examples(path)
+    examples, _ = load_examples(path, flags=())
     return [
         {"db_id": e.db_id, "question": e.question, "answer": e.answer or ""} for e in examples if e.answer
     ]

@@ -63,7 +63,7 @@ def pass_rates(
     if not 0 <= min_pass <= max_pass <= 1:
         raise UsageError("need 0 <= --min-pass <= --max-pass <= 1")
     out = Path(out)
-    examples, _ = load_examples(data)
+    examples, _ = load_examples(data, flags=())
     if not examples:
         raise InputError(data, "no rows", hint="check the file")
     done = {str(r["id"]): r for r in _rows(out) if "error" not in r}
