@@ -9,9 +9,10 @@ rows that did, and rerunning the same command retries only the failed ones.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -183,8 +184,6 @@ def infer(
         raise UsageError("--out needs --data", hint="in pipe mode answers go to stdout")
     if cfg.candidates > 1:
         raise UsageError("--candidates is for batch mode", hint="pass --data FILE --out FILE")
-    if sys.stdin.isatty():
-        raise UsageError("nothing to do", hint="pass --data FILE --out FILE, or pipe questions on stdin")
     _stream(cfg, model=model, base=base, ddl=ddl, db=db)
 
 
@@ -260,14 +259,33 @@ def _batch(cfg, *, model, data, out, base, columns, overwrite, sources=None, dro
 
 def _stream(cfg, *, model, base, ddl, db) -> None:
     from text2sql_cli.cli._console import err
+    from text2sql_cli.errors import UsageError
     from text2sql_cli.inference.factory import load_backend
     from text2sql_cli.inference.stream import read_ddl, run_stream
 
     schema = read_ddl(ddl, db)  # checked before the model loads
+    interactive = sys.stdin.isatty()
+    lines: Any = sys.stdin
+    if schema is None:  # text questions need a schema: say so before the model loads, not after
+        if interactive:
+            raise UsageError(
+                "an interactive session needs a schema",
+                hint="pass --ddl FILE or --db FILE.sqlite (or --data FILE --out FILE for a batch)",
+            )
+        head = []
+        for line in sys.stdin:
+            head.append(line)
+            if line.strip():
+                break
+        if head and head[-1].strip() and not head[-1].lstrip().startswith("{"):
+            raise UsageError("questions on stdin need a schema", hint="pass --ddl FILE or --db FILE.sqlite")
+        lines = itertools.chain(head, sys.stdin)
     backend = load_backend(cfg, model=model, base=base)
     for note in backend.notes:
         err.print(f"note: {note}")
-    summary = run_stream(backend, sys.stdin, sys.stdout, sys.stderr, ddl=schema)
+    if interactive:
+        err.print("Type a question and press Enter; the SQL is printed below it. Ctrl-D ends.")
+    summary = run_stream(backend, lines, sys.stdout, sys.stderr, ddl=schema)
     err.print(f"answered {summary.answered} ({summary.no_sql} without SQL), {summary.bad_lines} bad lines")
 
 
