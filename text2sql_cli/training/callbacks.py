@@ -34,20 +34,19 @@ class RichProgress(TrainerCallback):
             MofNCompleteColumn,
             Progress,
             TextColumn,
-            TimeElapsedColumn,
             TimeRemainingColumn,
         )
 
+        # Fits 80 columns without cutting a number (tests/test_progress_width.py): a short bar,
+        # short labels, the time left only (the elapsed time is in run.json and the summary).
         self.progress = Progress(
             TextColumn("[bold]train"),
-            BarColumn(),
+            BarColumn(bar_width=8),
             MofNCompleteColumn(),
             TextColumn(
-                "epoch {task.fields[epoch]}  loss {task.fields[loss]}{task.fields[eval_loss]}  lr "
-                "{task.fields[lr]}"
+                "ep {task.fields[epoch]} loss {task.fields[loss]}{task.fields[eval_loss]} "
+                "lr {task.fields[lr]}"
             ),
-            TimeElapsedColumn(),
-            TextColumn("<"),
             TimeRemainingColumn(),
             console=self.console or Console(stderr=True),
         )
@@ -74,9 +73,9 @@ class RichProgress(TrainerCallback):
         if logs.get("loss") is not None:
             fields["loss"] = f"{logs['loss']:.4f}"
         if logs.get("learning_rate") is not None:
-            fields["lr"] = f"{logs['learning_rate']:.2e}"
+            fields["lr"] = f"{logs['learning_rate']:.1e}"
         if logs.get("eval_loss") is not None:
-            fields["eval_loss"] = f" (eval {logs['eval_loss']:.4f})"
+            fields["eval_loss"] = f" eval {logs['eval_loss']:.4f}"
         self.progress.update(self.task, **fields)
 
     def on_train_end(self, args, state, control, **kwargs):
