@@ -119,7 +119,7 @@ def test_existing_run_is_not_overwritten_without_resume(rows):
 
 def test_resume_without_checkpoint_is_a_usage_error(rows):
     result = _train("--data", str(rows), "--out", "run", "--resume")
-    assert result.exit_code == 2 and "no checkpoint" in result.output
+    assert result.exit_code == 2 and "no complete checkpoint" in result.output
 
 
 def test_hub_base_offline_is_a_one_line_model_load_error(rows):
