@@ -157,3 +157,24 @@ def test_hub_dataset_rows_load_through_datasets_with_config_and_split(monkeypatc
 def test_unreachable_hub_dataset_is_a_one_line_input_error():
     with pytest.raises(InputError, match="cannot load dataset.*pass a local file"):
         load_examples("shangrilar/ko_text2sql", config="origin", split="train")
+
+
+def test_hub_config_is_hub_config_and_the_old_spelling_warns(tmp_path):
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    sample = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "sample.jsonl"
+    runner = CliRunner()
+    old = runner.invoke(
+        app, ["data", "split", str(sample), "--config", "x", "--test-db", "1", "--out", str(tmp_path / "a")]
+    )
+    assert old.exit_code == 0, old.output
+    assert "--config for a hub dataset config is now --hub-config" in old.output
+    new = runner.invoke(
+        app,
+        ["data", "split", str(sample), "--hub-config", "x", "--test-db", "1", "--out", str(tmp_path / "b")],
+    )
+    assert new.exit_code == 0, new.output and "now --hub-config" not in new.output
+    help_text = runner.invoke(app, ["data", "split", "--help"]).output
+    assert "--hub-config" in help_text

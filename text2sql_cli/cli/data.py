@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._options import hub_config_of
+
 data_app = typer.Typer(
     no_args_is_help=True,
     help="Prepare data: split by db_id, import Spider or WikiSQL, synthesize pairs with a teacher LLM.",
@@ -32,7 +34,12 @@ def split(
     drop_na: Annotated[
         bool, typer.Option("--drop-na", help="Drop incomplete rows (the book's dropna).")
     ] = False,
-    config: Annotated[str | None, typer.Option(help="Hub dataset config, e.g. origin or clean.")] = None,
+    hub_config: Annotated[
+        str | None, typer.Option("--hub-config", help="Hub dataset config, e.g. origin or clean.")
+    ] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", hidden=True, help="Old name of --hub-config (warns).")
+    ] = None,
     split_name: Annotated[str, typer.Option("--split", help="Hub dataset split to read.")] = "train",
     columns: Annotated[
         str | None, typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
@@ -49,6 +56,7 @@ def split(
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file", hint="give a directory for train.jsonl and test.jsonl")
+    config = hub_config_of(hub_config, config)
     examples, report = load_examples(
         data, config=config, split=split_name, columns=parse_columns(columns), drop_na=drop_na
     )

@@ -22,6 +22,7 @@ from text2sql_cli.cli._judge import (
     Rpm,
     Tpm,
 )
+from text2sql_cli.cli._options import hub_config_of
 from text2sql_cli.config import choices
 from text2sql_cli.filtering import Dialect, Engine, OnLLMFailure
 
@@ -67,7 +68,12 @@ def filter_command(
     columns: Annotated[
         str | None, typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
     ] = None,
-    config: Annotated[str | None, typer.Option(help="Hub dataset config, e.g. origin.")] = None,
+    hub_config: Annotated[
+        str | None, typer.Option("--hub-config", help="Hub dataset config, e.g. origin.")
+    ] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", hidden=True, help="Old name of --hub-config (warns).")
+    ] = None,
     split_name: Annotated[str, typer.Option("--split", help="Hub dataset split to read.")] = "train",
     judge: JudgeModel = None,
     judge_base_url: JudgeBaseUrl = None,
@@ -155,6 +161,7 @@ def filter_command(
             require_key=not dry_run,
             **batch_flags(batch, batch_retry),
         )  # a dry run sends nothing, so needs no key
+    config = hub_config_of(hub_config, config)
     report = run_filter(
         data,
         out,
