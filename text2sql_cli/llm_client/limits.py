@@ -111,6 +111,12 @@ class _Pacer:
     def refund(self, cost: float) -> None:
         self.next_at -= cost * self.interval
 
+    def released(self, cost: float, at: float) -> None:
+        """The reservation went out at `at`, which a loaded machine makes later than its start (a
+        sleep wakes late): the next one starts no earlier than `at` plus its interval, so a late
+        request and an on-time one never go out closer than the pace allows."""
+        self.next_at = max(self.next_at, at + cost * self.interval)
+
 
 class _Limits:
     """The pace of one batch: announced limits (x-ratelimit-*) capped by the user's, else the
@@ -141,6 +147,11 @@ class _Limits:
     def reserve(self, tokens: int, now: float) -> float:
         """When a request of `tokens` (prompt + max_tokens) may start."""
         return max(self.requests.reserve(1, now), self.tokens.reserve(tokens, now))
+
+    def released(self, tokens: int, at: float) -> None:
+        """A request reserved with `tokens` went out at `at` (monotonic)."""
+        self.requests.released(1, at)
+        self.tokens.released(tokens, at)
 
     def correct_tokens(self, delta: float) -> None:
         """Once the usage is known: charge `delta` more tokens (or give back -delta) than were

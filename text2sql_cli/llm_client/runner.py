@@ -335,8 +335,10 @@ class _BatchRunner:
 
     async def _slot(self, job: _Job) -> None:
         """Wait for the pace: one request and prompt + max_tokens tokens, as the provider counts."""
-        start = self.limits.reserve(job.prompt_tokens + self.rate_out, time.monotonic())
+        tokens = job.prompt_tokens + self.rate_out
+        start = self.limits.reserve(tokens, time.monotonic())
         await asyncio.sleep(max(0.0, start - time.monotonic()))
+        self.limits.released(tokens, time.monotonic())  # a sleep that woke late moves the next slots
 
     async def _send(self, job: _Job, result: Result) -> str:
         est_cost = self._cost(job.prompt_tokens, self.est_out)
