@@ -136,23 +136,25 @@ def test_duplicate_ids_are_rejected(fake_openai, tmp_path):
 
 
 def test_rpm_paces_requests_evenly(fake_openai, tmp_path, monkeypatch):
-    # The client's send times (when each HTTP call starts), not the fake server's accept times: on a
-    # loaded machine the first call's cold start (client set-up) delays its arrival until the
-    # second one's, though the client sent them 0.1 s apart.
+    # The times the client lets each request go (its pacer's slots), not the fake server's accept
+    # times: on a loaded machine the first call's cold start (client set-up) delays its arrival
+    # until the second one's, though the client sent them 0.1 s apart.
     from text2sql_cli.llm_client import runner
 
-    sent: list[float] = []
-    call = runner._BatchRunner._call
+    let_go: dict[str, float] = {}
+    slot = runner._BatchRunner._slot
 
-    async def timed_call(self, job):
-        sent.append(time.monotonic())
-        return await call(self, job)
+    async def timed_slot(self, job):
+        let_go[job.req.id] = await slot(self, job)
+        return let_go[job.req.id]
 
-    monkeypatch.setattr(runner._BatchRunner, "_call", timed_call)
+    monkeypatch.setattr(runner._BatchRunner, "_slot", timed_slot)
     run(fake_openai, reqs(6), tmp_path, rpm=600)  # one every 0.1 s
-    assert fake_openai.count() == 6
-    gaps = [b - a for a, b in zip(sent, sent[1:])]
-    assert len(sent) == 6 and min(gaps) >= 0.08 and sent[-1] - sent[0] >= 0.45
+    times = sorted(let_go.values())
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert len(times) == 6 and min(gaps) >= 0.08 and times[-1] - times[0] >= 0.45
+    arrived = {r.prompt.split(">")[0][1:]: r.t for r in fake_openai.seen}
+    assert sorted(arrived) == sorted(let_go) and all(arrived[k] >= let_go[k] for k in let_go)  # sent after
 
 
 CHILD = """

@@ -333,12 +333,15 @@ class _BatchRunner:
         base = min(self.cfg.backoff_max_s, self.cfg.backoff_s * 2 ** (attempt - 1))
         return random.uniform(base / 2, base)  # jitter spreads retries that failed together
 
-    async def _slot(self, job: _Job) -> None:
-        """Wait for the pace: one request and prompt + max_tokens tokens, as the provider counts."""
+    async def _slot(self, job: _Job) -> float:
+        """Wait for the pace: one request and prompt + max_tokens tokens, as the provider counts.
+        Returns when (monotonic) the request was let go."""
         tokens = job.prompt_tokens + self.rate_out
         start = self.limits.reserve(tokens, time.monotonic())
         await asyncio.sleep(max(0.0, start - time.monotonic()))
-        self.limits.released(tokens, time.monotonic())  # a sleep that woke late moves the next slots
+        at = time.monotonic()
+        self.limits.released(tokens, at)  # a sleep that woke late moves the next slots
+        return at
 
     async def _send(self, job: _Job, result: Result) -> str:
         est_cost = self._cost(job.prompt_tokens, self.est_out)
