@@ -111,11 +111,8 @@ class _Pacer:
     def refund(self, cost: float) -> None:
         self.next_at -= cost * self.interval
 
-    def released(self, cost: float, at: float) -> None:
-        """The reservation went out at `at`, which a loaded machine makes later than its start (a
-        sleep wakes late): the next one starts no earlier than `at` plus its interval, so a late
-        request and an on-time one never go out closer than the pace allows."""
-        self.next_at = max(self.next_at, at + cost * self.interval)
+    def delay(self, seconds: float) -> None:
+        self.next_at += seconds
 
 
 class _Limits:
@@ -148,10 +145,13 @@ class _Limits:
         """When a request of `tokens` (prompt + max_tokens) may start."""
         return max(self.requests.reserve(1, now), self.tokens.reserve(tokens, now))
 
-    def released(self, tokens: int, at: float) -> None:
-        """A request reserved with `tokens` went out at `at` (monotonic)."""
-        self.requests.released(1, at)
-        self.tokens.released(tokens, at)
+    def released(self, start: float, at: float) -> None:
+        """A request reserved to start at `start` went out at `at` (monotonic), later when a loaded
+        machine wakes its sleep late: the next slots move by as much, so a late request and an
+        on-time one never go out closer than the pace allows."""
+        if at > start:
+            self.requests.delay(at - start)
+            self.tokens.delay(at - start)
 
     def correct_tokens(self, delta: float) -> None:
         """Once the usage is known: charge `delta` more tokens (or give back -delta) than were

@@ -340,7 +340,7 @@ class _BatchRunner:
         start = self.limits.reserve(tokens, time.monotonic())
         await asyncio.sleep(max(0.0, start - time.monotonic()))
         at = time.monotonic()
-        self.limits.released(tokens, at)  # a sleep that woke late moves the next slots
+        self.limits.released(start, at)  # a sleep that woke late moves the next slots
         return at
 
     async def _send(self, job: _Job, result: Result) -> str:
