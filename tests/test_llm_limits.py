@@ -3,6 +3,7 @@ adaptive timeout and hedging (llm_client.limits + runner) against the local fake
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -153,13 +154,17 @@ def test_server_limit_is_respected_when_lower_than_the_default(tmp_path):
 
 
 def test_every_answer_carries_the_rate_limit_headers(tmp_path):
-    import httpx
+    import urllib.request
 
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 50}
     with FakeOpenAI(rpm=600, tpm=90_000, lifetime_s=60) as server:
-        resp = httpx.post(
+        request = urllib.request.Request(
             server.url + "/chat/completions",
-            json={"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 50},
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
         )
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            resp.read()
     assert resp.headers["x-ratelimit-limit-requests"] == "600"
     assert resp.headers["x-ratelimit-limit-tokens"] == "90000"
     assert int(resp.headers["x-ratelimit-remaining-tokens"]) <= 90_000 - 50
