@@ -185,7 +185,9 @@ def phase_t2s(metrics: Path, argv: list[str], ballast_leave_gib: float | None) -
             )
 
     original_train = training.train
-    training.train = lambda cfg, callbacks=(): original_train(cfg, callbacks=(*callbacks, StepTimer()))
+    training.train = lambda cfg, callbacks=(), **kw: original_train(
+        cfg, callbacks=(*callbacks, StepTimer()), **kw
+    )
 
     import text2sql_cli.inference.batch as batch
     from text2sql_cli.inference.hf import HFBackend
