@@ -92,3 +92,24 @@ def test_second_eval_on_the_same_out_exits_2_naming_the_holder(tmp_path):
     assert result.exit_code == 2
     assert f"in use by another t2s run (PID {sleeper.pid}" in result.output
     assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+def test_second_train_on_the_same_out_exits_2_before_any_model_loads(tmp_path):
+    from typer.testing import CliRunner
+
+    from text2sql_cli.cli import app
+
+    data = tmp_path / "train.jsonl"
+    row = {"db_id": "d", "context": "CREATE TABLE t (a INT);", "question": "a?", "answer": "SELECT a FROM t"}
+    data.write_text(json.dumps(row) + "\n")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _write_holder(lock.lock_path(tmp_path / "run"), sleeper.pid)
+        args = ["train", "--base", str(tmp_path / "no-such-model"), "--data", str(data)]
+        result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run"), "--quant", "none"])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert result.exit_code == 2
+    assert f"in use by another t2s run (PID {sleeper.pid}" in result.output
+    assert not (tmp_path / "run").exists()

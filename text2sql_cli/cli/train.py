@@ -192,6 +192,12 @@ def train(
     from text2sql_cli.data import parse_columns
 
     parse_columns(cfg.columns)  # a bad --columns is refused before anything loads
+    from text2sql_cli.artifacts import blocking_file
+
+    if cfg.out is not None and blocking_file(cfg.out) is None:  # else train names the file in the way
+        from text2sql_cli.lock import hold as hold_lock
+
+        hold_lock(cfg.out)  # a second run on this --out refuses, naming this one (beside --out, never pushed)
     from text2sql_cli.cli._options import print_effective_options
 
     def announce() -> None:  # once the inputs are checked, before the base model loads
