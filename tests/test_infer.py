@@ -244,7 +244,7 @@ def test_quant_4bit_on_cpu_is_a_one_line_exit_2(rows):
     assert result.stderr.strip().count("\n") == 0 and "CUDA" in result.stderr
 
 
-def test_openai_backend_sends_the_template_as_a_user_message(fake_openai, rows, tmp_path):
+def test_openai_backend_sends_the_plain_template_as_a_completion_prompt(fake_openai, rows, tmp_path):
     fake_openai.answer = lambda prompt: "SELECT COUNT(*) FROM heroes;\n### 설명"
     out = tmp_path / "api.jsonl"
     result = runner.invoke(
@@ -267,8 +267,9 @@ def test_openai_backend_sends_the_template_as_a_user_message(fake_openai, rows, 
     preds = _read(out)
     assert len(preds) == 20 and all(p["sql"] == "SELECT COUNT(*) FROM heroes" for p in preds)
     first = fake_openai.seen[0].body
-    assert first["messages"][0]["role"] == "user" and first["temperature"] == 0
-    assert first["messages"][0]["content"].startswith(TEMPLATES["ko-sql-bot"].text[:20])
+    # ko-sql-bot is no chat template: the text it was trained on goes to /v1/completions unchanged
+    assert "messages" not in first and first["temperature"] == 0
+    assert first["prompt"].startswith(TEMPLATES["ko-sql-bot"].text[:20])
     assert json.loads(meta_path(out).read_text())["provenance"]["backend"] == "openai"
 
 
