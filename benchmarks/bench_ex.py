@@ -32,8 +32,8 @@ import time
 from pathlib import Path
 
 from text2sql_cli.evaluation.execution import ExecutionSettings, ex_column
-from text2sql_cli.evaluation.prepare import prepare_query
 from text2sql_cli.evaluation.report import Prediction
+from text2sql_cli.sql.prepare import prepare_query
 
 SPLIT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ko_text2sql" / "origin_test.jsonl"
 TESTS = Path(__file__).resolve().parents[1] / "tests"

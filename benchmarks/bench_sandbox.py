@@ -100,7 +100,7 @@ def run_eval(path: Path, out: Path, timeout: float, workers: int) -> tuple[float
 
 def pool_stop(sql: str, timeout: float, workers: int) -> float:
     """Seconds the pool needs to score one example whose prediction is `sql`, beyond a correct one."""
-    from text2sql_cli.evaluation.execution import ExTask, crashed, overran, score_example
+    from text2sql_cli.sql.goldmatch import ExTask, crashed, overran, score_example
     from text2sql_cli.sql.pool import run_tasks
 
     def timed(pred: str) -> float:

@@ -308,7 +308,7 @@ def test_filter_checks_gold_sql_on_mariadb(tmp_path):
 
 def test_rows_a_server_refuses_are_counted_in_the_verdict():
     url = check_url("mariadb", server_url("mariadb"))
-    from text2sql_cli.evaluation.execution import ExTask, score_example
+    from text2sql_cli.sql.goldmatch import ExTask, score_example
 
     ddl = "CREATE TABLE t (id INT PRIMARY KEY, n INT UNSIGNED NOT NULL);"
     gold = "SELECT id FROM t WHERE n = 0"  # seeds n = -1 too: SQLite keeps it, MariaDB refuses it
@@ -359,7 +359,7 @@ def test_throwaway_runs_only_the_ddl_that_stays_inside_it():
 
 def test_enum_columns_get_only_their_values_so_the_server_keeps_every_row():
     url = check_url("mariadb", server_url("mariadb"))
-    from text2sql_cli.evaluation.execution import ExTask, score_example
+    from text2sql_cli.sql.goldmatch import ExTask, score_example
 
     ddl = "CREATE TABLE t (id INT PRIMARY KEY, status ENUM('open', 'closed') NOT NULL, note VARCHAR(2));"
     gold = "SELECT id FROM t WHERE status = 'closed'"

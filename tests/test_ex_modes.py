@@ -7,9 +7,10 @@ import sqlite3
 
 import pytest
 
-from text2sql_cli.evaluation.execution import ExecutionSettings, ExTask, score_example
+from text2sql_cli.evaluation.execution import ExecutionSettings
 from text2sql_cli.sql import compare
 from text2sql_cli.sql.dialect import detect_dialect, to_sqlite
+from text2sql_cli.sql.goldmatch import ExTask, score_example
 
 
 @pytest.fixture

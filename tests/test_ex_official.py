@@ -15,8 +15,8 @@ from ex_cases import CASES, build_databases
 from ex_reference import bird_verdict, spider_verdict, sqleval_verdict
 
 from text2sql_cli.evaluation.execution import ExecutionSettings, ex_column
-from text2sql_cli.evaluation.prepare import prepare_query
 from text2sql_cli.evaluation.report import Prediction
+from text2sql_cli.sql.prepare import prepare_query
 
 pytest.importorskip("sqlparse")
 

@@ -12,7 +12,7 @@ from _tiny import train_tiny, write_rows
 from typer.testing import CliRunner
 
 from text2sql_cli.cli import app
-from text2sql_cli.sql.goldmatch import GoldTask, execution_status
+from text2sql_cli.sql.goldmatch import gold_task, score_example
 from text2sql_cli.training import resolve_config
 from text2sql_cli.training.rewards import ExecutionReward, FormatReward, RewardSettings
 
@@ -22,8 +22,7 @@ GOLD = "SELECT name FROM heroes WHERE power > 5"
 
 
 def _status(pred, gold=GOLD):
-    task = GoldTask("h", DDL, gold, pred, "strict", "auto", 5.0, 3, 0, None)
-    return execution_status(task)
+    return score_example(gold_task("h", DDL, gold, pred, db_dir=None, instances=3))["status"]
 
 
 def test_gold_match_verdicts():

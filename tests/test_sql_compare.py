@@ -2,7 +2,6 @@
 
 import pytest
 
-from text2sql_cli.evaluation.prepare import prepare_query
 from text2sql_cli.sql.compare import (
     CompareGaveUp,
     remove_distinct,
@@ -11,6 +10,7 @@ from text2sql_cli.sql.compare import (
     sqleval_golds,
     values_equal,
 )
+from text2sql_cli.sql.prepare import prepare_query
 
 
 def test_column_permutation_counts_as_equal():

@@ -60,7 +60,7 @@ def test_mysql_date_arithmetic_transpiles():
 def test_every_gold_query_of_the_test_split_runs_or_is_explained(ko_test_split):
     import json
 
-    from text2sql_cli.evaluation.execution import ExTask, score_example
+    from text2sql_cli.sql.goldmatch import ExTask, score_example
 
     unexplained = []
     for line in ko_test_split.read_text(encoding="utf-8").splitlines():

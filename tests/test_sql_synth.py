@@ -2,7 +2,7 @@
 
 import pytest
 
-from text2sql_cli.evaluation.execution import ExTask, score_example
+from text2sql_cli.sql.goldmatch import ExTask, score_example
 from text2sql_cli.sql.sandbox import execute, open_snapshot
 from text2sql_cli.sql.synth import gold_literals, instances_for
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from text2sql_cli.cli import app
-from text2sql_cli.evaluation.execution import ExTask, score_example
 from text2sql_cli.sql import mysql_emulation
+from text2sql_cli.sql.goldmatch import ExTask, score_example
 
 HEROES = (
     "CREATE TABLE heroes (hero_id INT PRIMARY KEY AUTO_INCREMENT, hero_name VARCHAR(100) NOT NULL, "

@@ -46,7 +46,7 @@ def check_inputs(path: str | Path, predictions: list[Prediction], metrics: tuple
     """Fail before any query runs when a metric cannot score any row: no gold at all for EX/EM,
     no DDL to synthesize from, or --db-dir without the predictions' databases. Rows that lack
     gold while others have it stay per-row `no_gold` (excluded and counted in the summary)."""
-    from text2sql_cli.evaluation.execution import database_files
+    from text2sql_cli.sql.prepare import database_files
 
     problems = []
     if {"ex", "em"} & set(metrics) and not any(_text(p.gold) for p in predictions):

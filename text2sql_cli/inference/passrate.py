@@ -2,16 +2,18 @@
 
 For each row the model samples `samples` completions (the `--candidates` machinery: one generate
 call per batch on hf, N requests on openai); each one's SQL is run against the row's gold
-(`sql/goldmatch.py`: synthesized or `--db-dir` databases, read-only, in the worker pool), and
-the row's pass rate is the share that match. GRPO learns nothing from a row the model always or
+(`sql/goldmatch.py`, the verdict of `t2s eval --metric ex` with its default mode: synthesized or
+`--db-dir` databases, read-only, in the worker pool), and the row's pass rate is the share that
+are correct. GRPO learns nothing from a row the model always or
 never solves (every completion gets the same reward), so the published recipes keep rows with
 `min_pass <= rate <= max_pass` (e.g. 0.01 and 0.99).
 
 Output `OUT` (JSONL, input order): id, db_id, pass_rate, correct, samples, statuses (verdict
-counts), or `error` when no completion came back, or `gold_error: true` when the gold query does
-not run (no rate: such a row cannot be learned from). Rows are appended as batches finish; a rerun
-skips ids already in OUT, and OUT is rewritten in input order at the end. With `keep`, the data
-rows whose rate is within [min_pass, max_pass] are written there (atomically).
+counts), or `error` when no completion came back, or `gold_error: true` when the gold query is
+missing or does not run (no rate: such a row cannot be learned from). Rows are appended as
+batches finish; a rerun skips ids already in OUT, and OUT is rewritten in input order at the end.
+With `keep`, the data rows whose rate is within [min_pass, max_pass] are written there
+(atomically).
 """
 
 from __future__ import annotations
@@ -112,8 +114,7 @@ def pass_rates(
 
 def _score_chunk(backend, chunk, instances, timeout, db_dir, cfg, workers) -> list[dict[str, Any]]:
     from text2sql_cli.sql.extract import extract_sql
-    from text2sql_cli.sql.goldmatch import GoldTask, crashed, execution_status
-    from text2sql_cli.sql.pool import run_tasks
+    from text2sql_cli.sql.goldmatch import gold_task, statuses
 
     generations = backend.generate([backend.prepare(Item(e.id, e.context, e.question)) for e in chunk])
     tasks, owners = [], []
@@ -126,34 +127,31 @@ def _score_chunk(backend, chunk, instances, timeout, db_dir, cfg, workers) -> li
         for raw in gen.candidates:
             sql = extract_sql(raw, backend.template.stop).sql if raw is not None else None
             tasks.append(
-                GoldTask(
-                    db_id=str(e.db_id),
-                    context=e.context,
-                    gold=e.answer,
-                    pred=sql,
-                    mode="spider" if db_dir else "strict",
+                gold_task(
+                    str(e.db_id),
+                    e.context,
+                    e.answer,
+                    sql,
+                    db_dir=db_dir,
                     dialect=cfg.dialect,
                     timeout=timeout,
                     instances=instances,
                     seed=cfg.seed,
-                    db_dir=db_dir,
                 )
             )
             owners.append(len(rows) - 1)
-    verdicts = run_tasks(
-        execution_status, tasks, workers=workers if len(tasks) >= 16 else 1, on_crash=crashed
-    )
+    verdicts = statuses(tasks, workers=workers if len(tasks) >= 16 else 1)
     counts: dict[int, Counter] = {}
     for owner, verdict in zip(owners, verdicts):
         counts.setdefault(owner, Counter())[verdict] += 1
-    for index, statuses in counts.items():
-        n = sum(statuses.values())
+    for index, counted in counts.items():
+        n = sum(counted.values())
         row = rows[index]
-        row.update(samples=n, correct=statuses["correct"], statuses=dict(statuses))
-        if statuses["gold_error"]:
+        row.update(samples=n, correct=counted["correct"], statuses=dict(counted))
+        if counted["gold_error"] or counted["no_gold"]:
             row.update(pass_rate=None, gold_error=True)
         else:
-            row["pass_rate"] = round(statuses["correct"] / n, 4)
+            row["pass_rate"] = round(counted["correct"] / n, 4)
     return rows
 
 

@@ -119,6 +119,8 @@ def _targets_lm_head(cfg: TrainSettings) -> bool:
 
 
 def reward_settings(cfg: TrainSettings) -> RewardSettings:
+    from text2sql_cli.sql.goldmatch import default_mode
+
     return RewardSettings(
         scheme=cfg.reward,
         format_weight=cfg.format_reward,
@@ -126,7 +128,7 @@ def reward_settings(cfg: TrainSettings) -> RewardSettings:
         seed=cfg.seed,
         timeout=cfg.reward_timeout,
         db_dir=str(cfg.db_dir) if cfg.db_dir else None,
-        mode="spider" if cfg.db_dir else "strict",  # `t2s eval`'s defaults for the same databases
+        mode=default_mode(cfg.db_dir),  # `t2s eval`'s comparison for the same databases
     )
 
 

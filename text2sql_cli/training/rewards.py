@@ -4,13 +4,13 @@
     ExecutionReward(settings, stop)  a TRL reward function: (prompts, completions, **columns) -> floats
     FormatReward(stop)               1.0 when the completion holds one SQL statement that parses
 
-The execution reward takes each completion's verdict from `sql/goldmatch.py` (the databases of
-`t2s eval --metric ex`: `--db-dir`, or databases synthesized from the row's DDL and seeded with the
-gold query's literals; its default comparisons, `strict`, or `spider` with --db-dir) and maps it to
-a number. Arctic-Text2SQL-R1's scheme is the default: 1 when the result matches gold on every
-database, 0.1 when the SQL runs but differs, 0 otherwise (an error, a timeout, no SQL). A row whose
-gold query does not run gives every completion 0: no learning signal, and counted, never a reward
-for agreeing with a failure.
+The execution reward takes each completion's verdict from `sql/goldmatch.py`, the code behind
+`t2s eval --metric ex` (its databases: `--db-dir`, or databases synthesized from the row's DDL and
+seeded with the gold query's literals; its default comparisons, `strict`, or `spider` with
+--db-dir), and maps it to a number. Arctic-Text2SQL-R1's scheme is the default: 1 when the result
+matches gold on every database, 0.1 when the SQL runs but differs, 0 otherwise (an error, a
+timeout, no SQL, a comparison that gave up). A row whose gold query does not run gives every
+completion 0: no learning signal, and counted, never a reward for agreeing with a failure.
 
 Work runs in the sandbox worker pool (read-only, time limit, row cap). Verdicts are cached per
 (row id, SQL), so the repeated samples of a group, and a prompt seen again in a later epoch, cost
@@ -58,19 +58,18 @@ class ExecutionReward:
 
     def __call__(self, prompts, completions, *, id, db_id, context, gold, **_: Any) -> list[float]:
         from text2sql_cli.sql.extract import extract_sql
-        from text2sql_cli.sql.goldmatch import GoldTask, crashed, execution_status
-        from text2sql_cli.sql.pool import run_tasks
+        from text2sql_cli.sql.goldmatch import gold_task, statuses
 
         sqls = [extract_sql(_text(c), self.stop).sql for c in completions]
         keys = [(str(i), sql) for i, sql in zip(id, sqls)]
         todo: dict[tuple[str, str | None], Any] = {}
         for key, row_db, ddl, answer in zip(keys, db_id, context, gold):
             if key not in self.cache and key not in todo:
-                todo[key] = GoldTask(
-                    db_id=str(row_db),
-                    context=ddl,
-                    gold=answer,
-                    pred=key[1],
+                todo[key] = gold_task(
+                    str(row_db),
+                    ddl,
+                    answer,
+                    key[1],
                     mode=self.settings.mode,
                     dialect=self.settings.dialect,
                     timeout=self.settings.timeout,
@@ -80,18 +79,19 @@ class ExecutionReward:
                 )
         if todo:
             workers = self.settings.workers if len(todo) >= 8 else 1
-            verdicts = run_tasks(execution_status, list(todo.values()), workers=workers, on_crash=crashed)
-            self.cache.update(zip(todo, verdicts))
-        statuses = [self.cache[k] for k in keys]
-        self.statuses.update(statuses)
-        return [self.reward(s) for s in statuses]
+            self.cache.update(zip(todo, statuses(list(todo.values()), workers=workers)))
+        scored = [self.cache[k] for k in keys]
+        self.statuses.update(scored)
+        return [self.reward(s) for s in scored]
 
     def reward(self, status: str) -> float:
         if status == "correct":
             return self.values["correct"]
         if status == "wrong_result":  # it ran and returned rows; just not gold's
             return self.values["runs"]
-        return self.values["fails"]  # pred_error, timeout (0 by design), extraction_failed, gold_error
+        # pred_error, timeout (0 by design), extraction_failed, and the statuses EX excludes:
+        # gold_error, no_gold, compare_gave_up (undecided: no reward for it), crashed
+        return self.values["fails"]
 
 
 class FormatReward:

@@ -4,12 +4,16 @@ query text per mode (`prepare_query`). Torch-free; sqlglot loads on first use.
     example_dialect(task) -> (dialect, reason)
     names_in_scope(task, dialect) -> frozenset of lower-cased table and column names
     prepare_query(sql, dialect, mode, role, keep_distinct, names) -> (SQLite text, order matters)
+    connections(task, gold_sqlite, dialect) -> [(name, run(sql) -> ExecutionResult)]
+    database_files(db_dir, db_id) -> the Spider-layout files of one db_id
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+
+OFFICIAL_MODES = ("spider", "bird", "sqleval")  # on real SQLite files these run plain SQLite
 
 
 def example_dialect(task) -> tuple[str, str]:
@@ -102,3 +106,58 @@ def database_files(db_dir: Path, db_id: str) -> list[Path]:
     if not files:
         raise FileNotFoundError(f"no database for db_id {db_id!r}: expected {db_dir / db_id}/*.sqlite")
     return files
+
+
+def connections(task, gold_sqlite: str, dialect: str, attempt: int = 0) -> list[tuple[str, object]]:
+    """(name for messages, run(sql) -> ExecutionResult) for each database of the example."""
+    from functools import partial
+
+    from text2sql_cli.sql.sandbox import execute, open_snapshot
+
+    run = dict(timeout=task.timeout, max_rows=task.max_rows)
+    if task.db_dir:
+        plain = dialect == "sqlite" and task.mode in OFFICIAL_MODES
+        return [
+            (str(p), partial(execute, _readonly(str(p), plain), **run))
+            for p in database_files(Path(task.db_dir), task.db_id)
+        ]
+    from text2sql_cli.sql.schema import SchemaError
+    from text2sql_cli.sql.synth import instances_for
+
+    if not task.context or not task.context.strip():
+        raise SchemaError("the example has no DDL (context)")
+    snapshots = instances_for(
+        task.context, gold_sqlite, k=task.instances, seed=task.seed, dialect=dialect, attempt=attempt
+    )
+    extra = f", re-synthesis {attempt}" if attempt else ""
+    if task.save_to:
+        _save_snapshots(Path(task.save_to), snapshots, attempt)
+    return [
+        (
+            f"synthesized database {i + 1} of {len(snapshots)} (seed {task.seed}{extra})",
+            partial(execute, open_snapshot(data), **run),
+        )
+        for i, data in enumerate(snapshots)
+    ]
+
+
+def _save_snapshots(folder: Path, snapshots, attempt: int) -> None:
+    """--save-dbs: the synthesized databases as SQLite files, instance-N.sqlite (re-synthesis
+    rounds: instance-N-rR.sqlite), each written to a temp file then renamed."""
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, data in enumerate(snapshots):
+        target = folder / (f"instance-{i + 1}" + (f"-r{attempt}" if attempt else "") + ".sqlite")
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+
+
+@lru_cache(maxsize=64)
+def _readonly(path: str, plain: bool = False):
+    """A sandboxed connection to a database file; `plain`: without the MySQL functions the sandbox
+    adds, so SQL read as SQLite fails where SQLite (and so the official scripts) would."""
+    from text2sql_cli.sql.sandbox import open_readonly
+
+    return open_readonly(path, mysql_functions=not plain)
