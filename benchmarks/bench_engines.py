@@ -41,7 +41,7 @@ def run(path: Path, engine: str, url: str, workers: int) -> None:
         )
         for i, r in enumerate(rows)
     ]
-    settings = ExecutionSettings(eval_workers=workers, eval_engine=engine, db_url=url, eval_instances=5)
+    settings = ExecutionSettings(workers=workers, engine=engine, db_url=url, instances=5)
     start = time.perf_counter()
     column = ex_column(preds, settings)
     elapsed = time.perf_counter() - start

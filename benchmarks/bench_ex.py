@@ -56,7 +56,7 @@ def bench_test_split(path: Path, workers: int) -> tuple[float, float, int, int]:
         for i, r in enumerate(rows)
     ]
     start = time.perf_counter()
-    column = ex_column(preds, ExecutionSettings(eval_workers=workers))
+    column = ex_column(preds, ExecutionSettings(workers=workers))
     elapsed = time.perf_counter() - start
     scored = [c["ex"] for c in column if c["ex"] is not None]
     changed = [c for p, c in zip(preds, column) if p.sql != p.gold and c["ex"] is not None]
@@ -158,7 +158,7 @@ def _cpu_seconds() -> float:
 def bench_real(root: Path, preds: list[Prediction], workers: int) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, EX). On a shared machine the wall time depends on the other
     jobs; the CPU time does not, and on an idle machine the wall time is about CPU / workers."""
-    settings = ExecutionSettings(eval_workers=workers, db_dir=root)
+    settings = ExecutionSettings(workers=workers, db_dir=root)
     cpu, start = _cpu_seconds(), time.perf_counter()
     column = ex_column(preds, settings)
     elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
@@ -183,10 +183,7 @@ def agreement(mode: str, root: Path, cases: list[dict], workers: int) -> tuple[i
         Prediction(str(i), c["db"], None, None, c["gold"], None, c["pred"], "given")
         for i, c in enumerate(cases)
     ]
-    ours = [
-        r["ex"]
-        for r in ex_column(preds, ExecutionSettings(eval_mode=mode, db_dir=root, eval_workers=workers))
-    ]
+    ours = [r["ex"] for r in ex_column(preds, ExecutionSettings(mode=mode, db_dir=root, workers=workers))]
     agree, compared, deliberate = 0, 0, []
     for case, verdict in zip(cases, ours):
         official = reference(mode, root, case["db"], case["gold"], case["pred"])

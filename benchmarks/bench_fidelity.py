@@ -105,12 +105,12 @@ def score(pairs: list[dict], k: int, engine: str, url: str | None, workers: int,
         for p in pairs
     ]
     settings = ExecutionSettings(
-        eval_instances=k,
-        eval_engine=engine,
+        instances=k,
+        engine=engine,
         db_url=url,
-        eval_now=NOW,
-        eval_workers=workers,
-        eval_mode="strict",
+        now=NOW,
+        workers=workers,
+        mode="strict",
     )
     start = time.perf_counter()
     column = ex_column(preds, settings)

@@ -54,7 +54,7 @@ def bench(n: int, workers: int, distinct_sql: bool) -> tuple[float, dict]:
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in make_rows(n, distinct_sql)),
             encoding="utf-8",
         )
-        cfg = FilterSettings.from_flags(filter_workers=workers)
+        cfg = FilterSettings.from_flags(workers=workers)
         start = time.perf_counter()
         report = run_filter(data, Path(tmp) / "out", cfg, progress=False)
         return time.perf_counter() - start, report.summary

@@ -75,7 +75,7 @@ def test_misspelled_dotenv_variable_warns_once(tmp_path, capsys):
         (
             "text2sql_cli.evaluation.execution",
             "ExecutionSettings",
-            "eval_mode",
+            "mode",
             "fuzzy",
             "--mode (T2S_EVAL_MODE)",
         ),
@@ -86,7 +86,7 @@ def test_misspelled_dotenv_variable_warns_once(tmp_path, capsys):
             0,
             "--max-new-tokens (T2S_INFER_MAX_NEW_TOKENS)",
         ),
-        ("text2sql_cli.filtering", "FilterSettings", "filter_on_llm_failure", "drop", "--on-llm-failure"),
+        ("text2sql_cli.filtering", "FilterSettings", "on_llm_failure", "drop", "--on-llm-failure"),
         ("text2sql_cli.llm_client", "LLMSettings", "rpm", 0, "--rpm (T2S_LLM_RPM)"),
         ("text2sql_cli.training", "TrainSettings", "quant", "2bit", "--quant (T2S_TRAIN_QUANT)"),
     ],

@@ -41,15 +41,12 @@ def test_eval_summary_records_and_prints_each_settings_source(tmp_path, monkeypa
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     sources = json.loads((tmp_path / "ev" / "summary.json").read_text())["settings_sources"]
-    assert (sources["eval_seed"], sources["eval_instances"], sources["eval_timeout"]) == (
+    assert (sources["seed"], sources["instances"], sources["timeout"]) == (
         "flag",
         "env T2S_EVAL_INSTANCES",
         "default",
     )
-    assert (
-        "eval_seed = 3  (flag)" in result.output
-        and "eval_instances = 2  (env T2S_EVAL_INSTANCES)" in result.output
-    )
+    assert "seed = 3  (flag)" in result.output and "instances = 2  (env T2S_EVAL_INSTANCES)" in result.output
 
 
 @pytest.mark.slow  # loads the tiny model's tokenizer

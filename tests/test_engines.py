@@ -144,7 +144,7 @@ def test_eval_on_a_server_scores_synthesized_instances_and_leaves_nothing(tmp_pa
     assert "one statement" in got[3]["reason"]
     assert all(r["databases"] == 5 for r in got)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["settings"]["eval_engine"] == kind
+    assert summary["settings"]["engine"] == kind
     assert _engine(kind).leftovers() == []
 
 

@@ -82,7 +82,7 @@ def test_summary_names_mode_seed_and_gold_error_reasons(preds, tmp_path):
         app, ["eval", str(preds), "--out", str(tmp_path / "ev"), "--mode", "bird", "--seed", "3"]
     )
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
-    assert (summary["settings"]["eval_mode"], summary["settings"]["eval_seed"]) == ("bird", 3)
+    assert (summary["settings"]["mode"], summary["settings"]["seed"]) == ("bird", 3)
     assert summary["execution"]["gold_errors"] == {"missing_column": 1}
 
 

@@ -97,14 +97,14 @@ def test_summary_records_the_predictions_and_their_fingerprints(tmp_path):
     assert (p["fingerprint"], p["model"], p["adapter_sha256"]) == ("abc123", "runs/r1", "f" * 64)
     assert (p["template"], p["template_sha256"]) == ("ko-sql-bot", template_sha)
     s = summary["settings"]
-    assert (s["eval_engine"], s["eval_mode"], s["eval_instances"], s["eval_seed"], s["eval_now"]) == (
+    assert (s["engine"], s["mode"], s["instances"], s["seed"], s["now"]) == (
         "sqlite",
         "strict",
         2,
         7,
         "2024-03-15 12:00:00",
     )
-    assert s["eval_dialect"]
+    assert s["dialect"]
 
 
 def test_without_sidecar_the_fingerprints_are_none_not_guessed(tmp_path):

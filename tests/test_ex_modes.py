@@ -34,11 +34,11 @@ def _real(root, gold, pred, **kw):
 
 def test_defaults_follow_the_databases():
     synth = ExecutionSettings()
-    assert (synth.eval_mode, synth.float_tol, synth.eval_timeout) == ("strict", 1e-6, 5.0)
+    assert (synth.mode, synth.float_tol, synth.timeout) == ("strict", 1e-6, 5.0)
     real = ExecutionSettings(db_dir=".")
-    assert (real.eval_mode, real.float_tol) == ("spider", 0.0)
-    assert ExecutionSettings(eval_mode="bird").eval_timeout == 30.0
-    assert ExecutionSettings(eval_mode="bird", eval_timeout=3).eval_timeout == 3
+    assert (real.mode, real.float_tol) == ("spider", 0.0)
+    assert ExecutionSettings(mode="bird").timeout == 30.0
+    assert ExecutionSettings(mode="bird", timeout=3).timeout == 3
 
 
 def test_double_quoted_names_run_as_sqlite_reads_them(tv_dir):
@@ -170,7 +170,7 @@ def test_cli_names_mode_and_dialect_and_keep_distinct_keeps_it(tmp_path, tv_dir)
         "sql": "SELECT Content FROM TV_Channel",
     }
     spider, output = _cli_eval(tmp_path / "a", tv_dir, [row])
-    assert spider["settings"]["eval_mode"] == "spider" and "mode spider" in output
+    assert spider["settings"]["mode"] == "spider" and "mode spider" in output
     assert "sqlite (real SQLite databases" in output
     assert spider["metrics"]["ex"]["correct"] == 1  # the official evaluator drops DISTINCT
     kept, _ = _cli_eval(tmp_path / "b", tv_dir, [row], "--keep-distinct")

@@ -31,9 +31,7 @@ def _t2s(db_root, mode):
         Prediction(str(i), c["db"], None, None, c["gold"], None, c["pred"], "given")
         for i, c in enumerate(CASES)
     ]
-    return [
-        r["ex"] for r in ex_column(preds, ExecutionSettings(eval_mode=mode, db_dir=db_root, eval_workers=1))
-    ]
+    return [r["ex"] for r in ex_column(preds, ExecutionSettings(mode=mode, db_dir=db_root, workers=1))]
 
 
 def _reference(db_root, mode, case):

@@ -174,6 +174,6 @@ def test_eval_records_the_pinned_now_and_excludes_low_information(tmp_path):
     result = CliRunner().invoke(app, [*args, "--exclude-low-information"])
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["settings"]["eval_now"] == "2024-03-16 10:20:30"
+    assert summary["settings"]["now"] == "2024-03-16 10:20:30"
     got = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [(r["status"], r["ex"]) for r in got] == [("low_information", None), ("wrong_result", False)]

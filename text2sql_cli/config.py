@@ -6,13 +6,15 @@ working directory > built-in default. A flag left unset on the command line does
 file of options) sits between the flags and the environment, and `t2s train --preset` replaces the
 built-in defaults (training/config.py).
 
-Names: a command's option `--flag` is the field `flag` of its `*Settings` class and the variable
-`T2S_<COMMAND>_<FLAG>` (`t2s eval --mode` <-> `T2S_EVAL_MODE`, `t2s train --max-len` <->
-`T2S_TRAIN_MAX_LEN`). Shared knobs keep one shared prefix: `T2S_JUDGE_*` for the LLM judge's
-endpoint (`t2s eval` and `t2s filter`), `T2S_LLM_*` for the OpenAI-compatible client. Where a field
-predates this rule its `FLAGS` entry names its flag, so an invalid value names the flag the user
-typed (`--mode (T2S_EVAL_MODE): Input should be ...`). Choices are `Literal`s, shared with the CLI,
-so `--help` lists them.
+Names: a command's option `--flag` is the field `flag` of its `*Settings` class (the long form
+where a flag has two: `--k`/`--instances` is `instances`) and the variable `T2S_<COMMAND>_<FLAG>`,
+from the class's `env_prefix` (`t2s eval --mode` <-> `mode` <-> `T2S_EVAL_MODE`, `t2s train
+--max-len` <-> `T2S_TRAIN_MAX_LEN`); summaries and run records key settings by the same names.
+Shared knobs keep one shared prefix: `T2S_JUDGE_*` for the LLM judge's endpoint (`t2s eval` and
+`t2s filter`), `T2S_LLM_*` for the OpenAI-compatible client; there the flag is not `--<field>`
+(`--judge` is `T2S_JUDGE_MODEL`), so the class's `FLAGS` names it. Either way an invalid value
+names the flag and its variable (`--mode (T2S_EVAL_MODE): Input should be ...`). Choices are
+`Literal`s, shared with the CLI, so `--help` lists them.
 
 Each feature declares its own settings class by subclassing `T2SSettings`, next to the code that
 uses it; `settings_classes()` finds them all so that `.env.example` can be checked against them
@@ -284,6 +286,8 @@ def env_example_text() -> str:
             shown = "" if default is None or repr(default) == "PydanticUndefined" else default
             if isinstance(shown, bool):
                 shown = str(shown).lower()
+            if isinstance(shown, tuple):
+                shown = ",".join(map(str, shown))
             help_text = f"  # {field.description}" if field.description else ""
             for env in names:
                 lines.append(f"# {env}={shown}{help_text}")

@@ -243,19 +243,19 @@ def evaluate(
             hint="for existing server databases pass --db-url with {db_id}, e.g. mysql://u@host/{db_id}",
         )
     setting_flags = dict(
-        eval_mode=mode,
+        mode=mode,
         keep_distinct=keep_distinct,
-        eval_dialect=dialect,
-        eval_timeout=timeout,
-        eval_workers=workers,
-        eval_seed=seed,
-        eval_instances=k,
+        dialect=dialect,
+        timeout=timeout,
+        workers=workers,
+        seed=seed,
+        instances=k,
         float_tol=float_tol,
         max_rows=max_rows,
         db_dir=db_dir,
-        eval_engine=engine,
+        engine=engine,
         db_url=db_url,
-        eval_now=now,
+        now=now,
         exclude_low_information=True if exclude_low_information else None,
         infer_schema=False if no_infer_schema else None,
     )
@@ -324,13 +324,13 @@ def print_summary(console, summary: dict) -> None:
         source = (
             "real databases"
             if settings.get("db_dir") or "{db_id}" in (settings.get("db_url") or "")
-            else f"K={settings.get('eval_instances')} synthesized databases"
+            else f"K={settings.get('instances')} synthesized databases"
         )
-        if settings.get("eval_engine", "sqlite") != "sqlite":
-            source += f" on {settings['eval_engine']}"
+        if settings.get("engine", "sqlite") != "sqlite":
+            source += f" on {settings['engine']}"
         title += (
-            f" (mode {settings.get('eval_mode')}, {source}, seed {settings.get('eval_seed')}, "
-            f"timeout {settings.get('eval_timeout')} s, float tol {settings.get('float_tol')})"
+            f" (mode {settings.get('mode')}, {source}, seed {settings.get('seed')}, "
+            f"timeout {settings.get('timeout')} s, float tol {settings.get('float_tol')})"
         )
     table = Table(title=title)
     table.add_column("db_id")

@@ -135,16 +135,16 @@ def filter_command(
 
     hold_lock(out)  # a second run on this --out refuses, naming this one
     cfg = FilterSettings.from_flags(
-        filter_checks=checks,
-        filter_workers=workers,
-        filter_timeout=timeout,
-        filter_dialect=dialect,
-        filter_instances=k,
-        filter_seed=seed,
-        filter_engine=engine,
-        filter_db_url=db_url,
-        filter_on_llm_failure=on_llm_failure,
-        filter_judge_prompt=judge_prompt,
+        checks=checks,
+        workers=workers,
+        timeout=timeout,
+        dialect=dialect,
+        instances=k,
+        seed=seed,
+        engine=engine,
+        db_url=db_url,
+        on_llm_failure=on_llm_failure,
+        judge_prompt=judge_prompt,
     )
     llm = None
     if judge is not None:
@@ -154,7 +154,7 @@ def filter_command(
             judge,
             base_url=judge_base_url,
             api_key_env=judge_api_key_env,
-            prompt_file=cfg.filter_judge_prompt,
+            prompt_file=cfg.judge_prompt,
             max_cost=max_cost,
             rpm=rpm,
             tpm=tpm,
@@ -218,7 +218,7 @@ def print_summary(console, summary: dict) -> None:
         statuses = ", ".join(f"{k} {v}" for k, v in summary["llm_unverified"].items())
         where = (
             "held apart (held.jsonl)"
-            if summary["settings"]["filter_on_llm_failure"] == "hold"
+            if summary["settings"]["on_llm_failure"] == "hold"
             else "kept unverified"
         )
         console.print(

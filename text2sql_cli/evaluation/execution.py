@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_serializer, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.sql.goldmatch import (
@@ -39,70 +40,49 @@ EvalEngine = Literal["sqlite", "mariadb", "postgres"]
 
 
 class ExecutionSettings(T2SSettings):
-    """Execution accuracy settings of `t2s eval` (T2S_EVAL_<FLAG>; see config.py for precedence)."""
+    """Execution accuracy settings of `t2s eval` (T2S_EVAL_<FLAG>; see config.py for precedence).
 
-    FLAGS = {
-        "eval_mode": "--mode",
-        "eval_dialect": "--dialect",
-        "eval_timeout": "--timeout",
-        "eval_workers": "--workers",
-        "eval_seed": "--seed",
-        "eval_instances": "--k",
-        "eval_engine": "--engine",
-        "eval_now": "--now",
-    }
+    The field is the flag (`--k` is the short form of `--instances`); summary.json records them
+    under these names."""
 
-    eval_mode: EvalMode | None = Field(
+    model_config = SettingsConfigDict(**{**T2SSettings.model_config, "env_prefix": "T2S_EVAL_"})
+
+    mode: EvalMode | None = Field(
         None,
         description="result comparison: strict, spider (test-suite), bird (sets), sqleval (defog); "
         "default strict on synthesized databases, spider with db_dir",
     )
     keep_distinct: bool = Field(
-        False,
-        validation_alias="T2S_EVAL_KEEP_DISTINCT",
-        description="spider mode: keep DISTINCT (the official --keep_distinct)",
+        False, description="spider mode: keep DISTINCT (the official --keep_distinct)"
     )
-    eval_dialect: EvalDialect = Field(
+    dialect: EvalDialect = Field(
         "auto",
         description="dialect of gold/predicted SQL and DDL (auto: sqlite with db_dir, else from the DDL)",
     )
-    eval_timeout: float | None = Field(
+    timeout: float | None = Field(
         None, gt=0, description="seconds per query (default 5; bird 30, sqleval 10)"
     )
-    eval_workers: int = Field(2, ge=1, description="worker processes (1 = run in this process)")
-    eval_seed: int = Field(0, description="seed for synthesized databases")
-    eval_instances: int = Field(5, ge=1, le=50, description="synthesized databases per example (K)")
+    workers: int = Field(2, ge=1, description="worker processes (1 = run in this process)")
+    seed: int = Field(0, description="seed for synthesized databases")
+    instances: int = Field(5, ge=1, le=50, description="synthesized databases per example (K)")
     float_tol: float | None = Field(
-        None,
-        ge=0,
-        validation_alias="T2S_EVAL_FLOAT_TOL",
-        description="numbers equal when |a - b| <= this (default 1e-6 in strict, exact otherwise)",
+        None, ge=0, description="numbers equal when |a - b| <= this (default 1e-6 in strict, exact otherwise)"
     )
-    max_rows: int = Field(
-        100_000, ge=1, validation_alias="T2S_EVAL_MAX_ROWS", description="a query returning more rows fails"
-    )
-    db_dir: Path | None = Field(
-        None, validation_alias="T2S_EVAL_DB_DIR", description="Spider-layout databases; replaces synthesis"
-    )
-    eval_engine: EvalEngine = Field(
+    max_rows: int = Field(100_000, ge=1, description="a query returning more rows fails")
+    db_dir: Path | None = Field(None, description="Spider-layout databases; replaces synthesis")
+    engine: EvalEngine = Field(
         "sqlite", description="where queries run: embedded sqlite, or a mariadb/postgres server (--db-url)"
     )
     db_url: str | None = Field(
-        None,
-        validation_alias="T2S_EVAL_DB_URL",
-        description="server URL for --engine mariadb/postgres; with {db_id}: existing databases",
+        None, description="server URL for --engine mariadb/postgres; with {db_id}: existing databases"
     )
     exclude_low_information: bool = Field(
-        False,
-        validation_alias="T2S_EVAL_EXCLUDE_LOW_INFORMATION",
-        description="leave out of EX the examples whose gold result is the same on every database",
+        False, description="leave out of EX the examples whose gold result is the same on every database"
     )
     infer_schema: bool = Field(
-        True,
-        validation_alias="T2S_EVAL_INFER_SCHEMA",
-        description="build tables the gold SQL uses but the DDL lacks (from foreign keys and the query)",
+        True, description="build tables the gold SQL uses but the DDL lacks (from foreign keys and the query)"
     )
-    eval_now: str | None = Field(
+    now: str | None = Field(
         None,
         description="the instant NOW()/CURDATE() return, 'YYYY-MM-DD HH:MM:SS' (default: the run's start)",
     )
@@ -116,12 +96,12 @@ class ExecutionSettings(T2SSettings):
     @model_validator(mode="after")
     def _mode_defaults(self):
         """Fill what depends on the mode, so the report records the values actually used."""
-        if self.eval_mode is None:
-            self.eval_mode = default_mode(self.db_dir)
-        if self.eval_timeout is None:
-            self.eval_timeout = MODE_TIMEOUT.get(self.eval_mode, DEFAULT_TIMEOUT)
+        if self.mode is None:
+            self.mode = default_mode(self.db_dir)
+        if self.timeout is None:
+            self.timeout = MODE_TIMEOUT.get(self.mode, DEFAULT_TIMEOUT)
         if self.float_tol is None:
-            self.float_tol = default_float_tol(self.eval_mode)
+            self.float_tol = default_float_tol(self.mode)
         return self
 
 
@@ -136,17 +116,17 @@ def ex_column(
     from text2sql_cli.sql.pool import run_tasks
 
     # One clock for the whole run, gold and prediction alike; the report records it.
-    settings.eval_now = pin_now(settings.eval_now)
+    settings.now = pin_now(settings.now)
     db_url = ""
-    if settings.eval_engine != "sqlite" or settings.db_url:
+    if settings.engine != "sqlite" or settings.db_url:
         from text2sql_cli.sql.engines import EngineError, open_run
 
-        if settings.db_dir and settings.eval_engine != "sqlite":
+        if settings.db_dir and settings.engine != "sqlite":
             raise EngineError(
-                "--db-dir holds SQLite files; it does not go with --engine " + settings.eval_engine,
+                "--db-dir holds SQLite files; it does not go with --engine " + settings.engine,
                 hint="for existing server databases pass --db-url with {db_id}, e.g. mysql://u@host/{db_id}",
             )
-        db_url = open_run(settings.eval_engine, settings.db_url)
+        db_url = open_run(settings.engine, settings.db_url)
     # A row t2s infer could not generate has nothing to run: excluded, never scored as wrong.
     scored = [p for p in predictions if getattr(p, "error", None) is None]
     tasks = [
@@ -155,16 +135,16 @@ def ex_column(
             context=p.context,
             gold=p.gold,
             pred=p.sql,
-            mode=settings.eval_mode,
-            dialect=settings.eval_dialect,
-            timeout=settings.eval_timeout,
+            mode=settings.mode,
+            dialect=settings.dialect,
+            timeout=settings.timeout,
             max_rows=settings.max_rows,
             float_tol=settings.float_tol,
             keep_distinct=settings.keep_distinct,
-            instances=settings.eval_instances,
-            seed=settings.eval_seed,
+            instances=settings.instances,
+            seed=settings.seed,
             db_dir=str(settings.db_dir) if settings.db_dir else None,
-            engine=settings.eval_engine,
+            engine=settings.engine,
             db_url=db_url,
             exclude_low_information=settings.exclude_low_information,
             infer_schema=settings.infer_schema,
@@ -172,7 +152,7 @@ def ex_column(
         )
         for p in scored
     ]
-    workers = settings.eval_workers if len(tasks) >= 32 else 1  # a pool costs more than it saves
+    workers = settings.workers if len(tasks) >= 32 else 1  # a pool costs more than it saves
     if workers > 1:  # import before forking, so that workers do not each pay for it
         import sqlglot.dialects.mysql  # noqa: F401
         import sqlglot.dialects.sqlite  # noqa: F401

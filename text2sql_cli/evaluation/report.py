@@ -266,7 +266,7 @@ def evaluate(path: str | Path, config: EvalConfig) -> Report:
                     predictions, settings, progress=config.progress, save_dbs=config.save_dbs
                 )
             elif name == "em":
-                columns["em"] = em_column(predictions, settings.eval_dialect)
+                columns["em"] = em_column(predictions, settings.dialect)
     warnings += [w for row in columns.get("ex", []) for w in row.get("sqlglot_warnings") or ()]
     judge_report = None
     if config.judge is not None:

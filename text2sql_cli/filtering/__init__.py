@@ -39,9 +39,10 @@ engine load when checks start, openai only when the LLM check runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_serializer, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.errors import UsageError
@@ -88,57 +89,48 @@ OnLLMFailure = Literal["hold", "keep"]
 class FilterSettings(T2SSettings):
     """Settings of `t2s filter` (T2S_FILTER_<FLAG>; see config.py for precedence).
 
+    The field is the flag (`--k` is the short form of `--instances`).
+
     No variable turns the LLM check on: it runs only when --judge is given, so a .env can never
     make this free command spend money. Its endpoint and key come from the judge's settings
     (--judge-base-url / T2S_JUDGE_BASE_URL, T2S_JUDGE_API_KEY, T2S_JUDGE_API_KEY_ENV).
     """
 
-    FLAGS = {
-        "filter_checks": "--checks",
-        "filter_workers": "--workers",
-        "filter_timeout": "--timeout",
-        "filter_dialect": "--dialect",
-        "filter_engine": "--engine",
-        "filter_db_url": "--db-url",
-        "filter_instances": "--k",
-        "filter_seed": "--seed",
-        "filter_on_llm_failure": "--on-llm-failure",
-        "filter_judge_prompt": "--judge-prompt",
-    }
+    model_config = SettingsConfigDict(**{**T2SSettings.model_config, "env_prefix": "T2S_FILTER_"})
 
-    filter_checks: str = Field(",".join(DEFAULT_CHECKS), description="comma-separated rule checks, or 'all'")
-    filter_workers: int = Field(2, ge=1, description="worker processes for the SQL checks (1 = in process)")
-    filter_timeout: float = Field(5.0, gt=0, description="seconds per gold query")
-    filter_dialect: Dialect = Field("auto", description="dialect of the DDL and gold SQL")
-    filter_engine: Engine = Field(
+    # NoDecode: the variable is "missing,parse" as on the command line, not a JSON list
+    checks: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_CHECKS, description="comma-separated rule checks, or 'all'"
+    )
+    workers: int = Field(2, ge=1, description="worker processes for the SQL checks (1 = in process)")
+    timeout: float = Field(5.0, gt=0, description="seconds per gold query")
+    dialect: Dialect = Field("auto", description="dialect of the DDL and gold SQL")
+    engine: Engine = Field(
         "sqlite", description="where gold SQL runs: embedded sqlite, or a mariadb/postgres server"
     )
-    filter_db_url: str | None = Field(None, description="server URL for --engine mariadb/postgres")
+    db_url: str | None = Field(None, description="server URL for --engine mariadb/postgres")
 
-    @field_serializer("filter_db_url", when_used="json")
+    @field_serializer("db_url", when_used="json")
     def _without_password(self, url: str | None) -> str | None:  # summaries never hold it
         from text2sql_cli.sql.engines import redact
 
         return redact(url) if url else url
 
-    filter_instances: int = Field(5, ge=1, le=50, description="synthesized databases for the empty check")
-    filter_seed: int = Field(0, description="seed for synthesized databases")
-    filter_on_llm_failure: OnLLMFailure = Field(
+    instances: int = Field(5, ge=1, le=50, description="synthesized databases for the empty check")
+    seed: int = Field(0, description="seed for synthesized databases")
+    on_llm_failure: OnLLMFailure = Field(
         "hold", description="rows whose LLM verdict failed: hold them apart, or keep them"
     )
-    filter_judge_prompt: Path | None = Field(None, description="custom LLM filter prompt template file")
+    judge_prompt: Path | None = Field(None, description="custom LLM filter prompt template file")
 
-    @field_validator("filter_checks")
+    @field_validator("checks", mode="before")
     @classmethod
-    def _known_checks(cls, value: str) -> str:
+    def _known_checks(cls, value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+        """The flag's (or variable's) "missing,parse" -> the known checks, in canonical order."""
         try:
-            return ",".join(parse_checks(value))
+            return parse_checks(value)
         except UsageError as err:
             raise ValueError(str(err)) from None  # message and hint: pydantic keeps only the text
-
-    @property
-    def checks(self) -> tuple[str, ...]:
-        return parse_checks(self.filter_checks)
 
 
 def __getattr__(name: str):

@@ -124,7 +124,7 @@ def run_filter(
             "cost_usd_this_run": round(batch.cost, 6),
             "cost_usd_total": round(batch.total_cost, 6),
             "stopped": batch.stopped,
-            "on_failure": cfg.filter_on_llm_failure,
+            "on_failure": cfg.on_llm_failure,
         }
     summary = _summary(data, outcomes, cfg, source, llm_summary, start)
     summary["checks"] = list(checks) + (["llm"] if llm is not None else [])
@@ -161,28 +161,28 @@ def _sql_checks(
     from text2sql_cli.sql.pool import run_tasks
 
     db_url = ""
-    if cfg.filter_engine != "sqlite" or cfg.filter_db_url:
+    if cfg.engine != "sqlite" or cfg.db_url:
         from text2sql_cli.sql.engines import open_run
 
-        db_url = open_run(cfg.filter_engine, cfg.filter_db_url)
+        db_url = open_run(cfg.engine, cfg.db_url)
     tasks = sorted(
         {
             SqlTask(
                 ex.context,
                 ex.answer or "",
                 checks,
-                cfg.filter_dialect,
-                cfg.filter_timeout,
-                cfg.filter_instances,
-                cfg.filter_seed,
-                cfg.filter_engine,
+                cfg.dialect,
+                cfg.timeout,
+                cfg.instances,
+                cfg.seed,
+                cfg.engine,
                 db_url,
             )
             for ex, _ in todo
         },
         key=lambda t: (t.context, t.answer),
     )
-    workers = cfg.filter_workers if len(tasks) >= 32 else 1  # a pool costs more than it saves
+    workers = cfg.workers if len(tasks) >= 32 else 1  # a pool costs more than it saves
     found: dict[SqlTask, Any] = {}
     # Batches give the progress bar something to show; each is big enough to keep workers busy.
     size = max(256, -(-len(tasks) // 10))
@@ -199,11 +199,11 @@ def _sql_checks(
                 ex.context,
                 ex.answer or "",
                 checks,
-                cfg.filter_dialect,
-                cfg.filter_timeout,
-                cfg.filter_instances,
-                cfg.filter_seed,
-                cfg.filter_engine,
+                cfg.dialect,
+                cfg.timeout,
+                cfg.instances,
+                cfg.seed,
+                cfg.engine,
                 db_url,
             )
         ]
@@ -224,7 +224,7 @@ def _db(row: dict[str, Any], ex: Example | None) -> str:
 def _summary(
     data: Loaded, outcomes: list[Outcome], cfg: FilterSettings, source, llm_summary, start
 ) -> dict[str, Any]:
-    hold = cfg.filter_on_llm_failure == "hold"
+    hold = cfg.on_llm_failure == "hold"
     by_reason: Counter = Counter()
     notes: Counter = Counter()
     unverified: Counter = Counter()
@@ -270,7 +270,7 @@ def _write(
 ) -> dict[str, Path]:
     from text2sql_cli.io import write_json, write_jsonl
 
-    hold = cfg.filter_on_llm_failure == "hold"
+    hold = cfg.on_llm_failure == "hold"
     kept, dropped, held = [], [], []
     for index, (row, ex, o) in enumerate(zip(data.rows, data.examples, outcomes)):
         row_id = ex.id if ex is not None else str(row.get("id", index))
