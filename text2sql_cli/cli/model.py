@@ -36,12 +36,11 @@ def tiny(
     It lets you try split -> train -> infer -> eval without a GPU or a hub; its SQL is noise.
     The saved directory is a normal Hugging Face model that `t2s train --base` accepts.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from text2sql_cli.cli._console import err
     from text2sql_cli.cli._console import out as console
     from text2sql_cli.data import load_examples
     from text2sql_cli.errors import UsageError
+    from text2sql_cli.progress import ProgressBar
     from text2sql_cli.prompts import TEMPLATES
     from text2sql_cli.quiet import quiet_known_noise
     from text2sql_cli.tiny import build_tiny_model, corpus_for
@@ -52,16 +51,9 @@ def tiny(
             hint="remove it or pick another --out",
         )
     examples, _ = load_examples(data, drop_na=True, flags=())
-    progress = Progress(
-        TextColumn("warm-up"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.3f}"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=pretrain_steps == 0,
+    progress = ProgressBar(
+        "warm-up", pretrain_steps, console=err, text="loss {loss:.3f}", fields={"loss": float("nan")}
     )
-    task = progress.add_task("warm-up", total=pretrain_steps, loss=float("nan"))
     with progress, quiet_known_noise():  # no "Writing model shards" bar for a sub-second save
         path = build_tiny_model(
             out,
@@ -72,7 +64,7 @@ def tiny(
             heads=heads,
             seed=seed,
             pretrain_steps=pretrain_steps,
-            on_step=lambda step, loss: progress.update(task, completed=step, loss=loss),
+            on_step=lambda step, loss: progress.update(completed=step, loss=loss),
         )
     weights = f"warmed up for {pretrain_steps} steps" if pretrain_steps else "random weights"
     console.print(f"tiny smoke model written to {path} ({weights}; for trying the pipeline only)")

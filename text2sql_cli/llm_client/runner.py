@@ -34,7 +34,6 @@ from text2sql_cli.llm_client.limits import (
     _Unreachable,
     _unreachable,
 )
-from text2sql_cli.llm_client.progress import _Progress
 from text2sql_cli.llm_client.settings import (
     OPENAI_BASE_URL,
     ClientConfig,
@@ -42,6 +41,7 @@ from text2sql_cli.llm_client.settings import (
     is_openai_url,
     price_of,
 )
+from text2sql_cli.progress import ProgressBar
 
 BATCH_DISCOUNT = 0.5  # the Batch API's price: half the list price (OpenAI, 24 h window)
 
@@ -216,7 +216,8 @@ class _BatchRunner:
         # Retries are ours: they honour Retry-After and count against the limits.
         self.client, self.auth = open_client(self.cfg, max_retries=0)
         self.cache_writer = JsonlAppender(self.cache_path) if self.cache_path is not None else None
-        self.bar = _Progress(progress, label, len(requests), len(requests) - len(fresh))
+        done_before = len(requests) - len(fresh)
+        self.bar = ProgressBar(label, len(requests), enabled=progress, completed=done_before, show_cost=True)
         try:
             with self.bar:
                 await self._dispatch(fresh)
@@ -321,7 +322,7 @@ class _BatchRunner:
             sem.release()
         self._save(job)
         self.results[job.index] = result
-        self.bar.advance(self.spent)
+        self.bar.advance(1, cost=self.spent)  # one more request done; USD spent so far
         return None
 
     def _from_record(self, item_id: Any, rec: dict[str, Any]) -> Result:

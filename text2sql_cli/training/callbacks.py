@@ -22,49 +22,30 @@ class RichProgress(TrainerCallback):
 
     def __init__(self, console: Any = None):
         self.console = console
-        self.progress: Any = None
-        self.task: Any = None
+        self.progress: Any = None  # a text2sql_cli.progress.ProgressBar while training runs
 
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
+        from text2sql_cli.progress import ProgressBar
 
         # Fits 80 columns without cutting a number (tests/test_progress_width.py): a short bar,
         # short labels, the time left only (the elapsed time is in run.json and the summary).
-        self.progress = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(bar_width=8),
-            MofNCompleteColumn(),
-            TextColumn(
-                "ep {task.fields[epoch]} loss {task.fields[loss]}{task.fields[eval_loss]} "
-                "lr {task.fields[lr]}"
-            ),
-            TimeRemainingColumn(),
-            console=self.console or Console(stderr=True),
-        )
-        # a resumed run starts part-way; the remaining-time estimate counts only steps done now
-        self.task = self.progress.add_task(
-            "train",
-            total=state.max_steps,
+        # A resumed run starts part-way; the remaining-time estimate counts only steps done now.
+        self.progress = ProgressBar(
+            "[bold]train",
+            state.max_steps,
             completed=state.global_step,
-            epoch=f"{state.epoch or 0:.2f}",
-            loss="-",
-            eval_loss="",
-            lr="-",
-        )
-        self.progress.start()
+            console=self.console,
+            text="ep {epoch} loss {loss}{eval_loss} lr {lr}",
+            fields={"epoch": f"{state.epoch or 0:.2f}", "loss": "-", "eval_loss": "", "lr": "-"},
+            bar_width=8,
+            remaining=True,
+        ).start()
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.progress is not None:
-            self.progress.update(self.task, completed=state.global_step, epoch=f"{state.epoch or 0:.2f}")
+            self.progress.update(completed=state.global_step, epoch=f"{state.epoch or 0:.2f}")
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.progress is None or not logs:
@@ -76,7 +57,7 @@ class RichProgress(TrainerCallback):
             fields["lr"] = f"{logs['learning_rate']:.1e}"
         if logs.get("eval_loss") is not None:
             fields["eval_loss"] = f" eval {logs['eval_loss']:.4f}"
-        self.progress.update(self.task, **fields)
+        self.progress.update(**fields)
 
     def on_train_end(self, args, state, control, **kwargs):
         self.close()
