@@ -22,18 +22,23 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from text2sql_cli.artifacts import RUN_FILE, TRAIN_LOG, RunRecord, sha256_file, write_run
 from text2sql_cli.errors import EnvironmentNotSupported, InputError, UsageError
 from text2sql_cli.training.config import TrainSettings
-from text2sql_cli.training.options import CHECKPOINT_DIR
+from text2sql_cli.training.options import shared_arguments
 from text2sql_cli.training.rewards import RewardSettings
-from text2sql_cli.training.run import TrainResult, check_paths, library_versions, loss_summary
+from text2sql_cli.training.run import (
+    TrainResult,
+    check_paths,
+    loss_summary,
+    precision_label,
+    run_info,
+    train_until_stopped,
+    training_info,
+)
 
 LOG_FILE = TRAIN_LOG
 
@@ -166,28 +171,8 @@ def grpo_arguments(cfg: TrainSettings, out: Path, *, precision: str, use_cpu: bo
     from trl import GRPOConfig
 
     return GRPOConfig(
-        output_dir=str(out / CHECKPOINT_DIR),
-        per_device_train_batch_size=cfg.batch_size,  # completions, not prompts
-        gradient_accumulation_steps=cfg.grad_accum,
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        learning_rate=cfg.lr,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_ratio,
-        weight_decay=cfg.weight_decay,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
+        **shared_arguments(cfg, out, precision=precision, use_cpu=use_cpu),  # batch_size: completions
         **({"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}),  # deprecated alias warns
-        logging_steps=cfg.log_every,
-        logging_first_step=True,
-        save_strategy="steps",
-        save_steps=cfg.save_every,
-        save_total_limit=cfg.save_total_limit,
-        report_to=cfg.report_to,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        use_cpu=use_cpu,
-        disable_tqdm=True,
         num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_len,
         temperature=cfg.temperature,
@@ -224,7 +209,6 @@ def _run(
     cfg: TrainSettings, template: Any, cuda: bool, callbacks: tuple[Any, ...], on_ready: Any = None
 ) -> TrainResult:
     import torch
-    from transformers import PrinterCallback, ProgressCallback
     from transformers.utils import logging as hf_logging
     from trl import GRPOTrainer
 
@@ -268,16 +252,8 @@ def _run(
         peft_config=peft_config,
         callbacks=[RewardLog(out / LOG_FILE), stopper, progress, *callbacks],
     )
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
     is_main = trainer.is_world_process_zero()
-    started = time.time()
-    stopper.install()
-    try:
-        output = trainer.train()
-    finally:
-        progress.close()
-        stopper.uninstall()
+    output, runtime_s = train_until_stopped(trainer, stopper, progress)
     step = trainer.state.global_step
     if stopper.stopped_at is not None:
         from text2sql_cli.training.run import last_checkpoint
@@ -287,41 +263,17 @@ def _run(
     if is_main:
         tokenizer.save_pretrained(str(out))
     losses = loss_summary(out / LOG_FILE)
+    training = training_info(cfg, trainer, output, losses, runtime_s, precision_label(precision), cuda)
     world = trainer.args.world_size
-    info = {
-        "format": 1,
-        "kind": "lora-adapter",
+    training |= {
+        **reward_summary(out / LOG_FILE),
+        "prompts_per_step": cfg.batch_size * cfg.grad_accum * world // cfg.num_generations,
+    }
+    info = run_info(cfg, template, data={"train": data_info, "eval": None}, training=training) | {
         "method": "grpo",
-        "status": "completed",
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "base_model": cfg.base,
         "init": str(Path(cfg.init).resolve()) if cfg.init else None,
-        "revision": cfg.revision,
-        "trust_remote_code": cfg.trust_remote_code,
-        "template": template.name,
-        "quant": cfg.quant,
-        "config": cfg.public_dump(),
-        "config_sources": cfg.sources(),  # flag, --config, env, .env, preset or default per option
         "reward": settings.record(),
         "reward_verdicts": dict(execution.statuses),
-        "data": {"train": data_info, "eval": None},
-        "versions": library_versions(),
-        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
-        "training": {
-            "global_step": step,
-            "epoch": trainer.state.epoch,
-            **losses,
-            **reward_summary(out / LOG_FILE),
-            "train_runtime_s": round(time.time() - started, 2),
-            "train_loss_mean": output.training_loss,
-            "resumed_from_step": None,
-            "world_size": world,
-            "effective_batch_size": cfg.batch_size * cfg.grad_accum * world,
-            "prompts_per_step": cfg.batch_size * cfg.grad_accum * world // cfg.num_generations,
-            "precision": "fp32" if precision == "no" else precision,
-            "device": "cuda" if cuda else "cpu",
-        },
-        "merged": None,
     }
     if is_main:
         save_template(out, template)

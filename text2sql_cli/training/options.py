@@ -73,44 +73,52 @@ def mixed_precision(cuda_available: bool, bf16_supported: bool) -> str:
     return "bf16" if bf16_supported else "fp16"
 
 
+def shared_arguments(cfg: TrainSettings, out: Path, *, precision: str, use_cpu: bool) -> dict[str, Any]:
+    """The TrainingArguments fields SFT and GRPO (GRPOConfig) set alike: batch, schedule, mixed
+    precision, logging, checkpoints, seeds and device."""
+    return {
+        "output_dir": str(out / CHECKPOINT_DIR),
+        "per_device_train_batch_size": cfg.batch_size,
+        "gradient_accumulation_steps": cfg.grad_accum,
+        "num_train_epochs": cfg.epochs,
+        "max_steps": cfg.max_steps,
+        "learning_rate": cfg.lr,
+        "lr_scheduler_type": cfg.lr_scheduler,
+        # transformers 5 takes a float in [0, 1) here as the warmup share of all steps
+        "warmup_steps": cfg.warmup_ratio,
+        "weight_decay": cfg.weight_decay,
+        "bf16": precision == "bf16",
+        "fp16": precision == "fp16",
+        "logging_steps": cfg.log_every,
+        "logging_first_step": True,
+        "save_strategy": "steps",
+        "save_steps": cfg.save_every,
+        "save_total_limit": cfg.save_total_limit,
+        "report_to": cfg.report_to,
+        "seed": cfg.seed,
+        "data_seed": cfg.seed,
+        "use_cpu": use_cpu,
+        # t2s.training.callbacks.RichProgress shows progress; tqdm would draw a second bar
+        "disable_tqdm": True,
+    }
+
+
 def training_arguments(
     cfg: TrainSettings, out: Path, *, precision: str = "no", has_eval: bool = False, use_cpu: bool = False
 ) -> Any:
     from transformers import TrainingArguments
 
     return TrainingArguments(
-        output_dir=str(out / CHECKPOINT_DIR),
-        per_device_train_batch_size=cfg.batch_size,
+        **shared_arguments(cfg, out, precision=precision, use_cpu=use_cpu),
         per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        learning_rate=cfg.lr,
-        lr_scheduler_type=cfg.lr_scheduler,
-        # transformers 5 takes a float in [0, 1) here as the warmup share of all steps
-        warmup_steps=cfg.warmup_ratio,
-        weight_decay=cfg.weight_decay,
         optim="adamw_torch",
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
         activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5 name of gradient checkpointing
         activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
-        logging_steps=cfg.log_every,
-        logging_first_step=True,
-        save_strategy="steps",
-        save_steps=cfg.save_every,
-        save_total_limit=cfg.save_total_limit,
         eval_strategy="steps" if has_eval else "no",
         eval_steps=cfg.log_every if has_eval else None,
-        report_to=cfg.report_to,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
         # our collator builds exactly the columns the model takes
         remove_unused_columns=False,
         # every LoRA parameter takes part in every step; skipping the search saves a DDP pass
         ddp_find_unused_parameters=False,
         dataloader_pin_memory=not use_cpu,
-        use_cpu=use_cpu,
-        # t2s.training.callbacks.RichProgress shows progress; tqdm would draw a second bar
-        disable_tqdm=True,
     )

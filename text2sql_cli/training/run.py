@@ -401,9 +401,80 @@ def loss_summary(path: Path) -> dict[str, float | None]:
     }
 
 
-def _precision_label(mixed_precision: str) -> str:
+def precision_label(mixed_precision: str) -> str:
     """TrainingArguments' "no" (no autocast) means plain fp32; bf16/fp16 are autocast."""
     return "fp32" if mixed_precision == "no" else mixed_precision
+
+
+def train_until_stopped(trainer: Any, stopper: Any, progress: Any, resume_from: Path | None = None):
+    """trainer.train() with RichProgress in place of the Trainer's own output and the signal
+    handler installed; the bar is closed however training ends (the Trainer does not call
+    on_train_end when training raises). Returns (the Trainer's output, seconds it took)."""
+    from transformers import PrinterCallback, ProgressCallback
+
+    # Trainer adds PrinterCallback (print(logs) dicts) under disable_tqdm=True, ProgressCallback
+    # (tqdm) otherwise; RichProgress shows the same on stderr and train_log.jsonl keeps the numbers
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    started = time.time()
+    stopper.install()
+    try:
+        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    finally:
+        progress.close()
+        stopper.uninstall()
+    return output, round(time.time() - started, 2)
+
+
+def training_info(
+    cfg: TrainSettings,
+    trainer: Any,
+    output: Any,
+    losses: dict[str, float | None],
+    runtime_s: float,
+    precision: str,
+    cuda: bool,
+    *,
+    resumed_from_step: int | None = None,
+) -> dict[str, Any]:
+    """run.json's `training` record of a completed run (SFT and GRPO)."""
+    world = trainer.args.world_size
+    return {
+        "global_step": trainer.state.global_step,
+        "epoch": trainer.state.epoch,
+        **losses,
+        "train_runtime_s": runtime_s,
+        "train_loss_mean": output.training_loss,
+        "resumed_from_step": resumed_from_step,
+        "world_size": world,
+        "effective_batch_size": cfg.batch_size * cfg.grad_accum * world,
+        "precision": precision,
+        "device": "cuda" if cuda else "cpu",
+    }
+
+
+def run_info(
+    cfg: TrainSettings, template: Any, *, data: dict[str, Any], training: dict[str, Any]
+) -> dict[str, Any]:
+    """What run.json records of a completed run (SFT and GRPO; GRPO adds its method and reward)."""
+    return {
+        "format": 1,
+        "kind": "lora-adapter",
+        "status": "completed",
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "base_model": cfg.base,
+        "revision": cfg.revision,
+        "trust_remote_code": cfg.trust_remote_code,
+        "template": template.name,
+        "quant": cfg.quant,
+        "config": cfg.public_dump(),
+        "config_sources": cfg.sources(),  # flag, --config, env, .env, preset or default per option
+        "data": data,
+        "versions": library_versions(),
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "training": training,
+        "merged": None,
+    }
 
 
 def train(cfg: TrainSettings, *, callbacks: tuple[Any, ...] = (), on_ready: Any = None) -> TrainResult:
@@ -429,7 +500,7 @@ def train(cfg: TrainSettings, *, callbacks: tuple[Any, ...] = (), on_ready: Any 
 
 def _run(cfg: TrainSettings, template: Any, callbacks: tuple[Any, ...], on_ready: Any = None) -> TrainResult:
     import torch
-    from transformers import PrinterCallback, ProgressCallback, Trainer
+    from transformers import Trainer
     from transformers.utils import logging as hf_logging
 
     from text2sql_cli.training.callbacks import LossLog, RichProgress, StopOnSignal
@@ -475,10 +546,6 @@ def _run(cfg: TrainSettings, template: Any, callbacks: tuple[Any, ...], on_ready
         processing_class=tokenizer,
         callbacks=[LossLog(out / LOG_FILE), stopper, progress, *callbacks],
     )
-    # Trainer adds PrinterCallback (print(logs) dicts) under disable_tqdm=True, ProgressCallback
-    # (tqdm) otherwise; RichProgress shows the same on stderr and train_log.jsonl keeps the numbers
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
     is_main = trainer.is_world_process_zero()
     resume_from = last_checkpoint(out) if cfg.resume else None
     if resume_from is not None:
@@ -499,52 +566,20 @@ def _run(cfg: TrainSettings, template: Any, callbacks: tuple[Any, ...], on_ready
             (out / LOG_FILE).unlink(missing_ok=True)  # left by a run that died before its first checkpoint
             sha = {"data": train_info["sha256"], "eval_file": eval_info["sha256"] if eval_info else None}
             write_json(out / CHECKPOINT_DIR / START_FILE, start_record(cfg, sha))
-    started = time.time()
-    stopper.install()
-    try:
-        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    finally:
-        progress.close()
-        stopper.uninstall()
+    output, runtime_s = train_until_stopped(trainer, stopper, progress, resume_from)
     step = trainer.state.global_step
     if stopper.stopped_at is not None:
         return TrainResult(out, False, step, checkpoint=last_checkpoint(out), is_main=is_main)
 
     trainer.save_model(str(out))  # adapter (+ tokenizer via processing_class), main process only
     losses = loss_summary(out / LOG_FILE)
-    world = trainer.args.world_size
-    info = {
-        "format": 1,
-        "kind": "lora-adapter",
-        "status": "completed",
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "base_model": cfg.base,
-        "revision": cfg.revision,
-        "trust_remote_code": cfg.trust_remote_code,
-        "template": template.name,
-        "quant": cfg.quant,
-        "config": cfg.public_dump(),
-        "config_sources": cfg.sources(),  # flag, --config, env, .env, preset or default per option
-        "data": {"train": train_info, "eval": eval_info},
-        "versions": library_versions(),
-        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
-        "training": {
-            "global_step": step,
-            "epoch": trainer.state.epoch,
-            **losses,
-            "train_runtime_s": round(time.time() - started, 2),
-            "train_loss_mean": output.training_loss,
-            "resumed_from_step": _checkpoint_step(resume_from) if resume_from else None,
-            "world_size": world,
-            "effective_batch_size": cfg.batch_size * cfg.grad_accum * world,
-            # the numeric format of the trainable weights and the forward pass, in t2s infer's words
-            "precision": _precision_label(precision)
-            if cfg.quant == "none"
-            else f"{cfg.quant}+{_precision_label(precision)}",
-            "device": "cuda" if cuda else "cpu",
-        },
-        "merged": None,
-    }
+    # the numeric format of the trainable weights and the forward pass, in t2s infer's words
+    label = precision_label(precision) if cfg.quant == "none" else f"{cfg.quant}+{precision_label(precision)}"
+    resumed_from_step = _checkpoint_step(resume_from) if resume_from else None
+    training = training_info(
+        cfg, trainer, output, losses, runtime_s, label, cuda, resumed_from_step=resumed_from_step
+    )
+    info = run_info(cfg, template, data={"train": train_info, "eval": eval_info}, training=training)
     record = RunRecord.model_validate(info)
     if is_main:
         from text2sql_cli.io import atomic_write_text
