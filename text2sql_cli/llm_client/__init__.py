@@ -63,8 +63,9 @@ the cache, results or logs.
 
 Modules: settings (LLMSettings, EndpointSettings, ClientConfig, keys, prices), datatypes (Request,
 Result, ...), cache (resume cache keys and loading), limits (pacing, retry classification), runner
-(run_batch, estimate), batch (the Batch API), verdict (one yes/no question per row: the judge's and
-the filter's), progress (the progress bar). Importing this package does not import `openai`.
+(run_batch, estimate), batch (the Batch API), reply (strict reading of a JSON reply), verdict (one
+yes/no question per row: the judge's and the filter's). The progress bar is text2sql_cli.progress's.
+Importing this package does not import `openai`.
 """
 
 from text2sql_cli.llm_client.batch import run_batch_api

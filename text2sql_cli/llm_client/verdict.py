@@ -20,13 +20,12 @@ keyed by model, prompt, row id and fingerprint, so rerunning after a crash sends
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from text2sql_cli.llm_client.datatypes import BatchReport, Estimate, ParseError, Request
+from text2sql_cli.llm_client.reply import parse_json_reply
 from text2sql_cli.llm_client.runner import estimate, run_batch
 from text2sql_cli.llm_client.settings import ClientConfig
 
@@ -71,25 +70,10 @@ def fingerprint_of(*parts: str | None) -> str:
     return hashlib.sha256("\0".join(p or "" for p in parts).encode()).hexdigest()[:16]
 
 
-# A reply that is one markdown code fence around the JSON (```json ... ``` or ``` ... ```), as
-# chat models write when the JSON response format is not enforced.
-_FENCE = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?(.*?)\n?[ \t]*```", re.S | re.I)
-
-
 def parse_verdict(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    """{"verdict": "yes"|"no", "reason": str|None} from a strict JSON reply; ParseError otherwise.
-    Surrounding whitespace and one markdown fence around the whole reply are not part of it; a bare
-    `yes`, truncated JSON or any other shape is still malformed."""
-    if not isinstance(text, str):
-        raise ParseError(f"the reply is {type(text).__name__}, not text")
-    text = text.strip()
-    fenced = _FENCE.fullmatch(text)
-    if fenced:
-        text = fenced.group(1).strip()
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ParseError(f"not JSON ({err.msg})") from None
+    """{"verdict": "yes"|"no", "reason": str|None} from a strict JSON reply (`parse_json_reply`);
+    ParseError otherwise: a bare `yes`, truncated JSON or any other shape is malformed."""
+    obj = parse_json_reply(text)
     if not isinstance(obj, dict):
         raise ParseError("not a JSON object")
     key = next((k for k in keys if k in obj), None)

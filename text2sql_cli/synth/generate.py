@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from text2sql_cli.llm_client import ParseError, Request
-from text2sql_cli.llm_client.verdict import _FENCE
+from text2sql_cli.llm_client.reply import parse_json_reply
 
 PARAMS = {"response_format": {"type": "json_object"}, "temperature": 0.9}
 TOKENS_PER_PAIR = 90  # a question and its SQL, for --dry-run estimates only
@@ -59,16 +59,7 @@ def requests_for(
 def parse_pairs(text: str) -> list[dict[str, Any]]:
     """The reply's pairs, as given (each checked later). Malformed replies raise ParseError: the
     client asks again, then records the request `unparseable`."""
-    if not isinstance(text, str):
-        raise ParseError(f"the reply is {type(text).__name__}, not text")
-    text = text.strip()
-    fenced = _FENCE.fullmatch(text)
-    if fenced:
-        text = fenced.group(1).strip()
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ParseError(f"not JSON ({err.msg})") from None
+    obj = parse_json_reply(text)
     if not isinstance(obj, dict) or not isinstance(obj.get("pairs"), list):
         raise ParseError('not a JSON object with a "pairs" list')
     return [p if isinstance(p, dict) else {"invalid": p} for p in obj["pairs"]]

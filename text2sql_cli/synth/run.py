@@ -63,6 +63,31 @@ class _Db:
     asked: int = 0  # requests so far
 
 
+@dataclass
+class _TeacherTally:
+    """What the teacher's rounds sent and cost, and the requests left unanswered by status."""
+
+    sent: int = 0
+    cost: float = 0.0
+    total_cost: float = 0.0
+    unanswered: Counter = field(default_factory=Counter)
+    stopped: str | None = None
+
+    def add(self, report: Any) -> None:
+        self.sent += report.sent
+        self.cost += report.cost
+        self.total_cost += report.total_cost
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "unanswered": dict(self.unanswered),
+            "http_requests_sent": self.sent,
+            "cost_usd_this_run": round(self.cost, 6),
+            "cost_usd_total": round(self.total_cost, 6),
+            "stopped": self.stopped,
+        }
+
+
 def few_shots(source: Source, seed_rows: list[dict[str, str]] | None, seed: int) -> list[dict[str, str]]:
     """Up to SHOTS rows of --seed-data, this db_id's first, chosen with the seed."""
     if not seed_rows:
@@ -101,9 +126,7 @@ def run_synth(
         )
         return SynthReport({"databases": len(dbs), "requests_round_0": len(requests)}, estimate=est)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sent = cost = total_cost = 0.0
-    unanswered: Counter = Counter()
-    stopped = None
+    tally = _TeacherTally()
     for round_no in range(cfg.rounds):
         todo = [(db, first if round_no == 0 else _more(db, cfg)) for db in dbs]
         todo = [(db, k) for db, k in todo if k > 0]
@@ -121,22 +144,20 @@ def run_synth(
             progress=progress,
             label=f"teacher round {round_no + 1}",
         )
-        sent += report.sent
-        cost += report.cost
-        total_cost += report.total_cost
+        tally.add(report)
         by_db = {db.source.db_id: db for db in dbs}
         pairs = sum(len(r.value) for r in report.results if r.status == "ok")
         with ProgressBar(f"checking round {round_no + 1}", pairs, enabled=progress) as bar, capture():
             for result in report.results:  # capture: sqlglot's transpiling remarks are not news here
                 db = by_db[result.id.rsplit("/", 2)[0]]
                 if result.status != "ok":
-                    unanswered[result.status] += 1
+                    tally.unanswered[result.status] += 1
                     continue
                 for j, pair in enumerate(result.value):
                     _consider(db, pair, f"{result.id}/{j}", cfg)
                     bar.advance(1)
         if report.stopped:
-            stopped = report.stopped
+            tally.stopped = report.stopped
             break
     kept_rows = [row for db in dbs for row in db.kept[: cfg.n]]
     for db in dbs:
@@ -148,21 +169,7 @@ def run_synth(
     judge_summary = None
     if judge is not None and kept_rows:
         kept_rows, held, judge_summary = _judge(kept_rows, dbs, judge, out_dir, progress)
-    return _write(
-        dbs,
-        kept_rows,
-        held,
-        out_dir,
-        cfg,
-        teacher,
-        judge,
-        judge_summary,
-        sent,
-        cost,
-        total_cost,
-        unanswered,
-        stopped,
-    )
+    return _write(dbs, kept_rows, held, out_dir, cfg, teacher, tally, judge, judge_summary)
 
 
 def _requests(db: _Db, round_no: int, count: int, cfg: SynthConfig):
@@ -244,19 +251,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(
-    dbs,
-    kept_rows,
-    held,
-    out_dir,
-    cfg,
-    teacher,
-    judge,
-    judge_summary,
-    sent,
-    cost,
-    total_cost,
-    unanswered,
-    stopped,
+    dbs, kept_rows, held, out_dir, cfg, teacher, tally: _TeacherTally, judge, judge_summary
 ) -> SynthReport:
     from text2sql_cli import __version__
     from text2sql_cli.io import write_json, write_jsonl
@@ -291,13 +286,7 @@ def _write(
             }
             for db in dbs
         },
-        "teacher_requests": {
-            "unanswered": dict(unanswered),
-            "http_requests_sent": sent,
-            "cost_usd_this_run": round(cost, 6),
-            "cost_usd_total": round(total_cost, 6),
-            "stopped": stopped,
-        },
+        "teacher_requests": tally.summary(),
         "judge": judge_summary,
     }
     paths = {"rows": out_dir / "synth.jsonl", "dropped": out_dir / "dropped.jsonl"}
