@@ -14,14 +14,13 @@ import importlib
 import sys
 
 import typer
-from typer.core import TyperGroup
-
 from text2sql_cli import __version__
+from text2sql_cli.cli._help import HelpGroup
 
 COMMAND_MODULES = ("data", "model", "train", "infer", "evaluate", "filter", "sweep", "report")
 
 
-class T2SGroup(TyperGroup):
+class T2SGroup(HelpGroup):
     def invoke(self, ctx):
         from text2sql_cli import interrupts
         from text2sql_cli.errors import T2SError

@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._help import HelpGroup
 from text2sql_cli.cli._options import hub_config_of
 
 data_app = typer.Typer(
+    cls=HelpGroup,
     no_args_is_help=True,
     help="Prepare data: split by db_id, import Spider or WikiSQL, synthesize pairs with a teacher LLM.",
 )

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-model_app = typer.Typer(no_args_is_help=True, help="Build or export model directories.")
+from text2sql_cli.cli._help import HelpGroup
+
+model_app = typer.Typer(cls=HelpGroup, no_args_is_help=True, help="Build or export model directories.")
 
 
 @model_app.command("tiny")

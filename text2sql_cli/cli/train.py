@@ -8,14 +8,16 @@ from typing import Annotated
 
 import typer
 
-from text2sql_cli.config import choices
-from text2sql_cli.training.config import Loss, Preset, Quant, ReportTo, TrainSettings
+from text2sql_cli.choices import Loss, Preset, Quant, ReportTo, choices
+from text2sql_cli.cli._help import command
 
 Opt = typer.Option
 
 
 def _default(name: str) -> str:
     """The default `--help` shows, from TrainSettings (never retyped here)."""
+    from text2sql_cli.training.config import TrainSettings
+
     return TrainSettings.default_of(name)
 
 
@@ -267,4 +269,4 @@ def _summary(result, cfg, target):
 
 
 def register(app: typer.Typer) -> None:
-    app.command("train")(train)
+    app.command("train", cls=command("text2sql_cli.training.config:TrainSettings"))(train)

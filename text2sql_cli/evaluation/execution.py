@@ -14,11 +14,11 @@ list settings classes); sqlglot loads when evaluation starts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_serializer, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from text2sql_cli.choices import Dialect, Engine, EvalMode  # shared with --help
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.sql.goldmatch import (
     ExTask,
@@ -34,9 +34,8 @@ MODE_TIMEOUT = {"bird": 30.0, "sqleval": 10.0}  # the harnesses' own limits; els
 DEFAULT_TIMEOUT = 5.0
 
 
-EvalMode = Literal["strict", "spider", "bird", "sqleval"]
-EvalDialect = Literal["auto", "mysql", "postgres", "sqlite"]
-EvalEngine = Literal["sqlite", "mariadb", "postgres"]
+EvalDialect = Dialect
+EvalEngine = Engine
 
 
 class ExecutionSettings(T2SSettings):

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
+from text2sql_cli.choices import Sees  # shared with --help
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.errors import InputError
 from text2sql_cli.llm_client import BatchReport, ClientConfig, EndpointSettings, Estimate
@@ -43,7 +44,6 @@ CACHE_FILE = "judge_cache.jsonl"
 JUDGE_KEYS = ("resolve_yn",)
 JUDGE_OUTPUT_TOKENS = 12  # {"resolve_yn": "yes"} is about 8 tokens; used for --dry-run only
 VERDICTS = ("yes", "no", "unparseable", "error", "skipped", "no_generation")
-Sees = Literal["sql", "raw"]
 SCORE_NOTE = (
     "yes / (yes + no); unparseable, error, skipped and no_generation rows are excluded from the denominator"
 )

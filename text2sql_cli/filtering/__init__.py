@@ -39,11 +39,12 @@ engine load when checks start, openai only when the LLM check runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, field_serializer, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from text2sql_cli.choices import Dialect, Engine, OnLLMFailure  # shared with --help
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.errors import UsageError
 
@@ -79,11 +80,6 @@ def parse_checks(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, .
             hint=f"choose from {', '.join(CHECKS)} or 'all' (the LLM check is --judge MODEL)",
         )
     return tuple(c for c in CHECKS if c in names)
-
-
-Dialect = Literal["auto", "mysql", "postgres", "sqlite"]
-Engine = Literal["sqlite", "mariadb", "postgres"]
-OnLLMFailure = Literal["hold", "keep"]
 
 
 class FilterSettings(T2SSettings):

@@ -18,17 +18,13 @@ One prompt template per run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from text2sql_cli.artifacts import PREDICTIONS_FORMAT
+from text2sql_cli.choices import Backend, Dialect, InferQuant, Precision, Select  # shared with --help
 from text2sql_cli.config import T2SSettings
-
-Backend = Literal["hf", "openai"]
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
-InferQuant = Literal["none", "4bit"]
 
 
 class InferSettings(T2SSettings):
@@ -55,7 +51,7 @@ class InferSettings(T2SSettings):
 
     # --candidates N: sample N, execute them, keep one (inference/candidates.py)
     candidates: int = Field(1, ge=1, le=64, validation_alias="T2S_INFER_CANDIDATES")
-    select: Literal["first", "vote", "logprob"] = Field("vote", validation_alias="T2S_INFER_SELECT")
+    select: Select = Field("vote", validation_alias="T2S_INFER_SELECT")
     temperature: float = Field(
         0.7,
         gt=0,
@@ -72,9 +68,7 @@ class InferSettings(T2SSettings):
     exec_instances: int = Field(5, ge=1, le=50, validation_alias="T2S_INFER_EXEC_INSTANCES")
     exec_timeout: float = Field(5.0, gt=0, validation_alias="T2S_INFER_EXEC_TIMEOUT")
     exec_workers: int = Field(2, ge=1, validation_alias="T2S_INFER_EXEC_WORKERS")
-    dialect: Literal["auto", "mysql", "postgres", "sqlite"] = Field(
-        "auto", validation_alias="T2S_INFER_DIALECT"
-    )
+    dialect: Dialect = Field("auto", validation_alias="T2S_INFER_DIALECT")
 
     def selection(self) -> dict | None:
         """The selection settings the sidecar records (None for plain greedy decoding)."""

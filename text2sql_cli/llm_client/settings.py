@@ -13,12 +13,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from text2sql_cli.choices import BatchRetry
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.errors import ConfigError
 
@@ -67,7 +68,7 @@ class LLMSettings(T2SSettings):
     llm_timeout_floor_s: float = Field(1.0, gt=0, description="the adaptive timeout never goes below this")
     llm_hedge: bool = Field(True, description="send a second copy of a request slower than 1.5x the p95")
     llm_batch: bool = Field(False, description="send through the Batch API: half the price, within 24 h")
-    llm_batch_retry: Literal["online", "batch"] = Field(
+    llm_batch_retry: BatchRetry = Field(
         "online", description="rows a batch failed: ask again online or in a new batch"
     )
     llm_batch_poll_s: float = Field(30.0, gt=0, description="seconds between polls of a submitted batch")

@@ -12,21 +12,17 @@ Importing this module loads no torch (config.SETTINGS_MODULES imports it for the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from text2sql_cli.choices import Loss, Method, Preset, Quant, ReportTo, Reward  # shared with --help
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.errors import ConfigError, InputError
 from text2sql_cli.prompts import DEFAULT_TEMPLATE
 
 ENV_PREFIX = "T2S_TRAIN_"
-# the choices, shared with `t2s train`'s flags so --help lists them
-Preset = Literal["book", "grpo"]
-Quant = Literal["none", "4bit", "8bit"]
-Loss = Literal["completion", "full"]
-ReportTo = Literal["none", "tensorboard", "wandb"]
 
 
 class TrainSettings(T2SSettings):
@@ -84,7 +80,7 @@ class TrainSettings(T2SSettings):
     )
     push_to_hub: str | None = Field(None, description="hub repo to push the adapter (or merged model) to")
     # --method grpo (training/grpo.py): reinforcement learning with an execution reward
-    method: Literal["sft", "grpo"] = Field("sft", description="sft (supervised) or grpo (execution reward)")
+    method: Method = Field("sft", description="sft (supervised) or grpo (execution reward)")
     init: Path | None = Field(
         None, description="grpo: a t2s SFT run dir to start from (its adapter and template)"
     )
@@ -95,9 +91,7 @@ class TrainSettings(T2SSettings):
     max_completion_len: int = Field(256, description="grpo: most tokens per completion", gt=0)
     temperature: float = Field(1.0, description="grpo: sampling temperature", gt=0)
     use_vllm: bool = Field(False, description="grpo: generate with vLLM (TRL's colocate mode; CUDA + vllm)")
-    reward: Literal["arctic", "binary"] = Field(
-        "arctic", description="grpo: arctic = 1 match / 0.1 runs / 0 else; binary = 1 / 0"
-    )
+    reward: Reward = Field("arctic", description="grpo: arctic = 1 match / 0.1 runs / 0 else; binary = 1 / 0")
     format_reward: float = Field(0.0, description="grpo: weight of a parses-as-one-SQL reward", ge=0)
     reward_instances: int = Field(5, description="grpo: synthesized databases per row", ge=1, le=50)
     reward_timeout: float = Field(5.0, description="grpo: seconds per query (a timeout scores 0)", gt=0)
