@@ -14,6 +14,7 @@ import importlib
 import sys
 
 import typer
+
 from text2sql_cli import __version__
 from text2sql_cli.cli._help import HelpGroup
 

@@ -4,8 +4,8 @@ columns.
 Typer's own renderer puts long, short, negative long and negative short names, the type and the
 help in six table columns, so at 80 columns a flag like `--gradient-checkpointing` is cut and the
 help wraps one word per line. Here an option is one name column (`--lr FLOAT`,
-`--[no-]packing`, `--k, --instances INT`) and its help; a name longer than the column gets its own
-line and its help starts on the next one (as argparse does), so no name is ever cut.
+`--packing/--no-packing`, `--k, --instances INT`) and its help; a name longer than the column gets
+its own line and its help starts on the next one (as argparse does), so no name is ever cut.
 
 Defaults: an option declared with a real default shows it. An option declared `None` ("not given",
 so that the environment, `.env` or a preset can fill it) shows the default of the settings field
@@ -36,6 +36,7 @@ CANDIDATES = "Candidates"
 API = "API server"
 PIPE = "Pipe mode"
 METRICS = "Metrics"
+CHECKS = "Checks"
 EXECUTION = "Execution"
 INSPECT = "Inspect"
 JUDGE = "LLM judge"
@@ -43,6 +44,9 @@ TEACHER = "Teacher LLM"
 OUTPUT = "Output"
 OPTIONS = "Options"  # anything without a panel, and --help
 ARGUMENTS = "Arguments"
+# Panels show in this order on every command (a panel not listed comes before Options).
+ORDER = (ARGUMENTS, DATA, MODEL, LORA, OPTIMISATION, GRPO, GENERATION, CANDIDATES, API, PIPE, METRICS, CHECKS)
+ORDER += (EXECUTION, INSPECT, TEACHER, JUDGE, OUTPUT)
 
 _TYPES = {"int": "INT", "integer": "INT", "float": "FLOAT", "path": "PATH", "str": "TEXT", "text": "TEXT"}
 _NAME_SHARE = 0.4  # the name column takes at most this share of the panel's width
@@ -77,17 +81,15 @@ def command(*settings: str) -> type[HelpCommand]:
 
 
 def option_name(param: Any) -> str:
-    """`--lr FLOAT`, `-o, --out PATH`, `--[no-]packing`, `--drop-empty / --keep-empty`, `DATA`."""
+    """`--lr FLOAT`, `-o, --out PATH`, `--packing/--no-packing`, `DATA`."""
     if param.param_type_name == "argument":
         name = (param.metavar or param.name or "").upper()
         return name + ("..." if param.nargs == -1 else "")
     shorts = [o for o in param.opts if not o.startswith("--")]
     longs = [o for o in param.opts if o.startswith("--")]
     if param.is_flag and param.secondary_opts:
-        neg = param.secondary_opts[0]
         pos = longs[0] if longs else param.opts[0]
-        flag = f"--[no-]{pos[2:]}" if neg == f"--no-{pos[2:]}" else f"{pos} / {neg}"
-        return ", ".join([*shorts, flag])
+        return ", ".join([*shorts, f"{pos}/{param.secondary_opts[0]}"])  # both whole: users grep for them
     name = ", ".join([*shorts, *longs])
     meta = metavar(param)
     return f"{name} {meta}" if meta else name
@@ -155,15 +157,24 @@ def option_help(command: Any, param: Any) -> tuple[str, str | None, bool]:
 
 
 def panels(command: Any, ctx: Any) -> list[tuple[str, list[Any]]]:
-    """The visible params grouped by `rich_help_panel`, panels in the order their first option is
-    declared; arguments first, in their own panel unless they name one."""
+    """The visible params grouped by `rich_help_panel`, panels in ORDER (Options last); arguments
+    in their own panel unless they name one."""
     grouped: dict[str, list[Any]] = {}
     params = [p for p in command.get_params(ctx) if not getattr(p, "hidden", False)]
     params.sort(key=lambda p: p.param_type_name != "argument")
     for param in params:
         default = ARGUMENTS if param.param_type_name == "argument" else OPTIONS
         grouped.setdefault(getattr(param, "rich_help_panel", None) or default, []).append(param)
-    return list(grouped.items())
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return sorted(grouped.items(), key=lambda item: (item[0] == OPTIONS, rank.get(item[0], len(ORDER))))
+
+
+def usage_pieces(command: Any, ctx: Any) -> list[str]:
+    """`[OPTIONS] PREDICTIONS`, `[OPTIONS] COMMAND [ARGS]...`: arguments by their names in
+    capitals, as the panels show them."""
+    args = [option_name(p) for p in command.get_params(ctx) if p.param_type_name == "argument"]
+    group = ["COMMAND [ARGS]..."] if isinstance(command, TyperGroup) else []
+    return [command.options_metavar or "[OPTIONS]", *args, *group]
 
 
 # --- how it looks ------------------------------------------------------------------------------
@@ -191,15 +202,22 @@ def render(command: Any, ctx: Any) -> str:
         file=io.StringIO(), width=width, force_terminal=sys.stdout.isatty(), highlight=False, markup=False
     )
     usage = Text("Usage: ", style="yellow")
-    usage.append(f"{ctx.command_path} {' '.join(command.collect_usage_pieces(ctx))}", style="bold")
+    usage.append(f"{ctx.command_path} {' '.join(usage_pieces(command, ctx))}", style="bold")
     console.print(Padding(usage, (1, 1)))
-    paragraphs = _paragraphs(command.help or "")
-    for i, paragraph in enumerate(paragraphs):
+    for i, (paragraph, verbatim) in enumerate(_paragraphs(command.help or "")):
         style = "" if i == 0 else "dim"
-        console.print(Padding(Text(paragraph, style=style), (0, 1, 1, 1)))
+        if not verbatim:
+            console.print(Padding(Text(paragraph, style=style), (0, 1, 1, 1)))
+            continue
+        lines = []  # an example command per line; a long one continues indented
+        for line in paragraph.splitlines():
+            wrapped = Text(line, style=style).wrap(console, width - 6)
+            lines.append(wrapped[0])
+            lines.extend(Text("    ").append_text(rest) for rest in wrapped[1:])
+        console.print(Padding(Group(*lines), (0, 1, 1, 1)))
 
     inner = width - 4  # a panel's two borders and two padding spaces
-    rows_named = [(option_name(param), panel, param) for panel, params in panels(command, ctx) for param in params]
+    rows_named = [(option_name(p), panel, p) for panel, params in panels(command, ctx) for p in params]
     commands = _commands(command, ctx)
     limit = max(12, int(inner * _NAME_SHARE))
     fitting = [len(n) for n, _, _ in rows_named if len(n) <= limit] + [len(n) for n, _ in commands]
@@ -215,12 +233,9 @@ def render(command: Any, ctx: Any) -> str:
         if name is None:
             break
         text, default, required = option_help(command, param)
-        help_text = Text(text)
-        if default is not None:
-            help_text.append((" " if text else "") + f"[default: {default}]", style="dim")
-        if required:
-            help_text.append((" " if len(help_text) else "") + "[required]", style="dim red")
-        current.extend(_row(console, Text, name, help_text, name_width, inner, param))
+        tail = [Text(f"[default: {default}]", style="dim")] if default is not None else []
+        tail += [Text("[required]", style="dim red")] if required else []
+        current.extend(_row(console, Text, name, Text(text), name_width, inner, param, tail))
     if commands:
         lines = []
         for name, summary in commands:
@@ -229,18 +244,18 @@ def render(command: Any, ctx: Any) -> str:
     return console.file.getvalue()
 
 
-def _paragraphs(help_text: str) -> list[str]:
-    """Help paragraphs: text before a lone \\f only; single line breaks joined, except in a
-    paragraph marked with \\b (kept verbatim: examples)."""
+def _paragraphs(help_text: str) -> list[tuple[str, bool]]:
+    """Help paragraphs, each with whether it is verbatim: text before a lone \\f only; single
+    line breaks joined, except in a paragraph marked with \\b (kept verbatim: examples)."""
     import inspect
 
     text = inspect.cleandoc(help_text).partition("\f")[0]
     out = []
     for paragraph in text.split("\n\n"):
         if paragraph.startswith("\b"):
-            out.append(paragraph.removeprefix("\b").strip("\n"))
+            out.append((paragraph.removeprefix("\b").strip("\n"), True))
         elif paragraph.strip():
-            out.append(" ".join(paragraph.split()))
+            out.append((" ".join(paragraph.split()), False))
     return out
 
 
@@ -252,20 +267,30 @@ def _commands(command: Any, ctx: Any) -> list[tuple[str, str]]:
         sub = command.get_command(ctx, name)
         if sub is not None and not sub.hidden:
             paragraphs = _paragraphs(sub.short_help or sub.help or "")
-            out.append((name, paragraphs[0] if paragraphs else ""))
+            out.append((name, paragraphs[0][0] if paragraphs else ""))
     return out
 
 
-def _row(console: Any, text_cls: Any, name: str, help_text: Any, name_width: int, inner: int, param: Any):
+def _row(
+    console: Any, text_cls: Any, name: str, help_text: Any, name_width: int, inner: int, param: Any, tail=()
+):
     """The lines of one option: its name (styled) in the name column and its wrapped help beside
-    it, or, when the name is wider than the column, the name alone and the help below."""
+    it, or, when the name is wider than the column, the name alone and the help below. `tail`
+    (`[default: x]`) follows the help and is never broken inside."""
     styled = text_cls(name, style="bold cyan")
     if param is not None and param.param_type_name == "option":
         meta = metavar(param)
         if meta and name.endswith(meta):
             styled.stylize("yellow", len(name) - len(meta))
     indent = name_width + 2
-    help_lines = help_text.wrap(console, inner - indent) if len(help_text) else []
+    width = inner - indent
+    help_lines = list(help_text.wrap(console, width)) if len(help_text) else []
+    for piece in tail:
+        if help_lines and len(help_lines[-1]) + 1 + len(piece) <= width:
+            help_lines[-1].append(" ")
+            help_lines[-1].append_text(piece)
+        else:
+            help_lines.extend(piece.wrap(console, width, overflow="fold"))  # breaks at spaces first
     lines = []
     if len(name) <= name_width:
         first = styled.copy()

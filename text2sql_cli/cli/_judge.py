@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-PANEL = "LLM judge"
+from text2sql_cli.choices import BatchRetry, choices
+from text2sql_cli.cli._help import JUDGE as PANEL
 
 JudgeModel = Annotated[
     str | None,
@@ -53,7 +54,8 @@ Batch = Annotated[
 BatchRetry = Annotated[
     str | None,
     typer.Option(
-        help="With --batch: rows the batch failed are asked again online (default) or in a new batch.",
+        metavar=choices(BatchRetry),
+        help="With --batch: rows the batch failed are asked again online or in a new batch.",
         rich_help_panel=PANEL,
     ),
 ]

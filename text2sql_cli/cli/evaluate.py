@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.choices import Dialect, Engine, EvalMode, Sees, choices
+from text2sql_cli.cli._help import DATA, EXECUTION, INSPECT, JUDGE, METRICS, OUTPUT, command
 from text2sql_cli.cli._judge import (
     Batch,
     BatchRetry,
@@ -23,34 +25,42 @@ from text2sql_cli.cli._judge import (
     Rpm,
     Tpm,
 )
-from text2sql_cli.config import choices
-from text2sql_cli.evaluation.execution import EvalDialect, EvalEngine, EvalMode
-from text2sql_cli.evaluation.judge import Sees
 
 
 def register(app: typer.Typer) -> None:
-    app.command("eval", no_args_is_help=True)(evaluate)
+    settings = ("evaluation.execution:ExecutionSettings", "evaluation.judge:JudgeSettings")
+    settings += ("llm_client.settings:EndpointSettings", "llm_client.settings:LLMSettings")
+    cls = command(*(f"text2sql_cli.{path}" for path in settings))
+    app.command("eval", no_args_is_help=True, cls=cls)(evaluate)
 
 
 def evaluate(
-    predictions: Annotated[Path, typer.Argument(help="Predictions JSONL written by `t2s infer`.")],
+    predictions: Annotated[
+        Path, typer.Argument(help="Predictions JSONL written by `t2s infer`.", rich_help_panel=DATA)
+    ],
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Directory for results.jsonl and summary.json (default: PREDICTIONS.eval/)."
+            "--out",
+            "-o",
+            help="Directory for results.jsonl and summary.json (default: PREDICTIONS.eval/).",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     overwrite: Annotated[
         bool,
         typer.Option(
-            "--overwrite", help="Replace an --out directory that holds the eval of other predictions."
+            "--overwrite",
+            help="Replace an --out directory that holds the eval of other predictions.",
+            rich_help_panel=OUTPUT,
         ),
     ] = False,
     columns: Annotated[
         str | None,
         typer.Option(
             help="Another tool's column names: sql=pred,gold=query (fields: id, db_id, question, "
-            "context, raw, sql, gold)."
+            "context, raw, sql, gold).",
+            rich_help_panel=DATA,
         ),
     ] = None,
     count_missing_as_wrong: Annotated[
@@ -58,27 +68,40 @@ def evaluate(
         typer.Option(
             "--count-missing-as-wrong",
             help="Score rows t2s infer could not generate as wrong in EX and EM (default: left out).",
+            rich_help_panel=DATA,
         ),
     ] = False,
     explain: Annotated[
         str | None,
-        typer.Option(help="Score one example (its id) and print why: SQL, verdict, differing rows."),
+        typer.Option(
+            help="Score one example (its id) and print why: SQL, verdict, differing rows.",
+            rich_help_panel=INSPECT,
+        ),
     ] = None,
     only: Annotated[
         str | None,
-        typer.Option(help="Score only these ids (ID,ID,...) and explain each; writes no results."),
+        typer.Option(
+            help="Score only these ids (ID,ID,...) and explain each; writes no results.",
+            rich_help_panel=INSPECT,
+        ),
     ] = None,
     save_dbs: Annotated[
         Path | None,
-        typer.Option(help="Write the synthesized SQLite databases to DIR/<id>/instance-N.sqlite."),
+        typer.Option(
+            help="Write the synthesized SQLite databases to DIR/<id>/instance-N.sqlite.",
+            rich_help_panel=INSPECT,
+        ),
     ] = None,
-    metric: Annotated[str, typer.Option("--metric", help="Comma-separated metrics: ex, em.")] = "ex,em",
+    metric: Annotated[
+        str, typer.Option("--metric", help="Comma-separated metrics: ex, em.", rich_help_panel=METRICS)
+    ] = "ex,em",
     mode: Annotated[
         str | None,
         typer.Option(
             metavar=choices(EvalMode),
             help="EX comparison: strict (default on synthesized databases), spider (the official "
             "test-suite evaluator; default with --db-dir), bird (row sets), sqleval (defog).",
+            rich_help_panel=METRICS,
         ),
     ] = None,
     keep_distinct: Annotated[
@@ -86,33 +109,39 @@ def evaluate(
         typer.Option(
             "--keep-distinct/--no-keep-distinct",
             help="spider mode: keep DISTINCT (the official evaluator removes it by default).",
-            show_default=False,
+            rich_help_panel=METRICS,
         ),
     ] = None,
     db_dir: Annotated[
         Path | None,
-        typer.Option(help="Real databases, Spider layout <dir>/<db_id>/*.sqlite; replaces synthesis."),
+        typer.Option(
+            help="Real databases, Spider layout <dir>/<db_id>/*.sqlite; replaces synthesis.",
+            rich_help_panel=EXECUTION,
+        ),
     ] = None,
     dialect: Annotated[
         str | None,
         typer.Option(
-            metavar=choices(EvalDialect),
+            metavar=choices(Dialect),
             help="SQL dialect of gold, predictions and DDL: auto (SQLite on --db-dir files, else what the "
             "DDL shows; the report says which and why), mysql, postgres, sqlite.",
+            rich_help_panel=EXECUTION,
         ),
     ] = None,
     engine: Annotated[
         str | None,
         typer.Option(
-            metavar=choices(EvalEngine),
-            help="Where EX runs queries: sqlite (embedded, default), mariadb or postgres (--db-url).",
+            metavar=choices(Engine),
+            help="Where EX runs queries: sqlite (embedded), mariadb or postgres (--db-url).",
+            rich_help_panel=EXECUTION,
         ),
     ] = None,
     db_url: Annotated[
         str | None,
         typer.Option(
             help="Server for --engine, e.g. mysql://user@127.0.0.1:3306/ (throwaway databases per row) "
-            "or .../{db_id} (existing databases, read-only)."
+            "or .../{db_id} (existing databases, read-only).",
+            rich_help_panel=EXECUTION,
         ),
     ] = None,
     exclude_low_information: Annotated[
@@ -120,6 +149,7 @@ def evaluate(
         typer.Option(
             "--exclude-low-information",
             help="Leave out of EX the examples whose gold result is the same on every database.",
+            rich_help_panel=METRICS,
         ),
     ] = False,
     no_infer_schema: Annotated[
@@ -127,6 +157,7 @@ def evaluate(
         typer.Option(
             "--no-infer-schema",
             help="Do not build tables the gold SQL uses but the DDL lacks (those rows stay gold_error).",
+            rich_help_panel=EXECUTION,
         ),
     ] = False,
     now: Annotated[
@@ -135,28 +166,41 @@ def evaluate(
             "--now",
             help="Instant NOW()/CURDATE() return for gold and prediction, 'YYYY-MM-DD HH:MM:SS' "
             "(default: when the run starts; the report records it).",
+            rich_help_panel=EXECUTION,
         ),
     ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
-            help="Seconds per query (default 5; bird 30, sqleval 10; the official Spider evaluator: 60)."
+            help="Seconds per query (default 5; bird 30, sqleval 10; the official Spider evaluator: 60).",
+            rich_help_panel=EXECUTION,
         ),
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes for execution.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for synthesized databases.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes for execution.", rich_help_panel=EXECUTION)
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for synthesized databases.", rich_help_panel=EXECUTION)
+    ] = None,
     k: Annotated[
-        int | None, typer.Option("--k", "--instances", help="Synthesized databases per example.")
+        int | None,
+        typer.Option(
+            "--k", "--instances", help="Synthesized databases per example.", rich_help_panel=EXECUTION
+        ),
     ] = None,
     float_tol: Annotated[
         float | None,
         typer.Option(
-            help="Numbers equal when |a - b| <= this (default 1e-6 in strict; exact in other modes)."
+            help="Numbers equal when |a - b| <= this (default 1e-6 in strict; exact in other modes).",
+            rich_help_panel=METRICS,
         ),
     ] = None,
     max_rows: Annotated[
         int | None,
-        typer.Option(help="A query returning more rows fails (the official evaluators have no such cap)."),
+        typer.Option(
+            help="A query returning more rows fails (the official evaluators have no such cap).",
+            rich_help_panel=METRICS,
+        ),
     ] = None,
     judge: JudgeModel = None,
     judge_base_url: JudgeBaseUrl = None,
@@ -165,15 +209,15 @@ def evaluate(
         str | None,
         typer.Option(
             metavar=choices(Sees),
-            help="What the judge is shown: sql (extracted, default) or raw (the book's way).",
-            rich_help_panel="LLM judge",
+            help="What the judge is shown: sql (extracted) or raw (the book's way).",
+            rich_help_panel=JUDGE,
         ),
     ] = None,
     judge_prompt: Annotated[
         Path | None,
         typer.Option(
-            help="Custom judge template with {context} {question} {answer} {gen_sql}.",
-            rich_help_panel="LLM judge",
+            help="Custom judge template file; placeholders (in braces): context, question, answer, gen_sql.",
+            rich_help_panel=JUDGE,
         ),
     ] = None,
     rpm: Rpm = None,
@@ -186,7 +230,7 @@ def evaluate(
         typer.Option(
             "--dry-run",
             help="Print the judge's request count and estimated cost; send nothing.",
-            rich_help_panel="LLM judge",
+            rich_help_panel=JUDGE,
         ),
     ] = False,
     partial: Annotated[
@@ -194,6 +238,7 @@ def evaluate(
         typer.Option(
             "--partial",
             help="Score a predictions file `t2s infer` has not finished (its .meta.json says running).",
+            rich_help_panel=DATA,
         ),
     ] = False,
 ) -> None:

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.choices import Dialect, Engine, OnLLMFailure, choices
+from text2sql_cli.cli._help import CHECKS, DATA, EXECUTION, JUDGE, OUTPUT, command
 from text2sql_cli.cli._judge import (
     Batch,
     BatchRetry,
@@ -23,63 +25,96 @@ from text2sql_cli.cli._judge import (
     Tpm,
 )
 from text2sql_cli.cli._options import hub_config_of
-from text2sql_cli.config import choices
-from text2sql_cli.filtering import Dialect, Engine, OnLLMFailure
 
 
 def register(app: typer.Typer) -> None:
-    app.command("filter", no_args_is_help=True)(filter_command)
+    settings = ("filtering:FilterSettings", "llm_client.settings:EndpointSettings")
+    settings += ("llm_client.settings:LLMSettings",)
+    cls = command(*(f"text2sql_cli.{path}" for path in settings))
+    app.command("filter", no_args_is_help=True, cls=cls)(filter_command)
 
 
 def filter_command(
-    data: Annotated[str, typer.Argument(help="A .jsonl/.json/.csv/.parquet file, or a hub dataset id.")],
+    data: Annotated[
+        str,
+        typer.Argument(help="A .jsonl/.json/.csv/.parquet file, or a hub dataset id.", rich_help_panel=DATA),
+    ],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for kept.<ext>, dropped.jsonl and summary.json.")
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory for kept.<ext>, dropped.jsonl and summary.json.",
+            rich_help_panel=OUTPUT,
+        ),
     ],
     checks: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated rule checks: missing, duplicate, parse, schema, execute, empty (or all). "
-            "Default: all but empty."
+            help="Comma-separated rule checks: missing, duplicate, parse, schema, execute, empty (or all).",
+            rich_help_panel=CHECKS,
         ),
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes for the SQL checks.")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds per gold query.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes for the SQL checks.", rich_help_panel=EXECUTION)
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds per gold query.", rich_help_panel=EXECUTION)
+    ] = None,
     dialect: Annotated[
         str | None,
         typer.Option(
-            metavar=choices(Dialect), help="Dialect of DDL and gold SQL: auto, mysql, postgres, sqlite."
+            metavar=choices(Dialect),
+            help="Dialect of DDL and gold SQL: auto, mysql, postgres, sqlite.",
+            rich_help_panel=EXECUTION,
         ),
     ] = None,
     engine: Annotated[
         str | None,
         typer.Option(
             metavar=choices(Engine),
-            help="Where gold SQL runs: sqlite (embedded, default), mariadb or postgres (--db-url).",
+            help="Where gold SQL runs: sqlite (embedded), mariadb or postgres (--db-url).",
+            rich_help_panel=EXECUTION,
         ),
     ] = None,
     db_url: Annotated[
-        str | None, typer.Option(help="Server for --engine, e.g. mysql://user@127.0.0.1:3306/.")
+        str | None,
+        typer.Option(
+            help="Server for --engine, e.g. mysql://user@127.0.0.1:3306/.", rich_help_panel=EXECUTION
+        ),
     ] = None,
     k: Annotated[
-        int | None, typer.Option("--k", "--instances", help="Synthesized databases for the empty check.")
+        int | None,
+        typer.Option(
+            "--k", "--instances", help="Synthesized databases for the empty check.", rich_help_panel=EXECUTION
+        ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for synthesized databases.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for synthesized databases.", rich_help_panel=EXECUTION)
+    ] = None,
     columns: Annotated[
-        str | None, typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
+        str | None,
+        typer.Option(help="Map t2s fields to your columns: question=q,answer=query.", rich_help_panel=DATA),
     ] = None,
     hub_config: Annotated[
-        str | None, typer.Option("--hub-config", help="Hub dataset config, e.g. origin.")
+        str | None,
+        typer.Option("--hub-config", help="Hub dataset config, e.g. origin.", rich_help_panel=DATA),
     ] = None,
     config: Annotated[
         str | None, typer.Option("--config", hidden=True, help="Old name of --hub-config (warns).")
     ] = None,
-    split_name: Annotated[str, typer.Option("--split", help="Hub dataset split to read.")] = "train",
+    split_name: Annotated[
+        str, typer.Option("--split", help="Hub dataset split to read.", rich_help_panel=DATA)
+    ] = "train",
     judge: JudgeModel = None,
     judge_base_url: JudgeBaseUrl = None,
     judge_api_key_env: JudgeApiKeyEnv = None,
     judge_prompt: Annotated[
-        Path | None, typer.Option(help="Prompt template file with {context}, {question}, {answer}.")
+        Path | None,
+        typer.Option(
+            help="Prompt template file; its placeholders: context, question, answer (in braces).",
+            rich_help_panel=JUDGE,
+        ),
     ] = None,
     rpm: Rpm = None,
     tpm: Tpm = None,
@@ -91,6 +126,7 @@ def filter_command(
         typer.Option(
             "--dry-run",
             help="Run the rule checks, estimate the LLM requests and cost; send and write nothing.",
+            rich_help_panel=JUDGE,
         ),
     ] = False,
     on_llm_failure: Annotated[
@@ -101,6 +137,7 @@ def filter_command(
                 "Rows the LLM could not judge (error, unparseable, skipped): hold (out of kept, in "
                 "held.jsonl) or keep."
             ),
+            rich_help_panel=JUDGE,
         ),
     ] = None,
 ) -> None:

@@ -16,8 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
-from text2sql_cli.config import choices
-from text2sql_cli.inference import Backend, InferQuant, Precision
+from text2sql_cli.choices import Backend, InferQuant, Precision, Select, choices
+from text2sql_cli.cli._help import API, CANDIDATES, DATA, GENERATION, MODEL, OUTPUT, PIPE, command
 
 
 def infer(
@@ -25,99 +25,138 @@ def infer(
         str | None,
         typer.Option(
             help="A t2s run dir (base + adapter), a merged/plain model dir or hub id; for --backend openai, "
-            "optionally a run dir whose saved template to use."
+            "optionally a run dir whose saved template to use.",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     data: Annotated[
         str | None,
         typer.Option(
-            help="Rows to predict (jsonl/json/csv/parquet with db_id, context, question[, answer])."
+            help="Rows to predict (jsonl/json/csv/parquet with db_id, context, question[, answer]).",
+            rich_help_panel=DATA,
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Predictions JSONL (with OUT.meta.json beside it).")
+        Path | None,
+        typer.Option(help="Predictions JSONL (with OUT.meta.json beside it).", rich_help_panel=OUTPUT),
     ] = None,
     base: Annotated[
         str | None,
-        typer.Option(help="Base model for an adapter, overriding adapter_config.json / run.json."),
+        typer.Option(
+            help="Base model for an adapter, overriding adapter_config.json / run.json.",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     template: Annotated[
         str | None,
         typer.Option(
-            help="Prompt template for a model saved without one (default ko-sql-bot), or a template file."
+            help="Prompt template for a model saved without one (default ko-sql-bot), or a template file.",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     backend: Annotated[
         str | None,
         typer.Option(
-            metavar=choices(Backend), help="hf (local model) or openai (an OpenAI-compatible server)."
+            metavar=choices(Backend),
+            help="hf (local model) or openai (an OpenAI-compatible server).",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     base_url: Annotated[
-        str | None, typer.Option(help="Server URL for --backend openai, e.g. http://localhost:8000/v1.")
+        str | None,
+        typer.Option(
+            help="Server URL for --backend openai, e.g. http://localhost:8000/v1.", rich_help_panel=API
+        ),
     ] = None,
     model_name: Annotated[
-        str | None, typer.Option(help="Model name on the server (--backend openai).")
+        str | None, typer.Option(help="Model name on the server (--backend openai).", rich_help_panel=API)
     ] = None,
     max_new_tokens: Annotated[
-        int | None, typer.Option(help="Most tokens to generate per question (default 256).")
+        int | None, typer.Option(help="Most tokens to generate per question.", rich_help_panel=GENERATION)
     ] = None,
     batch_size: Annotated[
         str | None,
         typer.Option(
-            help="Micro-batch size, or auto (GPU: largest that fits, halving on out-of-memory; CPU: 32)."
+            help="Micro-batch size, or auto (GPU: largest that fits, halving on out-of-memory; CPU: 32).",
+            rich_help_panel=GENERATION,
         ),
     ] = None,
     precision: Annotated[
         str | None,
         typer.Option(
-            metavar=choices(Precision), help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16."
+            metavar=choices(Precision),
+            help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16.",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     quant: Annotated[
-        str | None, typer.Option(metavar=choices(InferQuant), help="none or 4bit (NF4, CUDA only).")
+        str | None,
+        typer.Option(
+            metavar=choices(InferQuant), help="none or 4bit (NF4, CUDA only).", rich_help_panel=MODEL
+        ),
     ] = None,
-    ddl: Annotated[Path | None, typer.Option(help="Pipe mode: a file of CREATE TABLE statements.")] = None,
-    db: Annotated[Path | None, typer.Option(help="Pipe mode: a SQLite file whose schema is the DDL.")] = None,
+    ddl: Annotated[
+        Path | None, typer.Option(help="A file of CREATE TABLE statements.", rich_help_panel=PIPE)
+    ] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(help="A SQLite file whose schema is the DDL.", rich_help_panel=PIPE),
+    ] = None,
     columns: Annotated[
-        str | None, typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
+        str | None,
+        typer.Option(help="Map t2s fields to your columns: question=q,answer=query.", rich_help_panel=DATA),
     ] = None,
     drop_na: Annotated[
-        bool, typer.Option("--drop-na", help="Skip rows with an empty db_id, context or question.")
+        bool,
+        typer.Option(
+            "--drop-na", help="Skip rows with an empty db_id, context or question.", rich_help_panel=DATA
+        ),
     ] = False,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Start OUT again instead of resuming it.")
+        bool,
+        typer.Option("--overwrite", help="Start OUT again instead of resuming it.", rich_help_panel=OUTPUT),
     ] = False,
     candidates: Annotated[
         int | None,
         typer.Option(
-            help="Sample N candidates per question, execute them and keep one (--select) [1: greedy]."
+            help="Sample N candidates per question, execute them and keep one (--select); 1: greedy.",
+            rich_help_panel=CANDIDATES,
         ),
     ] = None,
     select: Annotated[
         str | None,
         typer.Option(
+            metavar=choices(Select),
             help="With --candidates: vote (largest group of equal results), logprob (most likely "
-            "executable one) or first (default vote)."
+            "executable one) or first.",
+            rich_help_panel=CANDIDATES,
         ),
     ] = None,
     temperature: Annotated[
-        float | None, typer.Option(help="Sampling temperature for --candidates [0.7].")
+        float | None, typer.Option(help="Sampling temperature for --candidates.", rich_help_panel=CANDIDATES)
     ] = None,
-    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling for --candidates [0.95].")] = None,
+    top_p: Annotated[
+        float | None, typer.Option(help="Nucleus sampling for --candidates.", rich_help_panel=CANDIDATES)
+    ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Seed for sampling and the synthesized databases [0].")
+        int | None,
+        typer.Option(help="Seed for sampling and the synthesized databases.", rich_help_panel=CANDIDATES),
     ] = None,
     db_dir: Annotated[
         Path | None,
         typer.Option(
-            help="With --candidates: run them on <db_dir>/<db_id>/*.sqlite instead of databases "
-            "synthesized from the DDL."
+            help="With --candidates: run them on DIR/<db_id>/*.sqlite instead of databases "
+            "synthesized from the DDL.",
+            rich_help_panel=CANDIDATES,
         ),
     ] = None,
     drop_empty: Annotated[
         bool | None,
-        typer.Option("--drop-empty/--keep-empty", help="With --candidates: empty results do not vote."),
+        typer.Option(
+            "--drop-empty/--keep-empty",
+            help="With --candidates: empty results do not vote.",
+            rich_help_panel=CANDIDATES,
+        ),
     ] = None,
 ) -> None:
     """Generate SQL: greedy, batched, resumable; or pipe questions through stdin.
@@ -290,4 +329,4 @@ def _stream(cfg, *, model, base, ddl, db) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("infer", no_args_is_help=False)(infer)
+    app.command("infer", no_args_is_help=False, cls=command("text2sql_cli.inference:InferSettings"))(infer)

@@ -8,28 +8,30 @@ from typing import Annotated
 
 import typer
 
-from text2sql_cli.choices import Loss, Preset, Quant, ReportTo, choices
-from text2sql_cli.cli._help import command
+from text2sql_cli.choices import Loss, Method, Preset, Quant, ReportTo, Reward, choices
+from text2sql_cli.cli._help import DATA, GRPO, LORA, MODEL, OPTIMISATION, OUTPUT, command
 
 Opt = typer.Option
 
 
-def _default(name: str) -> str:
-    """The default `--help` shows, from TrainSettings (never retyped here)."""
-    from text2sql_cli.training.config import TrainSettings
-
-    return TrainSettings.default_of(name)
-
-
 def train(
     base: Annotated[
-        str | None, Opt("--base", help="Base model: hub id or local directory (e.g. beomi/Yi-Ko-6B).")
+        str | None,
+        Opt(
+            "--base",
+            help="Base model: hub id or local directory (e.g. beomi/Yi-Ko-6B).",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     data: Annotated[
-        Path | None, Opt("--data", help="Training rows, e.g. DIR/train.jsonl from `t2s data split`.")
+        Path | None,
+        Opt(
+            "--data", help="Training rows, e.g. DIR/train.jsonl from `t2s data split`.", rich_help_panel=DATA
+        ),
     ] = None,
     out: Annotated[
-        Path | None, Opt("--out", help="Run directory: adapter, tokenizer, template, run.json.")
+        Path | None,
+        Opt("--out", help="Run directory: adapter, tokenizer, template, run.json.", rich_help_panel=OUTPUT),
     ] = None,
     config: Annotated[Path | None, Opt("--config", help="YAML file of options; flags override it.")] = None,
     preset: Annotated[
@@ -40,151 +42,217 @@ def train(
             help="Named defaults: book = the chapter's autotrain run; grpo = RL after SFT.",
         ),
     ] = None,
-    r: Annotated[int | None, Opt("--r", help=f"LoRA rank [{_default('r')}].")] = None,
-    alpha: Annotated[int | None, Opt("--alpha", help=f"LoRA alpha [{_default('alpha')}].")] = None,
-    dropout: Annotated[float | None, Opt("--dropout", help=f"LoRA dropout [{_default('dropout')}].")] = None,
+    r: Annotated[int | None, Opt("--r", help="LoRA rank.", rich_help_panel=LORA)] = None,
+    alpha: Annotated[int | None, Opt("--alpha", help="LoRA alpha.", rich_help_panel=LORA)] = None,
+    dropout: Annotated[float | None, Opt("--dropout", help="LoRA dropout.", rich_help_panel=LORA)] = None,
     targets: Annotated[
         str | None,
-        Opt("--targets", help=f"all-linear, or module names: q_proj,v_proj [{_default('targets')}]."),
+        Opt("--targets", help="all-linear, or module names: q_proj,v_proj.", rich_help_panel=LORA),
     ] = None,
     epochs: Annotated[
-        float | None, Opt("--epochs", help=f"Passes over the data [{_default('epochs')}].")
+        float | None, Opt("--epochs", help="Passes over the data.", rich_help_panel=OPTIMISATION)
     ] = None,
     max_steps: Annotated[
-        int | None, Opt("--max-steps", help="Stop after N optimizer steps (-1: epochs decide).")
+        int | None,
+        Opt(
+            "--max-steps",
+            help="Stop after N optimizer steps (-1: epochs decide).",
+            rich_help_panel=OPTIMISATION,
+        ),
     ] = None,
-    lr: Annotated[float | None, Opt("--lr", help=f"Peak learning rate [{_default('lr')}].")] = None,
+    lr: Annotated[float | None, Opt("--lr", help="Peak learning rate.", rich_help_panel=OPTIMISATION)] = None,
     batch_size: Annotated[
         int | None,
-        Opt("--batch-size", help=f"Examples per device per micro-batch [{_default('batch_size')}]."),
+        Opt("--batch-size", help="Examples per device per micro-batch.", rich_help_panel=OPTIMISATION),
     ] = None,
     grad_accum: Annotated[
-        int | None, Opt("--grad-accum", help=f"Micro-batches per optimizer step [{_default('grad_accum')}].")
+        int | None,
+        Opt("--grad-accum", help="Micro-batches per optimizer step.", rich_help_panel=OPTIMISATION),
     ] = None,
     max_len: Annotated[
         int | None,
         Opt(
             "--max-len",
-            help=f"Longest prompt+SQL in tokens; longer rows are skipped [{_default('max_len')}].",
+            help="Longest prompt+SQL in tokens; longer rows are skipped.",
+            rich_help_panel=OPTIMISATION,
         ),
     ] = None,
     warmup_ratio: Annotated[
-        float | None, Opt("--warmup-ratio", help=f"Share of steps for warmup [{_default('warmup_ratio')}].")
+        float | None, Opt("--warmup-ratio", help="Share of steps for warmup.", rich_help_panel=OPTIMISATION)
     ] = None,
     weight_decay: Annotated[
-        float | None, Opt("--weight-decay", help=f"AdamW weight decay [{_default('weight_decay')}].")
+        float | None, Opt("--weight-decay", help="AdamW weight decay.", rich_help_panel=OPTIMISATION)
     ] = None,
     lr_scheduler: Annotated[
-        str | None, Opt("--lr-scheduler", help=f"linear, cosine, constant, ... [{_default('lr_scheduler')}].")
+        str | None,
+        Opt("--lr-scheduler", help="linear, cosine, constant, ...", rich_help_panel=OPTIMISATION),
     ] = None,
     gradient_checkpointing: Annotated[
         bool | None,
         Opt(
             "--gradient-checkpointing/--no-gradient-checkpointing",
             help="Recompute activations to save memory.",
+            rich_help_panel=OPTIMISATION,
         ),
     ] = None,
     packing: Annotated[
         bool | None,
-        Opt("--packing/--no-packing", help="Padding-free packing; examples never attend to each other."),
+        Opt(
+            "--packing/--no-packing",
+            help="Padding-free packing; examples never attend to each other.",
+            rich_help_panel=OPTIMISATION,
+        ),
     ] = None,
     loss: Annotated[
         str | None,
         Opt(
             "--loss",
             metavar=choices(Loss),
-            help=f"completion (SQL+EOS only) or full (the book: prompt too) [{_default('loss')}].",
+            help="completion (SQL+EOS only) or full (the book: prompt too).",
+            rich_help_panel=OPTIMISATION,
         ),
     ] = None,
-    eval_file: Annotated[Path | None, Opt("--eval-file", help="Rows for validation loss.")] = None,
+    eval_file: Annotated[
+        Path | None, Opt("--eval-file", help="Rows for validation loss.", rich_help_panel=DATA)
+    ] = None,
     report_to: Annotated[
         str | None,
+        Opt("--report-to", metavar=choices(ReportTo), help="Experiment tracker.", rich_help_panel=OUTPUT),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        Opt("--seed", help="Seed for shuffling, dropout and LoRA init.", rich_help_panel=OPTIMISATION),
+    ] = None,
+    columns: Annotated[
+        str | None,
         Opt(
-            "--report-to",
-            metavar=choices(ReportTo),
-            help=f"none, tensorboard or wandb [{_default('report_to')}].",
+            "--columns", help="Map t2s fields to your columns: question=q,answer=query.", rich_help_panel=DATA
         ),
     ] = None,
-    seed: Annotated[int | None, Opt("--seed", help=f"Seed [{_default('seed')}].")] = None,
-    columns: Annotated[
-        str | None, Opt("--columns", help="Map t2s fields to your columns: question=q,answer=query.")
-    ] = None,
     drop_na: Annotated[
-        bool | None, Opt("--drop-na/--no-drop-na", help="Drop rows with an empty field instead of stopping.")
+        bool | None,
+        Opt(
+            "--drop-na/--no-drop-na",
+            help="Drop rows with an empty field instead of stopping.",
+            rich_help_panel=DATA,
+        ),
     ] = None,
     revision: Annotated[
-        str | None, Opt("--revision", help="Hub revision of --base (branch, tag, commit).")
+        str | None,
+        Opt("--revision", help="Hub revision of --base (branch, tag, commit).", rich_help_panel=MODEL),
     ] = None,
     trust_remote_code: Annotated[
         bool | None,
         Opt(
             "--trust-remote-code/--no-trust-remote-code",
             help="Run the base model's own code (off unless asked).",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     template: Annotated[
-        str | None, Opt("--template", help="Prompt template: ko-sql-bot, en-sql-bot, chat, or a file.")
+        str | None,
+        Opt(
+            "--template",
+            help="Prompt template: ko-sql-bot, en-sql-bot, chat, or a file.",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     quant: Annotated[
         str | None,
         Opt(
             "--quant",
             metavar=choices(Quant),
-            help=f"4bit (QLoRA NF4), 8bit or none; 4bit/8bit need CUDA [{_default('quant')}].",
+            help="4bit (QLoRA NF4), 8bit or none; 4bit/8bit need CUDA.",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     log_every: Annotated[
-        int | None, Opt("--log-every", help=f"Steps between loss log lines [{_default('log_every')}].")
+        int | None, Opt("--log-every", help="Steps between loss log lines.", rich_help_panel=OUTPUT)
     ] = None,
     save_every: Annotated[
-        int | None, Opt("--save-every", help=f"Steps between checkpoints [{_default('save_every')}].")
+        int | None, Opt("--save-every", help="Steps between checkpoints.", rich_help_panel=OUTPUT)
     ] = None,
     resume: Annotated[
         bool | None,
-        Opt("--resume/--no-resume", help="Continue from the last checkpoint in OUT/checkpoints."),
+        Opt(
+            "--resume/--no-resume",
+            help="Continue from the last checkpoint in OUT/checkpoints.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None,
     merge: Annotated[
         bool | None,
-        Opt("--merge/--no-merge", help="Also save base+adapter merged in 16-bit to OUT/merged."),
+        Opt(
+            "--merge/--no-merge",
+            help="Also save base+adapter merged in 16-bit to OUT/merged.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None,
     push_to_hub: Annotated[
-        str | None, Opt("--push-to-hub", help="Push the adapter (or the merged model) to this hub repo.")
+        str | None,
+        Opt(
+            "--push-to-hub",
+            help="Push the adapter (or the merged model) to this hub repo.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None,
     method: Annotated[
-        str | None, Opt("--method", help="sft (supervised) or grpo (RL with an execution reward) [sft].")
+        str | None,
+        Opt(
+            "--method",
+            metavar=choices(Method),
+            help="sft (supervised) or grpo (RL with an execution reward).",
+            rich_help_panel=GRPO,
+        ),
     ] = None,
     init: Annotated[
-        Path | None, Opt("--init", help="grpo: start from this SFT run dir (its adapter and template).")
+        Path | None,
+        Opt("--init", help="Start from this SFT run dir (its adapter and template).", rich_help_panel=GRPO),
     ] = None,
     num_generations: Annotated[
-        int | None, Opt("--num-generations", help="grpo: completions sampled per prompt [8].")
+        int | None, Opt("--num-generations", help="Completions sampled per prompt.", rich_help_panel=GRPO)
     ] = None,
-    beta: Annotated[float | None, Opt("--beta", help="grpo: KL penalty to the starting model [0].")] = None,
+    beta: Annotated[
+        float | None, Opt("--beta", help="KL penalty to the starting model.", rich_help_panel=GRPO)
+    ] = None,
     max_completion_len: Annotated[
-        int | None, Opt("--max-completion-len", help="grpo: most tokens per completion [256].")
+        int | None, Opt("--max-completion-len", help="Most tokens per completion.", rich_help_panel=GRPO)
     ] = None,
     temperature: Annotated[
-        float | None, Opt("--temperature", help="grpo: sampling temperature [1.0].")
+        float | None, Opt("--temperature", help="Sampling temperature.", rich_help_panel=GRPO)
     ] = None,
     use_vllm: Annotated[
-        bool | None, Opt("--use-vllm/--no-use-vllm", help="grpo: generate with vLLM (CUDA + vllm).")
+        bool | None,
+        Opt("--use-vllm/--no-use-vllm", help="Generate with vLLM (CUDA + vllm).", rich_help_panel=GRPO),
     ] = None,
     reward: Annotated[
-        str | None, Opt("--reward", help="grpo: arctic (1 match / 0.1 runs / 0) or binary [arctic].")
+        str | None,
+        Opt(
+            "--reward",
+            metavar=choices(Reward),
+            help="arctic (1 match / 0.1 runs / 0) or binary (1 / 0).",
+            rich_help_panel=GRPO,
+        ),
     ] = None,
     format_reward: Annotated[
-        float | None, Opt("--format-reward", help="grpo: weight of a parses-as-one-SQL reward [0].")
+        float | None,
+        Opt("--format-reward", help="Weight of a parses-as-one-SQL reward.", rich_help_panel=GRPO),
     ] = None,
     db_dir: Annotated[
-        Path | None, Opt("--db-dir", help="grpo: run SQL on <db_dir>/<db_id>/*.sqlite, not synthesized DBs.")
+        Path | None,
+        Opt(
+            "--db-dir",
+            help="Run the reward's SQL on DIR/<db_id>/*.sqlite, not on synthesized databases.",
+            rich_help_panel=GRPO,
+        ),
     ] = None,
 ) -> None:
     """Fine-tune a base model with LoRA (or QLoRA with --quant 4bit) on Text-to-SQL rows.
 
     The loss is on the SQL and EOS only unless --loss full. --method grpo trains with TRL's GRPO
     and an execution reward instead: t2s train --method grpo --init runs/sft --data D --out O.
-    Ctrl-C or SIGTERM saves a checkpoint;
-    rerun with --resume. Multi-GPU: `accelerate launch -m text2sql_cli train ...`.
+    Ctrl-C or SIGTERM saves a checkpoint; rerun with --resume. Multi-GPU:
+    `accelerate launch -m text2sql_cli train ...`.
     """
     from text2sql_cli.training import resolve_config
     from text2sql_cli.training import train as run_training
