@@ -37,6 +37,11 @@ API = "API server"
 PIPE = "Pipe mode"
 METRICS = "Metrics"
 CHECKS = "Checks"
+SPLIT = "Split"
+SCHEMA = "Schema"
+PAIRS = "Pairs"
+SWEEP = "Sweep"
+LAUNCH = "Launch"
 EXECUTION = "Execution"
 INSPECT = "Inspect"
 JUDGE = "LLM judge"
@@ -45,8 +50,25 @@ OUTPUT = "Output"
 OPTIONS = "Options"  # anything without a panel, and --help
 ARGUMENTS = "Arguments"
 # Panels show in this order on every command (a panel not listed comes before Options).
-ORDER = (ARGUMENTS, DATA, MODEL, LORA, OPTIMISATION, GRPO, GENERATION, CANDIDATES, API, PIPE, METRICS, CHECKS)
-ORDER += (EXECUTION, INSPECT, TEACHER, JUDGE, OUTPUT)
+ORDER = (
+    ARGUMENTS,
+    SWEEP,
+    DATA,
+    SCHEMA,
+    PAIRS,
+    SPLIT,
+    MODEL,
+    LORA,
+    OPTIMISATION,
+    GRPO,
+    GENERATION,
+    CANDIDATES,
+    API,
+    PIPE,
+    METRICS,
+    CHECKS,
+)
+ORDER += (EXECUTION, INSPECT, TEACHER, JUDGE, LAUNCH, OUTPUT)
 
 _TYPES = {"int": "INT", "integer": "INT", "float": "FLOAT", "path": "PATH", "str": "TEXT", "text": "TEXT"}
 _NAME_SHARE = 0.4  # the name column takes at most this share of the panel's width

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from text2sql_cli.cli._help import HelpGroup
+from text2sql_cli.cli._help import DATA, OUTPUT, SPLIT, HelpGroup, command
 from text2sql_cli.cli._options import hub_config_of
 
 data_app = typer.Typer(
@@ -18,33 +18,49 @@ data_app = typer.Typer(
 )
 
 
-@data_app.command("split")
+@data_app.command("split", cls=command())
 def split(
-    data: Annotated[str, typer.Argument(help="A .jsonl/.json/.csv/.parquet file, or a hub dataset id.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for train.jsonl and test.jsonl.")],
+    data: Annotated[
+        str,
+        typer.Argument(help="A .jsonl/.json/.csv/.parquet file, or a hub dataset id.", rich_help_panel=DATA),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for train.jsonl and test.jsonl.", rich_help_panel=OUTPUT)
+    ],
     test_db: Annotated[
         list[str] | None,
-        typer.Option("--test-db", help="Hold out this db_id (repeatable). The book holds out 1."),
+        typer.Option(
+            "--test-db", help="Hold out this db_id (repeatable). The book holds out 1.", rich_help_panel=SPLIT
+        ),
     ] = None,
     test_frac: Annotated[
         float | None,
-        typer.Option("--test-frac", help="Hold out this fraction of the db_ids, chosen with --seed."),
+        typer.Option(
+            "--test-frac",
+            help="Hold out this fraction of the db_ids, chosen with --seed.",
+            rich_help_panel=SPLIT,
+        ),
     ] = None,
     seed: Annotated[
-        int, typer.Option(help="Seed for the train shuffle and --test-frac (the book uses 42).")
+        int, typer.Option(help="Seed for the train shuffle and --test-frac.", rich_help_panel=SPLIT)
     ] = 42,
     drop_na: Annotated[
-        bool, typer.Option("--drop-na", help="Drop incomplete rows (the book's dropna).")
+        bool,
+        typer.Option("--drop-na", help="Drop incomplete rows (the book's dropna).", rich_help_panel=DATA),
     ] = False,
     hub_config: Annotated[
-        str | None, typer.Option("--hub-config", help="Hub dataset config, e.g. origin or clean.")
+        str | None,
+        typer.Option("--hub-config", help="Hub dataset config, e.g. origin or clean.", rich_help_panel=DATA),
     ] = None,
     config: Annotated[
         str | None, typer.Option("--config", hidden=True, help="Old name of --hub-config (warns).")
     ] = None,
-    split_name: Annotated[str, typer.Option("--split", help="Hub dataset split to read.")] = "train",
+    split_name: Annotated[
+        str, typer.Option("--split", help="Hub dataset split to read.", rich_help_panel=DATA)
+    ] = "train",
     columns: Annotated[
-        str | None, typer.Option(help="Map t2s fields to your columns: question=q,answer=query.")
+        str | None,
+        typer.Option(help="Map t2s fields to your columns: question=q,answer=query.", rich_help_panel=DATA),
     ] = None,
 ) -> None:
     """Hold out whole database domains: write OUT/train.jsonl and OUT/test.jsonl."""

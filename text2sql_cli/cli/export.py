@@ -7,11 +7,19 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._help import MODEL, OUTPUT, command
+
 
 def export(
-    run: Annotated[Path, typer.Argument(help="A run directory written by `t2s train` (adapter + run.json).")],
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory written by `t2s train` (adapter + run.json).", rich_help_panel=MODEL
+        ),
+    ],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Where to save the merged standalone model.")
+        Path | None,
+        typer.Option("--out", help="Where to save the merged standalone model.", rich_help_panel=OUTPUT),
     ] = None,
     dtype: Annotated[
         str,
@@ -21,17 +29,26 @@ def export(
                 "auto (bfloat16 if the run trained in bf16, else float16 like the book), float16, "
                 "bfloat16 or float32."
             ),
+            rich_help_panel=MODEL,
         ),
     ] = "auto",
-    device: Annotated[str | None, typer.Option("--device", help="cpu or cuda [cuda if available].")] = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="cpu or cuda (default: cuda if available).", rich_help_panel=MODEL),
+    ] = None,
     push_to_hub: Annotated[
         str | None,
         typer.Option(
-            "--push-to-hub", help="Hub repo to push the merged model (or, without --out, the adapter) to."
+            "--push-to-hub",
+            help="Hub repo to push the merged model (or, without --out, the adapter) to.",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     private: Annotated[
-        bool, typer.Option("--private/--public", help="Visibility of a repo that push creates.")
+        bool,
+        typer.Option(
+            "--private/--public", help="Visibility of a repo that push creates.", rich_help_panel=OUTPUT
+        ),
     ] = True,
 ) -> None:
     """Merge a LoRA run into its base model in 16-bit (never into a 4-bit model) and save a
@@ -57,4 +74,4 @@ def export(
 
 
 def register(model_app: typer.Typer) -> None:
-    model_app.command("export")(export)
+    model_app.command("export", cls=command())(export)

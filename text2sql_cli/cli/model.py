@@ -7,29 +7,35 @@ from typing import Annotated
 
 import typer
 
-from text2sql_cli.cli._help import HelpGroup
+from text2sql_cli.cli._help import DATA, MODEL, OUTPUT, HelpGroup, command
 
 model_app = typer.Typer(cls=HelpGroup, no_args_is_help=True, help="Build or export model directories.")
 
 
-@model_app.command("tiny")
+@model_app.command("tiny", cls=command())
 def tiny(
     data: Annotated[
-        Path, typer.Option("--data", help="Rows whose text trains the tiny tokenizer (jsonl/csv/...).")
+        Path,
+        typer.Option(
+            "--data", help="Rows whose text trains the tiny tokenizer (jsonl/csv/...).", rich_help_panel=DATA
+        ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Where to save the model directory.")],
-    hidden_size: Annotated[int, typer.Option(help="Hidden size.")] = 64,
-    layers: Annotated[int, typer.Option(help="Transformer layers.")] = 2,
-    heads: Annotated[int, typer.Option(help="Attention heads.")] = 4,
-    vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size.")] = 1024,
-    seed: Annotated[int, typer.Option(help="Seed for the random weights.")] = 0,
+    out: Annotated[
+        Path, typer.Option("--out", help="Where to save the model directory.", rich_help_panel=OUTPUT)
+    ],
+    hidden_size: Annotated[int, typer.Option(help="Hidden size.", rich_help_panel=MODEL)] = 64,
+    layers: Annotated[int, typer.Option(help="Transformer layers.", rich_help_panel=MODEL)] = 2,
+    heads: Annotated[int, typer.Option(help="Attention heads.", rich_help_panel=MODEL)] = 4,
+    vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size.", rich_help_panel=MODEL)] = 1024,
+    seed: Annotated[int, typer.Option(help="Seed for the random weights.", rich_help_panel=MODEL)] = 0,
     pretrain_steps: Annotated[
         int,
         typer.Option(
             help=(
                 "Full-weight steps on --data's text so the model writes SQL-shaped text (give it "
                 "training rows only)."
-            )
+            ),
+            rich_help_panel=MODEL,
         ),
     ] = 0,
 ) -> None:

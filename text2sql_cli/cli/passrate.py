@@ -9,29 +9,60 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._help import DATA, EXECUTION, GENERATION, MODEL, OUTPUT, command
+
 
 def register(data_app: typer.Typer) -> None:
-    data_app.command("pass-rate", no_args_is_help=True)(pass_rate)
+    data_app.command("pass-rate", no_args_is_help=True, cls=command())(pass_rate)
 
 
 def pass_rate(
-    model: Annotated[str, typer.Option(help="A t2s run dir (e.g. the SFT run GRPO will start from).")],
-    data: Annotated[Path, typer.Option(help="Training rows with gold SQL (jsonl/json/csv/parquet).")],
-    out: Annotated[Path, typer.Option(help="Per-row pass rates (JSONL; resumed when rerun).")],
-    samples: Annotated[int, typer.Option(help="Completions sampled per row.")] = 8,
-    min_pass: Annotated[float, typer.Option(help="With --keep: lowest pass rate kept.")] = 0.0,
-    max_pass: Annotated[float, typer.Option(help="With --keep: highest pass rate kept.")] = 1.0,
+    model: Annotated[
+        str,
+        typer.Option(help="A t2s run dir (e.g. the SFT run GRPO will start from).", rich_help_panel=MODEL),
+    ],
+    data: Annotated[
+        Path, typer.Option(help="Training rows with gold SQL (jsonl/json/csv/parquet).", rich_help_panel=DATA)
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Per-row pass rates (JSONL; resumed when rerun).", rich_help_panel=OUTPUT)
+    ],
+    samples: Annotated[
+        int, typer.Option(help="Completions sampled per row.", rich_help_panel=GENERATION)
+    ] = 8,
+    min_pass: Annotated[
+        float, typer.Option(help="With --keep: lowest pass rate kept.", rich_help_panel=OUTPUT)
+    ] = 0.0,
+    max_pass: Annotated[
+        float, typer.Option(help="With --keep: highest pass rate kept.", rich_help_panel=OUTPUT)
+    ] = 1.0,
     keep: Annotated[
-        Path | None, typer.Option(help="Write the data rows with min-pass <= rate <= max-pass here.")
+        Path | None,
+        typer.Option(
+            help="Write the data rows with min-pass <= rate <= max-pass here.", rich_help_panel=OUTPUT
+        ),
     ] = None,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
-    top_p: Annotated[float, typer.Option(help="Nucleus sampling.")] = 1.0,
-    max_new_tokens: Annotated[int, typer.Option(help="Most tokens per completion.")] = 256,
-    batch_size: Annotated[str, typer.Option(help="Prompts per generate call, or auto.")] = "auto",
-    seed: Annotated[int, typer.Option(help="Seed for sampling and the synthesized databases.")] = 0,
-    instances: Annotated[int, typer.Option(help="Synthesized databases per row.")] = 5,
+    temperature: Annotated[
+        float, typer.Option(help="Sampling temperature.", rich_help_panel=GENERATION)
+    ] = 1.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling.", rich_help_panel=GENERATION)] = 1.0,
+    max_new_tokens: Annotated[
+        int, typer.Option(help="Most tokens per completion.", rich_help_panel=GENERATION)
+    ] = 256,
+    batch_size: Annotated[
+        str, typer.Option(help="Prompts per generate call, or auto.", rich_help_panel=GENERATION)
+    ] = "auto",
+    seed: Annotated[
+        int, typer.Option(help="Seed for sampling and the synthesized databases.", rich_help_panel=GENERATION)
+    ] = 0,
+    instances: Annotated[
+        int, typer.Option(help="Synthesized databases per row.", rich_help_panel=EXECUTION)
+    ] = 5,
     db_dir: Annotated[
-        Path | None, typer.Option(help="Run SQL on <db_dir>/<db_id>/*.sqlite instead of synthesized DBs.")
+        Path | None,
+        typer.Option(
+            help="Run SQL on DIR/<db_id>/*.sqlite instead of synthesized DBs.", rich_help_panel=EXECUTION
+        ),
     ] = None,
 ) -> None:
     """Each row's pass rate under the model: the share of --samples completions matching gold.

@@ -7,20 +7,30 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._help import DATA, OUTPUT, command
+
 
 def report(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Sweep dirs, run dirs (run.json), eval dirs (summary.json) or predictions files."
+            help="Sweep dirs, run dirs (run.json), eval dirs (summary.json) or predictions files.",
+            rich_help_panel=DATA,
         ),
     ],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for index.html, the PNGs and runs.csv.")
+        Path,
+        typer.Option(
+            "--out", "-o", help="Directory for index.html, the PNGs and runs.csv.", rich_help_panel=OUTPUT
+        ),
     ] = Path("report"),
     diff: Annotated[
         tuple[str, str] | None,
-        typer.Option("--diff", help="Two run names: list the examples whose verdict differs between them."),
+        typer.Option(
+            "--diff",
+            help="Two run names: list the examples whose verdict differs between them.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None,
 ) -> None:
     """Compare runs: a table (settings that vary, EX, EM, judge, kappa, parameters, tokens, time),
@@ -52,4 +62,4 @@ def report(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("report", no_args_is_help=True)(report)
+    app.command("report", no_args_is_help=True, cls=command())(report)

@@ -8,26 +8,38 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._help import DATA, OUTPUT, command
+
 
 def register(data_app: typer.Typer) -> None:
-    data_app.command("import-spider", no_args_is_help=True)(import_spider)
+    data_app.command("import-spider", no_args_is_help=True, cls=command())(import_spider)
 
 
 def import_spider(
     spider_dir: Annotated[
-        Path, typer.Argument(help="Unzipped Spider folder (dev.json, train_spider.json, database/).")
+        Path,
+        typer.Argument(
+            help="Unzipped Spider folder (dev.json, train_spider.json, database/).", rich_help_panel=DATA
+        ),
     ],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for SPLIT.jsonl (dev.jsonl or train.jsonl).")
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory for SPLIT.jsonl (dev.jsonl or train.jsonl).",
+            rich_help_panel=OUTPUT,
+        ),
     ] = Path("spider-t2s"),
     split: Annotated[
-        str, typer.Option(help="dev, or train (train_spider.json + train_others.json).")
+        str, typer.Option(help="dev, or train (train_spider.json + train_others.json).", rich_help_panel=DATA)
     ] = "dev",
     skip_missing: Annotated[
         bool,
         typer.Option(
             "--skip-missing",
             help="Leave out the rows of databases absent from SPIDER_DIR/database (else an error).",
+            rich_help_panel=DATA,
         ),
     ] = False,
 ) -> None:

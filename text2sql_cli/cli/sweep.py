@@ -10,46 +10,98 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._help import LAUNCH, OUTPUT, SWEEP, command
+
 Opt = typer.Option
 
 
 def sweep(
-    config: Annotated[Path, Opt("--config", help="Sweep YAML: train/test/infer/eval options and axes.")],
-    out: Annotated[Path, Opt("--out", help="Sweep directory; one subdirectory per point.")],
+    config: Annotated[
+        Path,
+        Opt("--config", help="Sweep YAML: train/test/infer/eval options and axes.", rich_help_panel=SWEEP),
+    ],
+    out: Annotated[
+        Path, Opt("--out", help="Sweep directory; one subdirectory per point.", rich_help_panel=OUTPUT)
+    ],
     dry_run: Annotated[
-        bool, Opt("--dry-run", help="Print the points (and the judge's estimated cost); run nothing.")
+        bool,
+        Opt(
+            "--dry-run",
+            help="Print the points (and the judge's estimated cost); run nothing.",
+            rich_help_panel=SWEEP,
+        ),
     ] = False,
     only: Annotated[
-        list[str] | None, Opt("--only", help="Run the points with these settings, e.g. 'r=16,data=clean'.")
+        list[str] | None,
+        Opt(
+            "--only",
+            help="Run the points with these settings, e.g. 'r=16,data=clean'.",
+            rich_help_panel=SWEEP,
+        ),
     ] = None,
     max_points: Annotated[
-        int | None, Opt("--max-points", help="Run at most N of the selected points.", min=1)
+        int | None,
+        Opt("--max-points", help="Run at most N of the selected points.", min=1, rich_help_panel=SWEEP),
     ] = None,
     point: Annotated[
-        str | None, Opt("--point", help="Run the one point with this name (see --dry-run).")
+        str | None,
+        Opt("--point", help="Run the one point with this name (see --dry-run).", rich_help_panel=SWEEP),
     ] = None,
     overwrite: Annotated[
-        bool, Opt("--overwrite", help="Start again the points whose directory holds another config.")
+        bool,
+        Opt(
+            "--overwrite",
+            help="Start again the points whose directory holds another config.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = False,
     launcher: Annotated[
         str,
-        Opt("--launcher", help="python (one process) or accelerate (train/infer under accelerate launch)."),
+        Opt(
+            "--launcher",
+            help="python (one process) or accelerate (train/infer under accelerate launch).",
+            rich_help_panel=LAUNCH,
+        ),
     ] = "python",
     num_processes: Annotated[
-        int, Opt("--num-processes", help="Processes per point under --launcher accelerate.", min=1)
+        int,
+        Opt(
+            "--num-processes",
+            help="Processes per point under --launcher accelerate.",
+            min=1,
+            rich_help_panel=LAUNCH,
+        ),
     ] = 1,
-    backend: Annotated[str, Opt("--backend", help="local (one point after another) or ray.")] = "local",
+    backend: Annotated[
+        str, Opt("--backend", help="local (one point after another) or ray.", rich_help_panel=LAUNCH)
+    ] = "local",
     ray_address: Annotated[
-        str | None, Opt("--ray-address", help="Ray cluster address (e.g. ray://head:10001); default: local.")
+        str | None,
+        Opt(
+            "--ray-address",
+            help="Ray cluster address (e.g. ray://head:10001); default: local.",
+            rich_help_panel=LAUNCH,
+        ),
     ] = None,
     gpus_per_point: Annotated[
-        float, Opt("--gpus-per-point", help="GPUs each Ray task asks for (0 on a CPU cluster).", min=0)
+        float,
+        Opt(
+            "--gpus-per-point",
+            help="GPUs each Ray task asks for (0 on a CPU cluster).",
+            min=0,
+            rich_help_panel=LAUNCH,
+        ),
     ] = 1.0,
     cpus_per_point: Annotated[
-        float, Opt("--cpus-per-point", help="CPUs each Ray task asks for.", min=0)
+        float, Opt("--cpus-per-point", help="CPUs each Ray task asks for.", min=0, rich_help_panel=LAUNCH)
     ] = 1.0,
     emit_commands: Annotated[
-        bool, Opt("--emit-commands", help="Print one self-contained command per point (SLURM, Kubernetes).")
+        bool,
+        Opt(
+            "--emit-commands",
+            help="Print one self-contained command per point (SLURM, Kubernetes).",
+            rich_help_panel=LAUNCH,
+        ),
     ] = False,
 ) -> None:
     """Run every point of a sweep: train -> infer -> eval into OUT/NAME, skipping finished points
@@ -142,4 +194,4 @@ def sweep(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("sweep")(sweep)
+    app.command("sweep", cls=command())(sweep)

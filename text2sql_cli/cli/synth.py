@@ -8,18 +8,23 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._help import EXECUTION, OUTPUT, PAIRS, SCHEMA, TEACHER, command
 from text2sql_cli.cli._judge import JudgeApiKeyEnv, JudgeBaseUrl, JudgeModel, MaxCost, Rpm, Tpm
-
-TEACHER = "Teacher LLM"
 
 
 def register(data_app: typer.Typer) -> None:
-    data_app.command("synth", no_args_is_help=True)(synth)
+    data_app.command("synth", no_args_is_help=True, cls=command())(synth)
 
 
 def synth(
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for synth.jsonl, dropped.jsonl, summary.json.")
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory for synth.jsonl, dropped.jsonl, summary.json.",
+            rich_help_panel=OUTPUT,
+        ),
     ],
     teacher: Annotated[
         str,
@@ -27,27 +32,54 @@ def synth(
     ],
     ddl: Annotated[
         list[Path] | None,
-        typer.Option(help="A DDL file or a directory of them (repeatable); each file is one db_id."),
+        typer.Option(
+            help="A DDL file or a directory of them (repeatable); each file is one db_id.",
+            rich_help_panel=SCHEMA,
+        ),
     ] = None,
     db: Annotated[
-        Path | None, typer.Option(help="A SQLite database: its schema, and its rows check the SQL.")
+        Path | None,
+        typer.Option(
+            help="A SQLite database: its schema, and its rows check the SQL.", rich_help_panel=SCHEMA
+        ),
     ] = None,
     db_url: Annotated[
         str | None,
-        typer.Option(help="A MariaDB/PostgreSQL database to read the schema from (SQLAlchemy URL)."),
+        typer.Option(
+            help="A MariaDB/PostgreSQL database to read the schema from (SQLAlchemy URL).",
+            rich_help_panel=SCHEMA,
+        ),
     ] = None,
-    n: Annotated[int, typer.Option("--n", help="Pairs to keep per database.")] = 500,
-    lang: Annotated[str, typer.Option(help="Language of the questions: ko or en.")] = "ko",
+    n: Annotated[int, typer.Option("--n", help="Pairs to keep per database.", rich_help_panel=PAIRS)] = 500,
+    lang: Annotated[
+        str, typer.Option(help="Language of the questions: ko or en.", rich_help_panel=PAIRS)
+    ] = "ko",
     seed_data: Annotated[
-        str | None, typer.Option(help="Your own rows (.jsonl/.json/.csv/.parquet): few-shot examples.")
+        str | None,
+        typer.Option(
+            help="Your own rows (.jsonl/.json/.csv/.parquet): few-shot examples.", rich_help_panel=PAIRS
+        ),
     ] = None,
-    per_request: Annotated[int, typer.Option(help="Pairs asked for in one teacher request.")] = 10,
+    per_request: Annotated[
+        int, typer.Option(help="Pairs asked for in one teacher request.", rich_help_panel=TEACHER)
+    ] = 10,
     rounds: Annotated[
-        int, typer.Option(help="Most rounds of requests while a database is short of --n.")
+        int,
+        typer.Option(
+            help="Most rounds of requests while a database is short of --n.", rich_help_panel=TEACHER
+        ),
     ] = 3,
-    k: Annotated[int, typer.Option("--k", "--instances", help="Synthesized databases the SQL runs on.")] = 5,
-    seed: Annotated[int, typer.Option(help="Seed for synthesized databases and few-shot choice.")] = 0,
-    timeout: Annotated[float, typer.Option(help="Seconds per query check.")] = 5.0,
+    k: Annotated[
+        int,
+        typer.Option(
+            "--k", "--instances", help="Synthesized databases the SQL runs on.", rich_help_panel=EXECUTION
+        ),
+    ] = 5,
+    seed: Annotated[
+        int,
+        typer.Option(help="Seed for synthesized databases and few-shot choice.", rich_help_panel=EXECUTION),
+    ] = 0,
+    timeout: Annotated[float, typer.Option(help="Seconds per query check.", rich_help_panel=EXECUTION)] = 5.0,
     teacher_base_url: Annotated[
         str | None,
         typer.Option(
@@ -69,7 +101,9 @@ def synth(
     dry_run: Annotated[
         bool,
         typer.Option(
-            "--dry-run", help="Estimate the teacher's first round of requests and cost; send nothing."
+            "--dry-run",
+            help="Estimate the teacher's first round of requests and cost; send nothing.",
+            rich_help_panel=OUTPUT,
         ),
     ] = False,
 ) -> None:

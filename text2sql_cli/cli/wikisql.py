@@ -8,23 +8,34 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._help import DATA, OUTPUT, command
+
 
 def register(data_app: typer.Typer) -> None:
-    data_app.command("import-wikisql", no_args_is_help=True)(import_wikisql)
+    data_app.command("import-wikisql", no_args_is_help=True, cls=command())(import_wikisql)
 
 
 def import_wikisql(
     data: Annotated[
         Path,
-        typer.Argument(help="WikiSQL <split>.jsonl (tables in <split>.tables.jsonl) or the hub's .parquet."),
+        typer.Argument(
+            help="WikiSQL <split>.jsonl (tables in <split>.tables.jsonl) or the hub's .parquet.",
+            rich_help_panel=DATA,
+        ),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")] = Path("wikisql.jsonl"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="JSONL file to write.", rich_help_panel=OUTPUT)
+    ] = Path("wikisql.jsonl"),
     tables: Annotated[
-        Path | None, typer.Option(help="The tables file, if not <split>.tables.jsonl beside DATA.")
+        Path | None,
+        typer.Option(help="The tables file, if not <split>.tables.jsonl beside DATA.", rich_help_panel=DATA),
     ] = None,
     db_out: Annotated[
         Path | None,
-        typer.Option(help="Also write each table's rows as <dir>/<table id>/<table id>.sqlite for --db-dir."),
+        typer.Option(
+            help="Also write each table's rows as DIR/<table id>/<table id>.sqlite for --db-dir.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None,
 ) -> None:
     """Turn WikiSQL into t2s rows (id, db_id, context, question, answer): db_id is the table id,
