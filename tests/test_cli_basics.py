@@ -29,6 +29,20 @@ def test_help_imports_no_heavy_library():
     assert out.strip() == "[]"
 
 
+def test_root_help_imports_no_settings_library():
+    """`t2s --help` starts fast: the choices come from text2sql_cli.choices (no pydantic) and the
+    settings classes load only when a command runs or its help shows their defaults; typer's own
+    rich renderer (which imports markdown-it) is not used."""
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom text2sql_cli.cli import app\n"
+        "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
+        "print([m for m in ('pydantic', 'pydantic_settings', 'text2sql_cli.config', 'typer.rich_utils', "
+        "'markdown_it') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def _write_rows(path, dbs):
     rows = [
         {
