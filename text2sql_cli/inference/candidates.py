@@ -84,14 +84,10 @@ def _databases(task: CandidateTask, prepared: list[str | None]):
     if task.db_dir:
         from pathlib import Path
 
+        from text2sql_cli.sql.prepare import database_files
         from text2sql_cli.sql.sandbox import open_readonly
 
-        files = sorted((Path(task.db_dir) / task.db_id).glob("*.sqlite"))
-        if not files:
-            raise FileNotFoundError(
-                f"no database for db_id {task.db_id!r}: expected {task.db_dir}/{task.db_id}/*.sqlite"
-            )
-        return [open_readonly(str(p)) for p in files]
+        return [open_readonly(str(p)) for p in database_files(Path(task.db_dir), task.db_id)]
     from text2sql_cli.sql.schema import SchemaError
     from text2sql_cli.sql.synth import Literals, cached_schema, gold_literals, synthesize
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from text2sql_cli.artifacts import RUN_FILE, TRAIN_LOG, RunRecord, sha256_file, write_run
 from text2sql_cli.errors import EnvironmentNotSupported, InputError, UsageError
+from text2sql_cli.sql.goldmatch import default_mode
 from text2sql_cli.training.config import TrainSettings
 from text2sql_cli.training.options import shared_arguments
 from text2sql_cli.training.rewards import RewardSettings
@@ -124,8 +125,6 @@ def _targets_lm_head(cfg: TrainSettings) -> bool:
 
 
 def reward_settings(cfg: TrainSettings) -> RewardSettings:
-    from text2sql_cli.sql.goldmatch import default_mode
-
     return RewardSettings(
         scheme=cfg.reward,
         format_weight=cfg.format_reward,
