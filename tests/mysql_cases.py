@@ -135,6 +135,11 @@ FUNCTIONS = [
         "SELECT LPAD('7', 3, '0'), RPAD('ab', 5, 'xy'), LPAD('hello', 3, '*')",
         [("007", "abxyx", "hel")],
     ),
+    (
+        "LPAD / RPAD edges",
+        "SELECT LPAD('ab', -1, 'x'), RPAD('ab', 5, ''), LPAD('ab', 5, ''), RPAD('hello', 3, '*'), LPAD('ab', 2, '')",
+        [(None, None, None, "hel", "ab")],
+    ),
     ("FIELD", "SELECT FIELD('b', 'a', 'b', 'c'), FIELD('z', 'a')", [(2, 0)]),
     (
         "EXTRACT",
