@@ -23,11 +23,9 @@ from text2sql_cli.config import T2SSettings
 from text2sql_cli.sql.goldmatch import (
     ExTask,
     ExVerdict,
-    crashed,
     default_float_tol,
     default_mode,
-    overran,
-    score_example,
+    score_all,
 )
 
 MODE_TIMEOUT = {"bird": 30.0, "sqleval": 10.0}  # the harnesses' own limits; else 5 s (official Spider: 60 s)
@@ -112,7 +110,6 @@ def ex_column(
     to save_dbs/<id>/ (a file-safe form of the id)."""
     from text2sql_cli.progress import ProgressBar
     from text2sql_cli.sql.mysql_emulation import pin_now, unpin
-    from text2sql_cli.sql.pool import run_tasks
 
     # One clock for the whole run, gold and prediction alike; the report records it.
     settings.now = pin_now(settings.now)
@@ -152,21 +149,9 @@ def ex_column(
         for p in scored
     ]
     workers = settings.workers if len(tasks) >= 32 else 1  # a pool costs more than it saves
-    if workers > 1:  # import before forking, so that workers do not each pay for it
-        import sqlglot.dialects.mysql  # noqa: F401
-        import sqlglot.dialects.sqlite  # noqa: F401
-
-        import text2sql_cli.sql.synth  # noqa: F401
     try:
         with ProgressBar("EX", len(tasks), enabled=progress) as bar:
-            results = run_tasks(
-                score_example,
-                tasks,
-                workers=workers,
-                on_crash=crashed,
-                on_overrun=overran,
-                on_progress=bar.advance,
-            )
+            results = score_all(tasks, workers=workers, on_progress=bar.advance)
     finally:
         unpin()
     verdicts = iter(results)

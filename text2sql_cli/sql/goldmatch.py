@@ -7,7 +7,8 @@ import the evaluation package).
     score_example(task) -> dict      its verdict as a results.jsonl fragment; runs in a worker
     crashed / overran                the pool's verdicts for a worker that died or was killed
     gold_task(...) -> ExTask         a task with `t2s eval`'s defaults for its databases and mode
-    statuses(tasks, workers) -> list[str]   each task's status, scored in the worker pool
+    score_all(tasks, workers) -> list[dict]   each task's verdict, scored in the worker pool
+    statuses(tasks, workers) -> list[str]     each task's status, likewise
 
 Databases: with `db_dir`, the Spider layout `<db_dir>/<db_id>/*.sqlite` (several files for one
 db_id form a test suite); otherwise `synth` builds `instances` databases from the row's DDL,
@@ -98,13 +99,39 @@ def gold_task(
     )
 
 
-def statuses(tasks: list[ExTask], *, workers: int) -> list[str]:
-    """Each task's status, in order, scored in the sandbox worker pool (a worker that dies gives
-    `crashed`, a query killed for overrunning `timeout`, or `gold_error` when it was gold's)."""
+def score_all(tasks: list[ExTask], *, workers: int, on_progress=None) -> list[dict]:
+    """Each task's verdict row, in order, scored in the sandbox worker pool: a worker that dies
+    gives `crashed`, a query killed for overrunning `timeout` (`gold_error` when it was gold's).
+    Gold and prediction read one clock (NOW, CURDATE): the caller's pinned instant, else one
+    pinned for this call."""
+    from text2sql_cli.sql.mysql_emulation import pin_now, pinned, unpin
     from text2sql_cli.sql.pool import run_tasks
 
-    rows = run_tasks(score_example, tasks, workers=workers, on_crash=crashed, on_overrun=overran)
-    return [row["status"] for row in rows]
+    if workers > 1 and len(tasks) > 1:  # import before forking, so that workers do not each pay for it
+        import sqlglot.dialects.mysql  # noqa: F401
+        import sqlglot.dialects.sqlite  # noqa: F401
+
+        import text2sql_cli.sql.synth  # noqa: F401
+    own_clock = pinned() is None
+    if own_clock:
+        pin_now()
+    try:
+        return run_tasks(
+            score_example,
+            tasks,
+            workers=workers,
+            on_crash=crashed,
+            on_overrun=overran,
+            on_progress=on_progress,
+        )
+    finally:
+        if own_clock:
+            unpin()
+
+
+def statuses(tasks: list[ExTask], *, workers: int) -> list[str]:
+    """Each task's status (`score_all`), in order."""
+    return [row["status"] for row in score_all(tasks, workers=workers)]
 
 
 @dataclass(frozen=True)
