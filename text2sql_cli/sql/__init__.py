@@ -6,6 +6,10 @@
 - `pool`      a worker-process runner that survives crashing workers
 - `synth`     synthesized test-suite databases for DDL-only data, seeded with gold literals
 - `compare`   result comparison in the `strict`, `spider`, `bird` and `sqleval` modes
+- `prepare`   what each EX mode runs (dialect, query text, order) and on which databases
+- `goldmatch` EX's verdict for one prediction: `t2s eval`, the GRPO reward and pass-rate share it
+- `mysql_emulation` MySQL's functions on SQLite (`mysql_dates`, `mysql_strings`, `mysql_values`),
+  called from MySQL SQL by `mysql_rewrite`
 - `extract`   SQL extraction from raw model generations
 - `normalize` canonical SQL text for exact match
 
