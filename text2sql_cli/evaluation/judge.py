@@ -30,13 +30,12 @@ from pydantic import Field
 from text2sql_cli.choices import Sees  # shared with --help
 from text2sql_cli.config import T2SSettings
 from text2sql_cli.errors import InputError
-from text2sql_cli.llm_client import BatchReport, ClientConfig, EndpointSettings, Estimate
+from text2sql_cli.llm_client import BatchReport, Estimate
 from text2sql_cli.llm_client.verdict import (
+    VerdictConfig,
     VerdictItem,
     VerdictTask,
-    estimate_verdicts,
     fingerprint_of,
-    run_verdicts,
 )
 from text2sql_cli.llm_client.verdict import parse_verdict as _parse
 
@@ -63,11 +62,11 @@ class JudgeSettings(T2SSettings):
 
 
 @dataclass(frozen=True)
-class JudgeConfig:
-    client: ClientConfig
+class JudgeConfig(VerdictConfig):
+    """The client, the template (the book's prompt by default), the parse attempts and what the
+    judge sees."""
+
     sees: Sees = "sql"
-    template: Any = None  # prompts.TextTemplate; the book's prompt by default
-    parse_attempts: int = 3
 
     @classmethod
     def build(
@@ -86,17 +85,12 @@ class JudgeConfig:
         `client_flags` are llm_client.LLMSettings fields (rpm, tpm, ...)."""
         from text2sql_cli.prompts import JUDGE_TEMPLATE
 
-        endpoint = EndpointSettings.from_flags(
-            model=model, base_url=base_url, api_key_env=api_key_env, max_cost=max_cost
+        client, parse_attempts = cls.endpoint(
+            model, base_url, api_key_env, max_cost, require_key, client_flags
         )
         settings = JudgeSettings.from_flags(judge_sees=sees, judge_prompt=prompt_file)
-        client = endpoint.client(require_key=require_key, **client_flags)
         template = JUDGE_TEMPLATE.with_file(settings.judge_prompt, what="judge prompt file")
-        return cls(client, settings.judge_sees, template, endpoint.parse_attempts)
-
-    @property
-    def prompt_name(self) -> str:
-        return self.template.name
+        return cls(client, template, parse_attempts, settings.judge_sees)
 
     def task(self) -> VerdictTask:
         return VerdictTask("judge", self.template, "system", JUDGE_KEYS, CACHE_FILE, JUDGE_OUTPUT_TOKENS)
@@ -177,8 +171,7 @@ def items_for(predictions: list[dict[str, Any]], sees: str) -> list[VerdictItem 
 
 def estimate_judge(predictions: list[dict[str, Any]], cfg: JudgeConfig, out_dir: Path) -> Estimate:
     """--dry-run: what the judge would send and cost; sends nothing."""
-    items = [i for i in items_for(predictions, cfg.sees) if i is not None]
-    return estimate_verdicts(cfg.task(), cfg.client, items, out_dir)
+    return cfg.estimate([i for i in items_for(predictions, cfg.sees) if i is not None], out_dir)
 
 
 def run_judge(
@@ -186,14 +179,7 @@ def run_judge(
 ) -> JudgeReport:
     """Judge every row; verdicts come back in input order. Resumable through the cache in out_dir."""
     built = items_for(predictions, cfg.sees)
-    asked, report = run_verdicts(
-        cfg.task(),
-        cfg.client,
-        [i for i in built if i is not None],
-        out_dir,
-        parse_attempts=cfg.parse_attempts,
-        progress=progress,
-    )
+    asked, report = cfg.run([i for i in built if i is not None], out_dir, progress=progress)
     by_id = {str(v.id): v for v in asked}
     verdicts = []
     for row, item in zip(predictions, built):

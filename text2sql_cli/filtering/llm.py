@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from text2sql_cli.data import Example
-from text2sql_cli.llm_client import BatchReport, ClientConfig, EndpointSettings, Estimate
+from text2sql_cli.llm_client import BatchReport, Estimate
 from text2sql_cli.llm_client.verdict import (
+    VerdictConfig,
     VerdictItem,
     VerdictTask,
-    estimate_verdicts,
     fingerprint_of,
-    run_verdicts,
 )
 from text2sql_cli.llm_client.verdict import parse_verdict as _parse
 
@@ -40,10 +39,8 @@ VERDICT_KEYS = ("verdict", "resolve_yn")
 
 
 @dataclass(frozen=True)
-class LLMFilterConfig:
-    client: ClientConfig
-    template: Any  # prompts.TextTemplate; prompts.FILTER_PROMPT by default
-    parse_attempts: int = 3
+class LLMFilterConfig(VerdictConfig):
+    """The client, the template (prompts.FILTER_PROMPT by default) and the parse attempts."""
 
     @classmethod
     def build(
@@ -62,22 +59,14 @@ class LLMFilterConfig:
         llm_client.LLMSettings fields."""
         from text2sql_cli.prompts import FILTER_TEMPLATE
 
-        endpoint = EndpointSettings.from_flags(
-            model=model, base_url=base_url, api_key_env=api_key_env, max_cost=max_cost
+        client, parse_attempts = cls.endpoint(
+            model, base_url, api_key_env, max_cost, require_key, client_flags
         )
-        client = endpoint.client(require_key=require_key, **client_flags)
         template = FILTER_TEMPLATE.with_file(prompt_file, what="filter prompt file")
-        return cls(client, template, endpoint.parse_attempts)
-
-    @property
-    def prompt_name(self) -> str:
-        return self.template.name
+        return cls(client, template, parse_attempts)
 
     def task(self) -> VerdictTask:
         return VerdictTask("LLM filter", self.template, "user", VERDICT_KEYS, CACHE_FILE, OUTPUT_TOKENS)
-
-    def public_dump(self) -> dict[str, Any]:
-        return {**self.client.public_dump(), "prompt": self.prompt_name}
 
 
 def parse_filter_verdict(text: str) -> dict[str, Any]:
@@ -97,7 +86,7 @@ def items_for(examples: list[Example]) -> list[VerdictItem]:
 
 
 def estimate_llm(examples: list[Example], cfg: LLMFilterConfig, out_dir: Path) -> Estimate:
-    return estimate_verdicts(cfg.task(), cfg.client, items_for(examples), out_dir)
+    return cfg.estimate(items_for(examples), out_dir)
 
 
 @dataclass(frozen=True)
@@ -111,13 +100,6 @@ class LLMOutcome:
 def run_llm(
     examples: list[Example], cfg: LLMFilterConfig, out_dir: Path, *, progress: bool = True
 ) -> tuple[dict[str, LLMOutcome], BatchReport]:
-    verdicts, report = run_verdicts(
-        cfg.task(),
-        cfg.client,
-        items_for(examples),
-        out_dir,
-        parse_attempts=cfg.parse_attempts,
-        progress=progress,
-    )
+    verdicts, report = cfg.run(items_for(examples), out_dir, progress=progress)
     outcomes = {str(v.id): LLMOutcome(v.status, v.reason, v.cost, v.cached) for v in verdicts}
     return outcomes, report

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from text2sql_cli.llm_client.datatypes import BatchReport, Estimate, ParseError, Request
 from text2sql_cli.llm_client.reply import parse_json_reply
 from text2sql_cli.llm_client.runner import estimate, run_batch
-from text2sql_cli.llm_client.settings import ClientConfig
+from text2sql_cli.llm_client.settings import ClientConfig, EndpointSettings
 
 # max_tokens: a verdict is a short JSON object; a model that rambles is cut off (and re-asked as
 # unparseable) instead of running up output tokens and the tpm budget, which counts max_tokens.
@@ -47,6 +47,52 @@ class VerdictTask:
     keys: tuple[str, ...]
     cache_file: str
     output_tokens: int  # a reply's size, for estimates only
+
+
+@dataclass(frozen=True)
+class VerdictConfig:
+    """Where a verdict task is asked (the client) and what with (the template): the judge's and
+    the LLM filter's configs extend it with their task (`task()`) and their own settings."""
+
+    client: ClientConfig
+    template: Any  # prompts.TextTemplate
+    parse_attempts: int = 3
+
+    @staticmethod
+    def endpoint(
+        model: str | None,
+        base_url: str | None,
+        api_key_env: str | None,
+        max_cost: float | None,
+        require_key: bool,
+        client_flags: dict[str, Any],
+    ) -> tuple[ClientConfig, int]:
+        """(the client, parse attempts) from the endpoint flags (None = not given) > env > .env >
+        defaults (EndpointSettings); `client_flags` are LLMSettings fields."""
+        endpoint = EndpointSettings.from_flags(
+            model=model, base_url=base_url, api_key_env=api_key_env, max_cost=max_cost
+        )
+        return endpoint.client(require_key=require_key, **client_flags), endpoint.parse_attempts
+
+    @property
+    def prompt_name(self) -> str:
+        return self.template.name
+
+    def task(self) -> VerdictTask:
+        raise NotImplementedError
+
+    def public_dump(self) -> dict[str, Any]:
+        return {**self.client.public_dump(), "prompt": self.prompt_name}
+
+    def run(
+        self, items: list[VerdictItem], out_dir: str | Path, *, progress: bool = True
+    ) -> tuple[list[Verdict], BatchReport]:
+        return run_verdicts(
+            self.task(), self.client, items, out_dir, parse_attempts=self.parse_attempts, progress=progress
+        )
+
+    def estimate(self, items: list[VerdictItem], out_dir: str | Path) -> Estimate:
+        return estimate_verdicts(self.task(), self.client, items, out_dir)
 
 
 @dataclass(frozen=True)
