@@ -19,15 +19,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from text2sql_cli.artifacts import PREDICTIONS_FORMAT
 from text2sql_cli.choices import Backend, Dialect, InferQuant, Precision, Select  # shared with --help
 from text2sql_cli.config import T2SSettings
+from text2sql_cli.errors import UsageError
+from text2sql_cli.llm_client.settings import ClientConfig, Endpoint
 
 
-class InferSettings(T2SSettings):
+class InferSettings(T2SSettings, Endpoint):
     """Settings of `t2s infer`: the field is the flag, the variable T2S_INFER_<FLAG>."""
 
     model_config = SettingsConfigDict(**{**T2SSettings.model_config, "env_prefix": "T2S_INFER_"})
@@ -42,12 +44,9 @@ class InferSettings(T2SSettings):
     batch_size: str = Field("auto", description="N or auto")
     precision: Precision = Field("auto")
     quant: InferQuant = Field("none")
-    base_url: str | None = Field(None)
-    model_name: str | None = Field(None)
-    api_key: SecretStr | None = Field(
-        None,
-        description="key sent to --base-url (the OpenAI key goes only to api.openai.com)",
-    )
+    # --backend openai: base_url and api_key come from llm_client.Endpoint (T2S_INFER_BASE_URL,
+    # T2S_INFER_API_KEY; the key has no flag)
+    model_name: str | None = Field(None, description="the model the --base-url server serves")
 
     # --candidates N: sample N, execute them, keep one (inference/candidates.py)
     candidates: int = Field(1, ge=1, le=64, validation_alias="T2S_INFER_CANDIDATES")
@@ -86,6 +85,12 @@ class InferSettings(T2SSettings):
             "timeout_s": self.exec_timeout,
             "dialect": self.dialect,
         }
+
+    def client(self) -> ClientConfig:
+        """`--backend openai`'s client: the key is T2S_INFER_API_KEY, sent to --base-url only."""
+        if not self.model_name:
+            raise UsageError("--backend openai needs --model-name", hint="the model name the server serves")
+        return self.client_for(self.model_name)
 
     @field_validator("batch_size")
     @classmethod

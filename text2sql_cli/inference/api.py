@@ -41,18 +41,11 @@ class OpenAIBackend:
 
     @classmethod
     def build(cls, cfg: InferSettings, *, model: str | None = None) -> OpenAIBackend:
-        from text2sql_cli.llm_client import EndpointSettings
-
-        if not cfg.model_name:
-            raise UsageError("--backend openai needs --model-name", hint="the model name the server serves")
         if cfg.quant != "none":
             raise UsageError("--quant is for the hf backend", hint="quantise on the server side instead")
+        client = cfg.client()  # needs --model-name; the key rules are llm_client's
         notes: list[str] = []
         template = resolve_template(model, cfg.template, notes)
-        endpoint = EndpointSettings.model_construct(
-            model=cfg.model_name, base_url=cfg.base_url, api_key=cfg.api_key, api_key_env=None, max_cost=None
-        )
-        client = endpoint.client()
         fixed = cfg.fixed_batch_size()
         return cls(
             client=client,

@@ -61,7 +61,7 @@ environment variable named by `key_env`), else no Authorization header at all (l
 Ollama). OPENAI_BASE_URL is ignored for the same reason. Keys are SecretStr and never written to
 the cache, results or logs.
 
-Modules: settings (LLMSettings, EndpointSettings, ClientConfig, keys, prices), datatypes (Request,
+Modules: settings (LLMSettings, Endpoint, EndpointSettings, ClientConfig, keys, prices), datatypes (Request,
 Result, ...), cache (resume cache keys and loading), limits (pacing, retry classification), runner
 (run_batch, estimate), batch (the Batch API), reply (strict reading of a JSON reply), verdict (one
 yes/no question per row: the judge's and the filter's). The progress bar is text2sql_cli.progress's.
@@ -77,6 +77,7 @@ from text2sql_cli.llm_client.settings import (
     OPENAI_BASE_URL,
     PRICES,
     ClientConfig,
+    Endpoint,
     EndpointSettings,
     LLMSettings,
     approx_tokens,
@@ -91,6 +92,7 @@ __all__ = [
     "REUSED_STATUSES",
     "BatchReport",
     "ClientConfig",
+    "Endpoint",
     "EndpointSettings",
     "Estimate",
     "LLMSettings",

@@ -1,5 +1,6 @@
-"""Client settings: LLMSettings (T2S_LLM_RPM, T2S_LLM_TPM, ... and the OpenAI key), EndpointSettings (model,
-base URL, key, parse attempts, cost cap: T2S_JUDGE_*), ClientConfig built from them, safe key
+"""Client settings: LLMSettings (T2S_LLM_RPM, T2S_LLM_TPM, ... and the OpenAI key), Endpoint (a base URL
+and its key, shared by the judge and API-backed inference), EndpointSettings (the judge's model, base
+URL, key, parse attempts, cost cap: T2S_JUDGE_*), ClientConfig built from them, safe key
 resolution per base URL, the price table and the pre-call token estimate.
 
 Keys: the OpenAI key is sent only to api.openai.com; another base URL gets only a key given for it
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from text2sql_cli.choices import BatchRetry
@@ -172,12 +173,27 @@ class ClientConfig:
         }
 
 
-class EndpointSettings(T2SSettings):
+class Endpoint(BaseModel):
+    """An OpenAI-compatible server and the key given for it: the fields and the client builder that
+    the judge's EndpointSettings (T2S_JUDGE_*) and API-backed inference (inference.InferSettings,
+    T2S_INFER_*) share. Each reads them under its own prefix, so no judge variable reaches `t2s
+    infer` and no infer variable the judge; both resolve the key by one rule (`resolve_key`)."""
+
+    base_url: str | None = Field(None, description="OpenAI-compatible base URL (default: OpenAI)")
+    api_key: SecretStr | None = Field(
+        None, description="key sent to that base URL only (the OpenAI key goes only to api.openai.com)"
+    )
+
+    def client_for(self, model: str, **options: Any) -> ClientConfig:
+        """The client for `model` on this server; `options` are ClientConfig.build's (key_env,
+        max_cost, require_key, and LLMSettings flags such as rpm, None = not given)."""
+        return ClientConfig.build(model, base_url=self.base_url, url_key=self.api_key, **options)
+
+
+class EndpointSettings(T2SSettings, Endpoint):
     """The LLM judge's endpoint, shared by `t2s eval --judge` and `t2s filter --judge` (T2S_JUDGE_*).
 
-    Which model, where, with which key, how many asks per row and the cost cap. API-backed
-    inference (`t2s infer --backend openai`) builds its client through this class too, from its own
-    `T2S_INFER_*` settings (`model_construct`, so no judge variable leaks into it)."""
+    Which model, where, with which key, how many asks per row and the cost cap."""
 
     model_config = SettingsConfigDict(**{**T2SSettings.model_config, "env_prefix": "T2S_JUDGE_"})
     FLAGS = {
@@ -190,8 +206,6 @@ class EndpointSettings(T2SSettings):
     }
 
     model: str | None = Field(None, description="judge model, e.g. gpt-4-turbo-preview")
-    base_url: str | None = Field(None, description="OpenAI-compatible base URL (default: OpenAI)")
-    api_key: SecretStr | None = Field(None, description="key for the judge's base URL")
     api_key_env: str | None = Field(None, description="name of the variable holding that key")
     parse_attempts: int = Field(3, ge=1, description="asks per row before 'unparseable'")
     max_cost: float | None = Field(None, gt=0, description="USD cap; rows past it are 'skipped'")
@@ -203,14 +217,8 @@ class EndpointSettings(T2SSettings):
             raise ConfigError(
                 "no judge model", hint="pass --judge MODEL (e.g. gpt-4-turbo-preview) or set T2S_JUDGE_MODEL"
             )
-        return ClientConfig.build(
-            self.model,
-            base_url=self.base_url,
-            url_key=self.api_key,
-            key_env=self.api_key_env,
-            max_cost=self.max_cost,
-            require_key=require_key,
-            **flags,
+        return self.client_for(
+            self.model, key_env=self.api_key_env, max_cost=self.max_cost, require_key=require_key, **flags
         )
 
 
