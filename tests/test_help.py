@@ -197,3 +197,15 @@ def test_a_long_flag_gets_its_own_line_and_help_below():
 
 def test_usage_names_arguments_in_capitals():
     assert "Usage:" in _help(("eval",)) and "[OPTIONS] PREDICTIONS" in _help(("eval",))
+
+
+def test_template_override_is_one_note_without_a_second_label(tmp_path):
+    """The note is printed as `note: ...`: its text must not carry its own `WARNING:` label."""
+    from text2sql_cli.inference.backend import resolve_template
+    from text2sql_cli.prompts import get_template, save_template
+
+    save_template(tmp_path, get_template("ko-sql-bot"))
+    notes: list[str] = []
+    assert resolve_template(tmp_path, "en-sql-bot", notes).name == "en-sql-bot"
+    assert notes and notes[0].startswith("--template en-sql-bot overrides the template 'ko-sql-bot'")
+    assert "WARNING" not in notes[0]

@@ -76,9 +76,12 @@ _NAME_SHARE = 0.4  # the name column takes at most this share of the panel's wid
 
 class HelpCommand(TyperCommand):
     """A command whose `--help` is rendered by this module. `settings`: "module:Class" paths of the
-    settings classes whose field defaults the help shows for options declared `None`."""
+    settings classes whose field defaults the help shows for options declared `None`; `dynamic`:
+    flag -> a function (called when the help is shown) saying a default that depends on other
+    options, from the constants the code uses."""
 
     settings: tuple[str, ...] = ()
+    dynamic: dict[str, Any] = {}
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         formatter.write(render(self, ctx))
@@ -93,10 +96,10 @@ class HelpGroup(TyperGroup):
         formatter.write(render(self, ctx))
 
 
-def command(*settings: str) -> type[HelpCommand]:
+def command(*settings: str, dynamic: dict[str, Any] | None = None) -> type[HelpCommand]:
     """The command class for `app.command(cls=...)`: help defaults come from these settings
-    classes ("text2sql_cli.training.config:TrainSettings")."""
-    return type("HelpCommand", (HelpCommand,), {"settings": settings})
+    classes ("text2sql_cli.training.config:TrainSettings") and the `dynamic` functions."""
+    return type("HelpCommand", (HelpCommand,), {"settings": settings, "dynamic": dynamic or {}})
 
 
 # --- what the help says ------------------------------------------------------------------------
@@ -140,6 +143,9 @@ def default_text(command: Any, param: Any) -> str | None:
     show = getattr(param, "show_default", None)
     if isinstance(show, str):
         return show
+    dynamic = next((f for o in param.opts if (f := getattr(command, "dynamic", {}).get(o))), None)
+    if dynamic is not None:
+        return dynamic()
     if show is False or param.required:
         return None
     value = param.default

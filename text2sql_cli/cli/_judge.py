@@ -38,8 +38,8 @@ JudgeApiKeyEnv = Annotated[
         rich_help_panel=PANEL,
     ),
 ]
-Rpm = Annotated[int | None, typer.Option(help="LLM requests per minute.", rich_help_panel=PANEL)]
-Tpm = Annotated[int | None, typer.Option(help="LLM tokens per minute.", rich_help_panel=PANEL)]
+Rpm = Annotated[int | None, typer.Option(help="Most LLM requests per minute.", rich_help_panel=PANEL)]
+Tpm = Annotated[int | None, typer.Option(help="Most LLM tokens per minute.", rich_help_panel=PANEL)]
 Batch = Annotated[
     bool,
     typer.Option(
@@ -66,6 +66,19 @@ MaxCost = Annotated[
         rich_help_panel=PANEL,
     ),
 ]
+
+
+def _limit_default(name: str):
+    def default() -> str:
+        from text2sql_cli.llm_client import limits
+
+        return f"the server's announced limit, else {getattr(limits, name)}"
+
+    return default
+
+
+# --help's defaults of --rpm/--tpm (cli/_help.command(dynamic=...)), from the client's constants
+LIMIT_DEFAULTS = {"--rpm": _limit_default("DEFAULT_RPM"), "--tpm": _limit_default("DEFAULT_TPM")}
 
 
 def batch_flags(batch: bool, batch_retry: str | None) -> dict[str, Any]:

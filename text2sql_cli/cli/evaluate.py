@@ -16,6 +16,7 @@ import typer
 from text2sql_cli.choices import Dialect, Engine, EvalMode, Sees, choices
 from text2sql_cli.cli._help import DATA, EXECUTION, INSPECT, JUDGE, METRICS, OUTPUT, command
 from text2sql_cli.cli._judge import (
+    LIMIT_DEFAULTS,
     Batch,
     BatchRetry,
     JudgeApiKeyEnv,
@@ -30,8 +31,18 @@ from text2sql_cli.cli._judge import (
 def register(app: typer.Typer) -> None:
     settings = ("evaluation.execution:ExecutionSettings", "evaluation.judge:JudgeSettings")
     settings += ("llm_client.settings:EndpointSettings", "llm_client.settings:LLMSettings")
-    cls = command(*(f"text2sql_cli.{path}" for path in settings))
+    cls = command(
+        *(f"text2sql_cli.{path}" for path in settings),
+        dynamic={**LIMIT_DEFAULTS, "--timeout": _timeout_default},
+    )
     app.command("eval", no_args_is_help=True, cls=cls)(evaluate)
+
+
+def _timeout_default() -> str:
+    """--timeout's default by mode, from the table EX uses."""
+    from text2sql_cli.evaluation.execution import DEFAULT_TIMEOUT, MODE_TIMEOUT
+
+    return f"{DEFAULT_TIMEOUT:g}; " + ", ".join(f"{mode} {s:g}" for mode, s in MODE_TIMEOUT.items())
 
 
 def evaluate(
@@ -172,7 +183,7 @@ def evaluate(
     timeout: Annotated[
         float | None,
         typer.Option(
-            help="Seconds per query (default 5; bird 30, sqleval 10; the official Spider evaluator: 60).",
+            help="Seconds per query, by --mode (the official Spider evaluator: 60).",
             rich_help_panel=EXECUTION,
         ),
     ] = None,

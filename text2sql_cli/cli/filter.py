@@ -15,6 +15,7 @@ import typer
 from text2sql_cli.choices import Dialect, Engine, OnLLMFailure, choices
 from text2sql_cli.cli._help import CHECKS, DATA, EXECUTION, JUDGE, OUTPUT, command
 from text2sql_cli.cli._judge import (
+    LIMIT_DEFAULTS,
     Batch,
     BatchRetry,
     JudgeApiKeyEnv,
@@ -30,7 +31,7 @@ from text2sql_cli.cli._options import hub_config_of
 def register(app: typer.Typer) -> None:
     settings = ("filtering:FilterSettings", "llm_client.settings:EndpointSettings")
     settings += ("llm_client.settings:LLMSettings",)
-    cls = command(*(f"text2sql_cli.{path}" for path in settings))
+    cls = command(*(f"text2sql_cli.{path}" for path in settings), dynamic=LIMIT_DEFAULTS)
     app.command("filter", no_args_is_help=True, cls=cls)(filter_command)
 
 

@@ -20,6 +20,12 @@ from text2sql_cli.choices import Backend, InferQuant, Precision, Select, choices
 from text2sql_cli.cli._help import API, CANDIDATES, DATA, GENERATION, MODEL, OUTPUT, PIPE, command
 
 
+def _template_default() -> str:
+    from text2sql_cli.prompts import DEFAULT_TEMPLATE
+
+    return f"the model's saved template, else {DEFAULT_TEMPLATE}"
+
+
 def infer(
     model: Annotated[
         str | None,
@@ -50,7 +56,7 @@ def infer(
     template: Annotated[
         str | None,
         typer.Option(
-            help="Prompt template for a model saved without one (default ko-sql-bot), or a template file.",
+            help="Prompt template for a model saved without one, or a template file.",
             rich_help_panel=MODEL,
         ),
     ] = None,
@@ -329,4 +335,8 @@ def _stream(cfg, *, model, base, ddl, db) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("infer", no_args_is_help=False, cls=command("text2sql_cli.inference:InferSettings"))(infer)
+    app.command(
+        "infer",
+        no_args_is_help=False,
+        cls=command("text2sql_cli.inference:InferSettings", dynamic={"--template": _template_default}),
+    )(infer)

@@ -9,11 +9,19 @@ from typing import Annotated
 import typer
 
 from text2sql_cli.cli._help import EXECUTION, OUTPUT, PAIRS, SCHEMA, TEACHER, command
-from text2sql_cli.cli._judge import JudgeApiKeyEnv, JudgeBaseUrl, JudgeModel, MaxCost, Rpm, Tpm
+from text2sql_cli.cli._judge import (
+    LIMIT_DEFAULTS,
+    JudgeApiKeyEnv,
+    JudgeBaseUrl,
+    JudgeModel,
+    MaxCost,
+    Rpm,
+    Tpm,
+)
 
 
 def register(data_app: typer.Typer) -> None:
-    data_app.command("synth", no_args_is_help=True, cls=command())(synth)
+    data_app.command("synth", no_args_is_help=True, cls=command(dynamic=LIMIT_DEFAULTS))(synth)
 
 
 def synth(

@@ -68,8 +68,8 @@ def resolve_template(model_dir: str | Path | None, flag: str | None, notes: list
     if saved is not None:
         if flag is not None and get_template(flag) != saved:
             notes.append(
-                f"WARNING: --template {flag} overrides the template {saved.name!r} this model was trained "
-                "with"
+                f"--template {flag} overrides the template {saved.name!r} this model was trained with "
+                "(a prompt unlike its training data scores lower)"
             )
             return get_template(flag)
         return saved
