@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from text2sql_cli.cli._flags import Columns, HubConfig, HubSplit, OldHubConfig
 from text2sql_cli.cli._help import DATA, OUTPUT, SPLIT, HelpGroup, command
 from text2sql_cli.cli._options import hub_config_of
 
@@ -48,20 +49,10 @@ def split(
         bool,
         typer.Option("--drop-na", help="Drop incomplete rows (the book's dropna).", rich_help_panel=DATA),
     ] = False,
-    hub_config: Annotated[
-        str | None,
-        typer.Option("--hub-config", help="Hub dataset config, e.g. origin or clean.", rich_help_panel=DATA),
-    ] = None,
-    config: Annotated[
-        str | None, typer.Option("--config", hidden=True, help="Old name of --hub-config (warns).")
-    ] = None,
-    split_name: Annotated[
-        str, typer.Option("--split", help="Hub dataset split to read.", rich_help_panel=DATA)
-    ] = "train",
-    columns: Annotated[
-        str | None,
-        typer.Option(help="Map t2s fields to your columns: question=q,answer=query.", rich_help_panel=DATA),
-    ] = None,
+    hub_config: HubConfig = None,
+    config: OldHubConfig = None,
+    split_name: HubSplit = "train",
+    columns: Columns = None,
 ) -> None:
     """Hold out whole database domains: write OUT/train.jsonl and OUT/test.jsonl."""
     from rich.table import Table

@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from text2sql_cli.choices import Dialect, Engine, EvalMode, Sees, choices
+from text2sql_cli.choices import Dialect, EvalMode, Sees, choices
+from text2sql_cli.cli._flags import SqlEngine, SqlSeed, SqlWorkers
 from text2sql_cli.cli._help import DATA, EXECUTION, INSPECT, JUDGE, METRICS, OUTPUT, command
 from text2sql_cli.cli._judge import (
     LIMIT_DEFAULTS,
@@ -139,14 +140,7 @@ def evaluate(
             rich_help_panel=EXECUTION,
         ),
     ] = None,
-    engine: Annotated[
-        str | None,
-        typer.Option(
-            metavar=choices(Engine),
-            help="Where EX runs queries: sqlite (embedded), mariadb or postgres (--db-url).",
-            rich_help_panel=EXECUTION,
-        ),
-    ] = None,
+    engine: SqlEngine = None,
     db_url: Annotated[
         str | None,
         typer.Option(
@@ -187,12 +181,8 @@ def evaluate(
             rich_help_panel=EXECUTION,
         ),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes for execution.", rich_help_panel=EXECUTION)
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="Seed for synthesized databases.", rich_help_panel=EXECUTION)
-    ] = None,
+    workers: SqlWorkers = None,
+    seed: SqlSeed = None,
     k: Annotated[
         int | None,
         typer.Option(

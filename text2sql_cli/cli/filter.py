@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from text2sql_cli.choices import Dialect, Engine, OnLLMFailure, choices
+from text2sql_cli.choices import Dialect, OnLLMFailure, choices
+from text2sql_cli.cli._flags import Columns, HubConfig, HubSplit, OldHubConfig, SqlEngine, SqlSeed, SqlWorkers
 from text2sql_cli.cli._help import CHECKS, DATA, EXECUTION, JUDGE, OUTPUT, command
 from text2sql_cli.cli._judge import (
     LIMIT_DEFAULTS,
@@ -56,9 +57,7 @@ def filter_command(
             rich_help_panel=CHECKS,
         ),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes for the SQL checks.", rich_help_panel=EXECUTION)
-    ] = None,
+    workers: SqlWorkers = None,
     timeout: Annotated[
         float | None, typer.Option(help="Seconds per gold query.", rich_help_panel=EXECUTION)
     ] = None,
@@ -70,14 +69,7 @@ def filter_command(
             rich_help_panel=EXECUTION,
         ),
     ] = None,
-    engine: Annotated[
-        str | None,
-        typer.Option(
-            metavar=choices(Engine),
-            help="Where gold SQL runs: sqlite (embedded), mariadb or postgres (--db-url).",
-            rich_help_panel=EXECUTION,
-        ),
-    ] = None,
+    engine: SqlEngine = None,
     db_url: Annotated[
         str | None,
         typer.Option(
@@ -90,23 +82,11 @@ def filter_command(
             "--k", "--instances", help="Synthesized databases for the empty check.", rich_help_panel=EXECUTION
         ),
     ] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="Seed for synthesized databases.", rich_help_panel=EXECUTION)
-    ] = None,
-    columns: Annotated[
-        str | None,
-        typer.Option(help="Map t2s fields to your columns: question=q,answer=query.", rich_help_panel=DATA),
-    ] = None,
-    hub_config: Annotated[
-        str | None,
-        typer.Option("--hub-config", help="Hub dataset config, e.g. origin.", rich_help_panel=DATA),
-    ] = None,
-    config: Annotated[
-        str | None, typer.Option("--config", hidden=True, help="Old name of --hub-config (warns).")
-    ] = None,
-    split_name: Annotated[
-        str, typer.Option("--split", help="Hub dataset split to read.", rich_help_panel=DATA)
-    ] = "train",
+    seed: SqlSeed = None,
+    columns: Columns = None,
+    hub_config: HubConfig = None,
+    config: OldHubConfig = None,
+    split_name: HubSplit = "train",
     judge: JudgeModel = None,
     judge_base_url: JudgeBaseUrl = None,
     judge_api_key_env: JudgeApiKeyEnv = None,

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from text2sql_cli.choices import Backend, InferQuant, Precision, Select, choices
+from text2sql_cli.cli._flags import Columns
 from text2sql_cli.cli._help import API, CANDIDATES, DATA, GENERATION, MODEL, OUTPUT, PIPE, command
 
 
@@ -108,10 +109,7 @@ def infer(
         Path | None,
         typer.Option(help="A SQLite file whose schema is the DDL.", rich_help_panel=PIPE),
     ] = None,
-    columns: Annotated[
-        str | None,
-        typer.Option(help="Map t2s fields to your columns: question=q,answer=query.", rich_help_panel=DATA),
-    ] = None,
+    columns: Columns = None,
     drop_na: Annotated[
         bool,
         typer.Option(

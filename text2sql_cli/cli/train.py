@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from text2sql_cli.choices import Loss, Method, Preset, Quant, ReportTo, Reward, choices
+from text2sql_cli.cli._flags import Columns
 from text2sql_cli.cli._help import DATA, GRPO, LORA, MODEL, OPTIMISATION, OUTPUT, command
 
 Opt = typer.Option
@@ -123,12 +124,7 @@ def train(
         int | None,
         Opt("--seed", help="Seed for shuffling, dropout and LoRA init.", rich_help_panel=OPTIMISATION),
     ] = None,
-    columns: Annotated[
-        str | None,
-        Opt(
-            "--columns", help="Map t2s fields to your columns: question=q,answer=query.", rich_help_panel=DATA
-        ),
-    ] = None,
+    columns: Columns = None,
     drop_na: Annotated[
         bool | None,
         Opt(
