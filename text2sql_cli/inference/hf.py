@@ -273,11 +273,17 @@ class HFBackend:
 
             eos = self.generation_config.eos_token_id
             recorder = token_logprobs(eos if isinstance(eos, list) else [eos], self.tokenizer.pad_token_id)
-        inputs = {"input_ids": input_ids, "attention_mask": attention}
-        if recorder is not None:
+        # Room for every new token (+1: shared_prefill leaves the last prompt token to generate)
+        reserve = self.generation_config.max_new_tokens + 1
+        if recorder is None:
+            from text2sql_cli.inference.kvcache import reserved_cache
+
+            inputs = {"input_ids": input_ids, "attention_mask": attention}
+            inputs["cache"] = reserved_cache(self.model, reserve)
+        else:
             from text2sql_cli.inference.sampling import shared_prefill
 
-            inputs = shared_prefill(self.model, input_ids, attention, self.samples)
+            inputs = shared_prefill(self.model, input_ids, attention, self.samples, reserve)
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs,

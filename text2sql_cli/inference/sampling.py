@@ -29,7 +29,7 @@ def sampling_config(greedy: Any, *, n: int, temperature: float, top_p: float) ->
     return config
 
 
-def shared_prefill(model: Any, input_ids: Any, attention: Any, n: int) -> dict[str, Any]:
+def shared_prefill(model: Any, input_ids: Any, attention: Any, n: int, reserve: int = 0) -> dict[str, Any]:
     """`generate` inputs for N samples per prompt that read each prompt once.
 
     `num_return_sequences` would repeat every prompt N times before the prefill, so the prompt
@@ -37,11 +37,13 @@ def shared_prefill(model: Any, input_ids: Any, attention: Any, n: int) -> dict[s
     their last token, run once into a KV cache, which is then repeated N times; `generate` starts
     from it and feeds only the last prompt token. Position ids follow the left padding, as
     `generate` computes them, so the continuation is the one a full prefill gives (a test checks
-    greedy outputs are identical)."""
+    greedy outputs are identical). `reserve` (max_new_tokens + 1) sizes the cache's room to grow
+    in place (`kvcache`): no copy of the whole cache per generated token."""
     import torch
-    from transformers import DynamicCache
 
-    cache = DynamicCache(config=model.config)
+    from text2sql_cli.inference.kvcache import reserved_cache
+
+    cache = reserved_cache(model, reserve)
     positions = (attention.cumsum(-1) - 1).clamp(min=0)
     with torch.inference_mode():
         model(
