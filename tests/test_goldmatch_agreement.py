@@ -121,3 +121,28 @@ def test_the_grpo_reward_gives_eval_verdicts_on_synthesized_databases(monkeypatc
 def test_pass_rate_gives_eval_verdicts_with_its_default_mode(db_root, monkeypatch):
     for cases, db_dir in ((_real_cases(), db_root), (_synth_cases(), None)):
         assert _pass_rate(cases, db_dir) == _ex(cases, db_dir, monkeypatch)
+
+
+def test_scoring_reads_the_callers_clock_or_pins_its_own_for_the_call(monkeypatch):
+    from text2sql_cli.sql import mysql_emulation
+    from text2sql_cli.sql.goldmatch import gold_task, statuses
+
+    pins, real_pin = [], mysql_emulation.pin_now
+    monkeypatch.setattr(
+        mysql_emulation, "pin_now", lambda instant=None: pins.append(instant) or real_pin(instant)
+    )
+    task = gold_task("h", DDL, "SELECT CURDATE()", "SELECT '2024-03-16'", db_dir=None, dialect="mysql")
+    real_pin("2024-03-16 10:20:30")
+    try:
+        assert statuses([task], workers=1) == ["correct"]
+        assert mysql_emulation.pinned() is not None and pins == []  # the caller's pin is used and kept
+    finally:
+        mysql_emulation.unpin()
+    assert statuses([task], workers=1) == ["wrong_result"]  # today is not 2024-03-16
+    assert pins == [None] and mysql_emulation.pinned() is None  # one pin for the call, then released
+
+
+def test_pass_rate_gives_a_row_without_gold_no_rate():
+    rows = [SimpleNamespace(id="0", db_id="h", context=DDL, question="q", answer="")]
+    scored = _score_chunk(_Echo(["SELECT 1"]), rows, 2, 5.0, None, SimpleNamespace(dialect="auto", seed=0), 1)
+    assert scored[0]["gold_error"] is True and scored[0]["pass_rate"] is None

@@ -181,3 +181,13 @@ def test_grpo_from_sft_logs_rewards_saves_an_adapter_that_infer_and_eval_use(sft
     assert all(r["samples"] == 3 and 0 <= r["pass_rate"] <= 1 for r in rows if not r.get("gold_error"))
     kept = [json.loads(line)["id"] for line in (tmp_path / "kept.jsonl").read_text().splitlines()]
     assert kept == [r["id"] for r in rows if r.get("pass_rate") is not None and r["pass_rate"] <= 0.99]
+
+
+def test_a_comparison_that_gave_up_rewards_nothing(monkeypatch):
+    from text2sql_cli.sql import compare
+
+    monkeypatch.setattr(compare, "MAX_STEPS", 0)  # every column search gives up at once
+    reward = ExecutionReward(RewardSettings(instances=2, workers=1), stop=())
+    columns = {"id": ["r"], "db_id": ["h"], "context": [DDL], "gold": ["SELECT id, name, power FROM heroes"]}
+    assert reward(["p"], ["SELECT power, id, name FROM heroes"], **columns) == [0.0]
+    assert reward.statuses == {"compare_gave_up": 1}
