@@ -100,15 +100,14 @@ def run_eval(path: Path, out: Path, timeout: float, workers: int) -> tuple[float
 
 def pool_stop(sql: str, timeout: float, workers: int) -> float:
     """Seconds the pool needs to score one example whose prediction is `sql`, beyond a correct one."""
-    from text2sql_cli.sql.goldmatch import ExTask, crashed, overran, score_example
-    from text2sql_cli.sql.pool import run_tasks
+    from text2sql_cli.sql.goldmatch import ExTask, score_all
 
     def timed(pred: str) -> float:
         task = ExTask("db0", DDL, GOLD, pred, timeout=timeout)
         best = float("inf")
         for _ in range(3):
             start = time.monotonic()
-            run_tasks(score_example, [task, task], workers=workers, on_crash=crashed, on_overrun=overran)
+            score_all([task, task], workers=workers)  # the pool call t2s eval makes
             best = min(best, time.monotonic() - start)
         return best
 
