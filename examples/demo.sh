@@ -30,16 +30,8 @@ t2s eval "$OUT/preds.jsonl" --metric ex,em --out "$OUT/eval"
 
 echo
 echo "== the metric itself: the gold SQL scored as if it were a prediction (EX must say 100 % correct)"
-python - "$OUT/preds.jsonl" "$OUT/gold-as-preds.jsonl" <<'PY'
-import json
-import sys
-
-with open(sys.argv[1], encoding="utf-8") as src, open(sys.argv[2], "w", encoding="utf-8") as dst:
-    for line in src:
-        row = json.loads(line)
-        dst.write(json.dumps({**row, "sql": row["gold"], "raw": row["gold"]}, ensure_ascii=False) + "\n")
-PY
-t2s eval "$OUT/gold-as-preds.jsonl" --metric ex --out "$OUT/eval-gold"
+# --columns reads the test rows' gold column (answer) as both the prediction and the gold
+t2s eval "$OUT/data/test.jsonl" --columns sql=answer,gold=answer --metric ex --out "$OUT/eval-gold"
 
 echo
 echo "== a few predictions, read back with pandas from $OUT/eval/results.jsonl"

@@ -189,6 +189,39 @@ def test_columns_naming_an_absent_column_is_one_line(tmp_path):
     assert _one_line_exit_2(bad) and "bad --columns" in bad.output
 
 
+def test_one_column_read_as_prediction_and_gold_scores_the_gold_against_itself(tmp_path):
+    data = _write(tmp_path / "test.jsonl", [{"db_id": "1", "context": DDL, "question": "q", "answer": GOLD}])
+    result = _eval(data, "--out", tmp_path / "ev", "--columns", "sql=answer,gold=answer")
+    assert result.exit_code == 0, result.output
+    assert [(r["sql"], r["gold"], r["ex"], r["status"]) for r in _results(tmp_path / "ev")] == [
+        (GOLD, GOLD, True, "correct")
+    ]
+    assert _summary(tmp_path / "ev")["metrics"]["ex"]["score"] == 1.0
+
+
+def test_the_gold_column_read_as_the_prediction_alone_is_not_also_the_gold(tmp_path):
+    data = _write(tmp_path / "test.jsonl", [{"db_id": "1", "context": DDL, "question": "q", "answer": GOLD}])
+    result = _eval(data, "--out", tmp_path / "ev", "--columns", "sql=answer")
+    assert _one_line_exit_2(result) and "no 'gold' in any row" in result.output
+    assert "--columns sql=answer,gold=answer" in " ".join(result.output.split())
+
+
+def test_columns_read_the_row_as_given_whatever_the_order_of_the_pairs(tmp_path):
+    rows = [{"db_id": "1", "context": DDL, "sql": GOLD, "pred": GOLD, "raw": "SELECT 1"}]
+    rows.append({**rows[0], "pred": "SELECT 1"})
+    preds = _write(tmp_path / "other.jsonl", rows)
+    result = _eval(preds, "--out", tmp_path / "a", "--columns", "sql=pred,gold=sql")
+    assert result.exit_code == 0, result.output
+    assert [(r["gold"], r["sql"], r["ex"]) for r in _results(tmp_path / "a")] == [
+        (GOLD, GOLD, True),
+        (GOLD, "SELECT 1", False),
+    ]
+    # `sql` mapped to the gold only: the prediction comes from `raw`, never from the gold's column
+    result = _eval(preds, "--out", tmp_path / "b", "--columns", "gold=sql")
+    assert result.exit_code == 0, result.output
+    assert [(r["sql"], r["ex"]) for r in _results(tmp_path / "b")] == [("SELECT 1", False)] * 2
+
+
 def test_a_data_file_is_told_to_run_infer_first(tmp_path):
     data = _write(tmp_path / "test.jsonl", [{"db_id": "1", "context": DDL, "question": "q", "answer": GOLD}])
     result = _eval(data, "--out", tmp_path / "ev")

@@ -125,16 +125,20 @@ def test_the_gold_sql_scored_as_a_prediction_is_all_correct(tmp_path):
 
     from text2sql_cli.cli import app
 
-    rows = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()][:20]
-    preds = tmp_path / "gold-as-preds.jsonl"
-    preds.write_text(
-        "".join(
-            json.dumps({**r, "gold": r["answer"], "sql": r["answer"]}, ensure_ascii=False) + "\n"
-            for r in rows
-        ),
-        encoding="utf-8",
-    )
-    result = CliRunner().invoke(app, ["eval", str(preds), "--metric", "ex", "--out", str(tmp_path / "ev")])
+    rows = SAMPLE.read_text(encoding="utf-8").splitlines()[:20]
+    data = tmp_path / "test.jsonl"
+    data.write_text("".join(line + "\n" for line in rows), encoding="utf-8")
+    args = [
+        "eval",
+        str(data),
+        "--columns",
+        "sql=answer,gold=answer",
+        "--metric",
+        "ex",
+        "--out",
+        str(tmp_path / "ev"),
+    ]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     statuses = [
         json.loads(line)["status"] for line in (tmp_path / "ev/results.jsonl").read_text().splitlines()

@@ -86,5 +86,7 @@ def test_demo_commands_parse_and_keep_the_held_out_domain_out_of_the_warm_up():
         _parse(shlex.split(line.replace('"$OUT', '"demo')))
     tiny = next(line for line in lines if line.startswith("model tiny"))
     assert "train.jsonl" in tiny and "sample.jsonl" not in tiny  # the test domain is never seen
-    assert any(line.startswith("eval") and "gold-as-preds" in line for line in lines)  # EX on gold
+    assert any(
+        line.startswith("eval") and "--columns sql=answer,gold=answer" in line for line in lines
+    )  # gold
     assert lines[-1].startswith("report")

@@ -490,8 +490,14 @@ def load_predictions(
 
 
 def _map_columns(path: Path, number: int, obj: dict[str, Any], columns: dict[str, str]) -> None:
-    """Rename another tool's columns to t2s fields in place; a mapped column that is absent is an
-    error naming it (a typo would otherwise read as "no prediction")."""
+    """Read t2s fields from another tool's columns, in place; a mapped column that is absent is an
+    error naming it (a typo would otherwise read as "no prediction").
+
+    Every mapping reads the row as given, so the order of the pairs does not matter and one column
+    may feed two fields (`sql=answer,gold=answer` scores the gold SQL against itself). A mapped
+    column then counts only as the fields it was mapped to, never also under its own name
+    (`gold=sql` leaves no prediction in `sql`; `sql=answer` leaves no gold in `answer`): reading it
+    twice could score a prediction against itself without anyone asking for it."""
     for field, column in columns.items():
         if column not in obj:
             raise InputError(
@@ -500,4 +506,7 @@ def _map_columns(path: Path, number: int, obj: dict[str, Any], columns: dict[str
                 line=number,
                 hint=f"the row has {', '.join(sorted(obj)) or 'no columns'}",
             )
-        obj[field] = obj.pop(column) if column != field else obj[column]
+    values = {field: obj[column] for field, column in columns.items()}
+    for column in set(columns.values()):
+        del obj[column]
+    obj.update(values)

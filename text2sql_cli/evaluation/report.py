@@ -42,7 +42,13 @@ class Report:
     agreement: Any = None  # evaluation.agreement.Agreement, with EX and the judge
 
 
-def check_inputs(path: str | Path, predictions: list[Prediction], metrics: tuple[str, ...], settings) -> None:
+def check_inputs(
+    path: str | Path,
+    predictions: list[Prediction],
+    metrics: tuple[str, ...],
+    settings,
+    columns: dict[str, str] | None = None,
+) -> None:
     """Fail before any query runs when a metric cannot score any row: no gold at all for EX/EM,
     no DDL to synthesize from, or --db-dir without the predictions' databases. Rows that lack
     gold while others have it stay per-row `no_gold` (excluded and counted in the summary)."""
@@ -50,7 +56,10 @@ def check_inputs(path: str | Path, predictions: list[Prediction], metrics: tuple
 
     problems = []
     if {"ex", "em"} & set(metrics) and not any(_text(p.gold) for p in predictions):
-        problems.append("no 'gold' in any row; EX and EM need the gold SQL (add it as 'gold' or 'answer')")
+        problems.append(
+            "no 'gold' in any row; EX and EM need the gold SQL (add it as 'gold' or 'answer')"
+            + _gold_moved(columns or {})
+        )
     db_dir = getattr(settings, "db_dir", None)
     existing = "{db_id}" in (getattr(settings, "db_url", None) or "")  # databases on a server
     if "ex" in metrics and db_dir is None and not existing and not any(_text(p.context) for p in predictions):
@@ -83,6 +92,17 @@ def check_inputs(path: str | Path, predictions: list[Prediction], metrics: tuple
             problem = check_database_file(file)
             if problem:
                 raise InputError(file, problem, hint="replace it with a valid SQLite database")
+
+
+def _gold_moved(columns: dict[str, str]) -> str:
+    """Why a --columns mapping left no gold: it read the gold column as another field only."""
+    for name, column in columns.items():
+        if column in ("gold", "answer") and "gold" not in columns:
+            return (
+                f" (--columns {name}={column} reads that column as {name} only; to score the gold "
+                f"SQL against itself map it to both: --columns {name}={column},gold={column})"
+            )
+    return ""
 
 
 DB_DIR_HINT = (
@@ -255,7 +275,7 @@ def evaluate(path: str | Path, config: EvalConfig) -> Report:
             f"no row has a generation (t2s infer failed on all {len(predictions)}), nothing to score",
             hint="rerun t2s infer to retry them, or pass --count-missing-as-wrong to score them as wrong",
         )
-    check_inputs(path, predictions, config.metrics, settings)
+    check_inputs(path, predictions, config.metrics, settings, config.columns)
     from text2sql_cli.sql.sqlglot_log import capture, summarize
 
     columns: dict[str, list[dict]] = {}
