@@ -14,7 +14,8 @@ Shared knobs keep one shared prefix: `T2S_JUDGE_*` for the LLM judge's endpoint 
 `t2s filter`), `T2S_LLM_*` for the OpenAI-compatible client; there the flag is not `--<field>`
 (`--judge` is `T2S_JUDGE_MODEL`), so the class's `FLAGS` names it. Either way an invalid value
 names the flag and its variable (`--mode (T2S_EVAL_MODE): Input should be ...`). Choices are
-`Literal`s, shared with the CLI, so `--help` lists them.
+`Literal`s in `text2sql_cli/choices.py` (no pydantic, so `t2s --help` stays fast), shared with the
+CLI, so `--help` lists them; `--help` reads the defaults from these classes when it is shown.
 
 Each feature declares its own settings class by subclassing `T2SSettings`, next to the code that
 uses it; `settings_classes()` finds them all so that `.env.example` can be checked against them
@@ -110,15 +111,6 @@ class T2SSettings(BaseSettings):
                 continue
             out[name] = value
         return out
-
-
-def choices(literal: Any) -> str:
-    """A `Literal`'s values as a `--help` metavar (`<a|b|c>`): the CLI lists the settings' own
-    choices, and the settings class validates them (so a bad value is a one-line error naming the
-    flag and its variable)."""
-    from typing import get_args
-
-    return "<" + "|".join(map(str, get_args(literal))) + ">"
 
 
 def option_sources(
