@@ -209,3 +209,11 @@ def test_template_override_is_one_note_without_a_second_label(tmp_path):
     assert resolve_template(tmp_path, "en-sql-bot", notes).name == "en-sql-bot"
     assert notes and notes[0].startswith("--template en-sql-bot overrides the template 'ko-sql-bot'")
     assert "WARNING" not in notes[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"), [([], "Commands"), (["eval"], "PREDICTIONS"), (["data"], "split")]
+)
+def test_a_bare_command_prints_its_help_and_exits_2(args, shown):
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert result.exit_code == 2 and "Usage:" in result.output and shown in result.output

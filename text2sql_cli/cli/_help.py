@@ -74,7 +74,25 @@ _TYPES = {"int": "INT", "integer": "INT", "float": "FLOAT", "path": "PATH", "str
 _NAME_SHARE = 0.4  # the name column takes at most this share of the panel's width
 
 
-class HelpCommand(TyperCommand):
+class _RendersHelp:
+    """`--help` and a bare command (no_args_is_help) both show render()'s page. Click shows a
+    bare command's help through NoArgsIsHelpError, whose text typer's error printer drops (it
+    expects its own renderer to have printed already); so that case prints here, exit code 2 as
+    before."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        formatter.write(render(self, ctx))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            from typer._click import echo
+
+            echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(2)
+        return super().parse_args(ctx, args)
+
+
+class HelpCommand(_RendersHelp, TyperCommand):
     """A command whose `--help` is rendered by this module. `settings`: "module:Class" paths of the
     settings classes whose field defaults the help shows for options declared `None`; `dynamic`:
     flag -> a function (called when the help is shown) saying a default that depends on other
@@ -83,17 +101,11 @@ class HelpCommand(TyperCommand):
     settings: tuple[str, ...] = ()
     dynamic: dict[str, Any] = {}
 
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        formatter.write(render(self, ctx))
 
-
-class HelpGroup(TyperGroup):
+class HelpGroup(_RendersHelp, TyperGroup):
     """A command group (`t2s`, `t2s data`, `t2s model`) whose `--help` is rendered here."""
 
     settings: tuple[str, ...] = ()
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        formatter.write(render(self, ctx))
 
 
 def command(*settings: str, dynamic: dict[str, Any] | None = None) -> type[HelpCommand]:
