@@ -206,3 +206,68 @@ def test_shared_prefill_continues_exactly_like_a_full_prefill():
         )
         shared = model.generate(**shared_prefill(model, ids, mask, 3), generation_config=config)
     assert torch.equal(full, shared)
+
+
+def test_selection_runs_beside_generation_and_hands_back_chunks_in_order(monkeypatch):
+    import text2sql_cli.inference.candidates as candidates
+    from text2sql_cli.inference import InferSettings
+    from text2sql_cli.inference.batch import _Selector
+
+    threads = []
+
+    def choose(rows, generations, cfg, stop):
+        threads.append(threading.current_thread().name)
+        for row in rows:
+            row["selected"] = {"index": 0}
+
+    monkeypatch.setattr(candidates, "choose_for_rows", choose)
+    chunks = [[{"id": f"{c}-{i}"} for i in range(2)] for c in range(3)]
+    with _Selector(InferSettings(candidates=2), ("```",)) as selector:
+        handed = [selector.submit(chunk, [None, None], last=c == 2) for c, chunk in enumerate(chunks)]
+    # each chunk comes back once the next one is under way; the last one at once
+    assert handed == [[], [chunks[0]], [chunks[1], chunks[2]]]
+    assert all(row["selected"] == {"index": 0} for chunk in chunks for row in chunk)
+    assert threads and all(name != threading.main_thread().name for name in threads)
+
+
+def test_a_selection_error_surfaces_and_its_chunk_is_not_handed_back(monkeypatch):
+    import text2sql_cli.inference.candidates as candidates
+    from text2sql_cli.inference import InferSettings
+    from text2sql_cli.inference.batch import _Selector
+
+    def choose(rows, generations, cfg, stop):
+        if rows[0]["id"] == "bad":
+            raise RuntimeError("selection broke")
+
+    monkeypatch.setattr(candidates, "choose_for_rows", choose)
+    handed = []
+    selector = _Selector(InferSettings(candidates=2), ("```",))
+    with pytest.raises(RuntimeError, match="selection broke"), selector:
+        for chunk in ([{"id": "ok"}], [{"id": "bad"}], [{"id": "after"}]):
+            handed.extend(selector.submit(chunk, [None], last=False))
+    assert handed == [[{"id": "ok"}]]
+
+
+@pytest.mark.slow
+def test_hf_candidates_over_several_chunks_match_one_chunk_at_a_time(tmp_path, monkeypatch):
+    """Selecting chunk k while chunk k+1 generates changes nothing: same file as selecting each
+    chunk before generating the next."""
+    import text2sql_cli.inference.batch as batch
+
+    rows = write_rows(tmp_path / "rows.jsonl", 5)
+    args = ["infer", "--model", str(shared_tiny()), "--data", str(rows), "--max-new-tokens", "12"]
+    args += ["--candidates", "3", "--seed", "1", "--batch-size", "2"]
+    overlapped = tmp_path / "overlapped.jsonl"
+    result = runner.invoke(app, [*args, "--out", str(overlapped)])
+    assert result.exit_code == 0, result.output
+
+    class OneAtATime(batch._Selector):
+        def submit(self, rows, generations, *, last):
+            return [*super().submit(rows, generations, last=False), self._finish()]
+
+    monkeypatch.setattr(batch, "_Selector", OneAtATime)
+    serial = tmp_path / "serial.jsonl"
+    result = runner.invoke(app, [*args, "--out", str(serial)])
+    assert result.exit_code == 0, result.output
+    assert len(_read(serial)) == 5
+    assert overlapped.read_text() == serial.read_text()

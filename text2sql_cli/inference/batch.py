@@ -37,6 +37,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,41 +224,84 @@ def _generate_into(
     bar = ProgressBar(
         "generating", len(order), enabled=console is not None, console=console, remaining=True, transient=True
     )
-    with bar:
+    selecting = cfg is not None and cfg.candidates > 1
+    with bar, _Selector(cfg, backend.template.stop) if selecting else nullcontext() as selector:
         pos = 0
         while pos < len(order):
             chunk = order[pos : pos + backend.batch_size]
             generations = backend.generate([prepared[i] for i in chunk])
-            rows = []
-            for i, gen in zip(chunk, generations):
-                e = examples[i]
-                rows.append(
-                    prediction_row(
-                        id=e.id,
-                        db_id=e.db_id,
-                        question=e.question,
-                        context=e.context,
-                        gold=e.answer,
-                        raw=gen.raw,
-                        error=gen.error,
-                        stop=backend.template.stop,
-                        fingerprint=fp,
-                    )
+            rows = [
+                prediction_row(
+                    id=examples[i].id,
+                    db_id=examples[i].db_id,
+                    question=examples[i].question,
+                    context=examples[i].context,
+                    gold=examples[i].answer,
+                    raw=gen.raw,
+                    error=gen.error,
+                    stop=backend.template.stop,
+                    fingerprint=fp,
                 )
-            if cfg is not None and cfg.candidates > 1:
-                from text2sql_cli.inference.candidates import choose_for_rows
-
-                choose_for_rows(rows, generations, cfg, backend.template.stop)
-            for row in rows:
-                sink.write(row)
-                if "error" in row:
-                    summary.errors += 1
-                    summary.first_error = summary.first_error or row["error"]
-                else:
-                    summary.generated += 1
-                summary.methods[row["extraction"]] += 1
+                for i, gen in zip(chunk, generations)
+            ]
             pos += len(chunk)
-            bar.advance(len(chunk))
+            if selector is None:
+                _write_rows(rows, sink, summary, bar)
+            else:  # written once selected, while the next chunk generates
+                for done in selector.submit(rows, generations, last=pos >= len(order)):
+                    _write_rows(done, sink, summary, bar)
+
+
+class _Selector:
+    """--candidates: run a chunk's candidate execution and selection (`choose_for_rows`) in a
+    background thread, so the sandbox pool's worker processes run it while this thread generates
+    the next chunk. The execution touches no torch state, so the sampled candidates, and hence
+    the selections, are the same as running the chunks one after the other.
+
+    `submit(rows, generations)` starts this chunk and returns the rows of the chunk before it,
+    selected (or this chunk's, too, with `last`). Leaving by an exception waits for the chunk in
+    flight (its pool stops at the next loop turn on Ctrl-C/SIGTERM) and drops its rows unwritten:
+    the next run generates them again."""
+
+    def __init__(self, cfg: InferSettings, stop: tuple[str, ...]):
+        self.cfg, self.stop = cfg, stop
+        self.pending: tuple[Any, list[dict[str, Any]]] | None = None
+
+    def __enter__(self) -> _Selector:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="t2s-select")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.thread.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, rows: list[dict[str, Any]], generations: list[Any], *, last: bool) -> list[list]:
+        from text2sql_cli.inference.candidates import choose_for_rows
+
+        done = [self._finish()] if self.pending is not None else []
+        self.pending = (self.thread.submit(choose_for_rows, rows, generations, self.cfg, self.stop), rows)
+        if last:
+            done.append(self._finish())
+        return done
+
+    def _finish(self) -> list[dict[str, Any]]:
+        job, rows = self.pending
+        self.pending = None
+        job.result()  # re-raises the selection's error here
+        return rows
+
+
+def _write_rows(rows: list[dict[str, Any]], sink: JsonlAppender, summary: BatchSummary, bar) -> None:
+    for row in rows:
+        sink.write(row)
+        if "error" in row:
+            summary.errors += 1
+            summary.first_error = summary.first_error or row["error"]
+        else:
+            summary.generated += 1
+        summary.methods[row["extraction"]] += 1
+    bar.advance(len(rows))
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
