@@ -165,23 +165,12 @@ def _sql_checks(
         from text2sql_cli.sql.engines import open_run
 
         db_url = open_run(cfg.engine, cfg.db_url)
-    tasks = sorted(
-        {
-            SqlTask(
-                ex.context,
-                ex.answer or "",
-                checks,
-                cfg.dialect,
-                cfg.timeout,
-                cfg.instances,
-                cfg.seed,
-                cfg.engine,
-                db_url,
-            )
-            for ex, _ in todo
-        },
-        key=lambda t: (t.context, t.answer),
-    )
+
+    def task_of(ex: Example) -> SqlTask:
+        settings = (cfg.dialect, cfg.timeout, cfg.instances, cfg.seed, cfg.engine, db_url)
+        return SqlTask(ex.context, ex.answer or "", checks, *settings)
+
+    tasks = sorted({task_of(ex) for ex, _ in todo}, key=lambda t: (t.context, t.answer))
     workers = cfg.workers if len(tasks) >= 32 else 1  # a pool costs more than it saves
     found: dict[SqlTask, Any] = {}
     # Batches give the progress bar something to show; each is big enough to keep workers busy.
@@ -194,19 +183,7 @@ def _sql_checks(
             )
             bar.advance(len(batch))
     for ex, o in todo:
-        f = found[
-            SqlTask(
-                ex.context,
-                ex.answer or "",
-                checks,
-                cfg.dialect,
-                cfg.timeout,
-                cfg.instances,
-                cfg.seed,
-                cfg.engine,
-                db_url,
-            )
-        ]
+        f = found[task_of(ex)]
         o.reason, o.detail, o.note = f.reason, f.detail, f.note
 
 
