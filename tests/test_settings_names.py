@@ -20,7 +20,9 @@ from text2sql_cli.cli import app
 from text2sql_cli.config import env_names_of_field
 from text2sql_cli.errors import ConfigError
 from text2sql_cli.evaluation.execution import ExecutionSettings
+from text2sql_cli.evaluation.judge import JudgeSettings
 from text2sql_cli.filtering import FilterSettings
+from text2sql_cli.inference import InferSettings
 
 OLD = Path(__file__).parent / "fixtures" / "old_settings_keys"
 runner = CliRunner()
@@ -31,13 +33,25 @@ def _options(command: str) -> set[str]:
     return {name for p in click_app.commands[command].params for name in p.opts + p.secondary_opts}
 
 
-@pytest.mark.parametrize("command, cls", [("eval", ExecutionSettings), ("filter", FilterSettings)])
+@pytest.mark.parametrize(
+    "command, cls",
+    [
+        ("eval", ExecutionSettings),
+        ("filter", FilterSettings),
+        ("eval", JudgeSettings),
+        ("infer", InferSettings),
+    ],
+)
 def test_every_setting_is_named_like_a_flag_of_its_command(command, cls):
     options = _options(command)
+    assert set(cls.FLAGS.values()) <= {None}  # FLAGS only says "no flag", never renames one
     for name in cls.model_fields:
         flag = "--" + name.replace("_", "-")
+        if name in cls.FLAGS:
+            assert flag not in options, (command, name)  # set through the environment only
+            continue
         assert flag in options or "--no-" + flag[2:] in options, (command, name)
-        assert cls.flag_of(name) == flag and not cls.FLAGS  # no per-field flag map
+        assert cls.flag_of(name) == flag
         assert cls.model_fields[name].validation_alias is None  # the class's env_prefix names it
         assert env_names_of_field(cls, name) == [f"T2S_{command.upper()}_{name.upper()}"]
 

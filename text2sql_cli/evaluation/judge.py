@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from text2sql_cli.choices import Sees  # shared with --help
 from text2sql_cli.config import T2SSettings
@@ -51,14 +52,10 @@ SCORE_NOTE = (
 class JudgeSettings(T2SSettings):
     """What `t2s eval`'s judge is shown and asked (its endpoint is llm_client.EndpointSettings)."""
 
-    FLAGS = {"judge_sees": "--judge-sees", "judge_prompt": "--judge-prompt"}
+    model_config = SettingsConfigDict(**{**T2SSettings.model_config, "env_prefix": "T2S_EVAL_"})
 
-    judge_sees: Sees = Field(
-        "sql", validation_alias="T2S_EVAL_JUDGE_SEES", description="what the judge is shown: sql or raw"
-    )
-    judge_prompt: Path | None = Field(
-        None, validation_alias="T2S_EVAL_JUDGE_PROMPT", description="custom judge template file"
-    )
+    judge_sees: Sees = Field("sql", description="what the judge is shown: sql or raw")
+    judge_prompt: Path | None = Field(None, description="custom judge template file")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ class InferSettings(T2SSettings, Endpoint):
     """Settings of `t2s infer`: the field is the flag, the variable T2S_INFER_<FLAG>."""
 
     model_config = SettingsConfigDict(**{**T2SSettings.model_config, "env_prefix": "T2S_INFER_"})
-    FLAGS = {"api_key": None}
+    # no flag: the key, and how candidates run (set through T2S_INFER_* only)
+    FLAGS = dict.fromkeys(("api_key", "exec_instances", "exec_timeout", "exec_workers", "dialect"))
 
     backend: Backend = Field("hf")
     template: str | None = Field(
@@ -49,25 +50,22 @@ class InferSettings(T2SSettings, Endpoint):
     model_name: str | None = Field(None, description="the model the --base-url server serves")
 
     # --candidates N: sample N, execute them, keep one (inference/candidates.py)
-    candidates: int = Field(1, ge=1, le=64, validation_alias="T2S_INFER_CANDIDATES")
-    select: Select = Field("vote", validation_alias="T2S_INFER_SELECT")
+    candidates: int = Field(1, ge=1, le=64)
+    select: Select = Field("vote")
     temperature: float = Field(
         0.7,
         gt=0,
         le=2,
-        validation_alias="T2S_INFER_TEMPERATURE",
         description="sampling, with --candidates > 1",
     )
-    top_p: float = Field(0.95, gt=0, le=1, validation_alias="T2S_INFER_TOP_P")
-    seed: int = Field(0, validation_alias="T2S_INFER_SEED", description="sampling and synthesized databases")
-    db_dir: Path | None = Field(
-        None, validation_alias="T2S_INFER_DB_DIR", description="Spider-layout databases to run candidates on"
-    )
-    drop_empty: bool = Field(False, validation_alias="T2S_INFER_DROP_EMPTY")
-    exec_instances: int = Field(5, ge=1, le=50, validation_alias="T2S_INFER_EXEC_INSTANCES")
-    exec_timeout: float = Field(5.0, gt=0, validation_alias="T2S_INFER_EXEC_TIMEOUT")
-    exec_workers: int = Field(2, ge=1, validation_alias="T2S_INFER_EXEC_WORKERS")
-    dialect: Dialect = Field("auto", validation_alias="T2S_INFER_DIALECT")
+    top_p: float = Field(0.95, gt=0, le=1)
+    seed: int = Field(0, description="sampling and synthesized databases")
+    db_dir: Path | None = Field(None, description="Spider-layout databases to run candidates on")
+    drop_empty: bool = Field(False)
+    exec_instances: int = Field(5, ge=1, le=50)
+    exec_timeout: float = Field(5.0, gt=0)
+    exec_workers: int = Field(2, ge=1)
+    dialect: Dialect = Field("auto")
 
     def selection(self) -> dict | None:
         """The selection settings the sidecar records (None for plain greedy decoding)."""
