@@ -317,7 +317,8 @@ def _row(
     """The lines of one option: its name (styled) in the name column and its wrapped help beside
     it, or, when the name is wider than the column, the name alone and the help below. `tail`
     (`[default: x]`) follows the help and is never broken inside."""
-    styled = text_cls(name, style="bold cyan")
+    styled = text_cls()
+    styled.append(name, style="bold cyan")  # a span, not the line's base style: the help stays plain
     if param is not None and param.param_type_name == "option":
         meta = metavar(param)
         if meta and name.endswith(meta):
