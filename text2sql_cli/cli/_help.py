@@ -12,8 +12,10 @@ so that the environment, `.env` or a preset can fill it) shows the default of th
 behind its flag, read from the command's settings classes when the help is rendered (never
 retyped in the CLI, and never imported at start-up: `t2s --help` loads no pydantic).
 
-Help texts are plain text, never rich markup: `[sft]` or `{context}` in a help string prints as
-written. Only the public APIs of click (params, opts, defaults) and rich (Text, Panel) are used.
+Help texts are plain text, never rich markup: `[sft]` in a help string prints as written. Nothing
+is patched: the commands use these classes through typer's `cls=`, and the renderer reads only the
+parameters' public attributes (opts, secondary_opts, default, metavar, nargs, rich_help_panel) and
+draws with rich's Console, Panel and Text. tests/test_help.py pins the result for every command.
 """
 
 from __future__ import annotations
@@ -67,8 +69,13 @@ ORDER = (
     PIPE,
     METRICS,
     CHECKS,
+    EXECUTION,
+    INSPECT,
+    TEACHER,
+    JUDGE,
+    LAUNCH,
+    OUTPUT,
 )
-ORDER += (EXECUTION, INSPECT, TEACHER, JUDGE, LAUNCH, OUTPUT)
 
 _TYPES = {"int": "INT", "integer": "INT", "float": "FLOAT", "path": "PATH", "str": "TEXT", "text": "TEXT"}
 _NAME_SHARE = 0.4  # the name column takes at most this share of the panel's width
@@ -85,9 +92,9 @@ class _RendersHelp:
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if not args and self.no_args_is_help and not ctx.resilient_parsing:
-            from typer._click import echo
+            import typer
 
-            echo(ctx.get_help(), color=ctx.color)
+            typer.echo(ctx.get_help(), color=ctx.color)
             ctx.exit(2)
         return super().parse_args(ctx, args)
 
@@ -104,8 +111,6 @@ class HelpCommand(_RendersHelp, TyperCommand):
 
 class HelpGroup(_RendersHelp, TyperGroup):
     """A command group (`t2s`, `t2s data`, `t2s model`) whose `--help` is rendered here."""
-
-    settings: tuple[str, ...] = ()
 
 
 def command(*settings: str, dynamic: dict[str, Any] | None = None) -> type[HelpCommand]:
