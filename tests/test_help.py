@@ -217,3 +217,13 @@ def test_template_override_is_one_note_without_a_second_label(tmp_path):
 def test_a_bare_command_prints_its_help_and_exits_2(args, shown):
     result = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
     assert result.exit_code == 2 and "Usage:" in result.output and shown in result.output
+
+
+def test_defaults_that_depend_on_the_mode_are_read_from_the_code(monkeypatch):
+    from text2sql_cli.evaluation import execution
+
+    monkeypatch.setattr(execution, "MODE_TIMEOUT", {"bird": 31.0})
+    segments = _segments(_help(("eval",), width=200), typer.main.get_command(app).commands["eval"])
+    assert "[default: 5; bird 31]" in segments["--timeout"]
+    assert "[default: 1e-06 in strict mode, 0 (exact) in the others]" in segments["--float-tol"]
+    assert "[default: the server's announced limit, else 500]" in segments["--rpm"]

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
     settings += ("llm_client.settings:EndpointSettings", "llm_client.settings:LLMSettings")
     cls = command(
         *(f"text2sql_cli.{path}" for path in settings),
-        dynamic={**LIMIT_DEFAULTS, "--timeout": _timeout_default},
+        dynamic={**LIMIT_DEFAULTS, "--timeout": _timeout_default, "--float-tol": _float_tol_default},
     )
     app.command("eval", no_args_is_help=True, cls=cls)(evaluate)
 
@@ -44,6 +44,14 @@ def _timeout_default() -> str:
     from text2sql_cli.evaluation.execution import DEFAULT_TIMEOUT, MODE_TIMEOUT
 
     return f"{DEFAULT_TIMEOUT:g}; " + ", ".join(f"{mode} {s:g}" for mode, s in MODE_TIMEOUT.items())
+
+
+def _float_tol_default() -> str:
+    """--float-tol's default by mode, from the function EX uses."""
+    from text2sql_cli.sql.goldmatch import default_float_tol
+
+    strict, other = default_float_tol("strict"), default_float_tol("spider")
+    return f"{strict:g} in strict mode, {other:g} (exact) in the others"
 
 
 def evaluate(
@@ -192,7 +200,7 @@ def evaluate(
     float_tol: Annotated[
         float | None,
         typer.Option(
-            help="Numbers equal when |a - b| <= this (default 1e-6 in strict; exact in other modes).",
+            help="Numbers equal when |a - b| <= this, by --mode.",
             rich_help_panel=METRICS,
         ),
     ] = None,
