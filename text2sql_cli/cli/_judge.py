@@ -21,10 +21,8 @@ JudgeModel = Annotated[
 JudgeBaseUrl = Annotated[
     str | None,
     typer.Option(
-        help=(
-            "OpenAI-compatible base URL (vLLM, Ollama, Azure...); default OpenAI. The OpenAI key "
-            "is never sent elsewhere."
-        ),
+        help=("OpenAI-compatible base URL (vLLM, Ollama, Azure...). The OpenAI key is never sent elsewhere."),
+        show_default="OpenAI",
         rich_help_panel=PANEL,
     ),
 ]

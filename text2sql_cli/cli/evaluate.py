@@ -63,7 +63,8 @@ def evaluate(
         typer.Option(
             "--out",
             "-o",
-            help="Directory for results.jsonl and summary.json (default: PREDICTIONS.eval/).",
+            help="Directory for results.jsonl and summary.json.",
+            show_default="PREDICTIONS.eval/ beside the predictions",
             rich_help_panel=OUTPUT,
         ),
     ] = None,
@@ -178,7 +179,8 @@ def evaluate(
         typer.Option(
             "--now",
             help="Instant NOW()/CURDATE() return for gold and prediction, 'YYYY-MM-DD HH:MM:SS' "
-            "(default: when the run starts; the report records it).",
+            "(the report records it).",
+            show_default="when the run starts",
             rich_help_panel=EXECUTION,
         ),
     ] = None,

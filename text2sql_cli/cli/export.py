@@ -34,7 +34,9 @@ def export(
     ] = "auto",
     device: Annotated[
         str | None,
-        typer.Option("--device", help="cpu or cuda (default: cuda if available).", rich_help_panel=MODEL),
+        typer.Option(
+            "--device", help="cpu or cuda.", show_default="cuda if available", rich_help_panel=MODEL
+        ),
     ] = None,
     push_to_hub: Annotated[
         str | None,

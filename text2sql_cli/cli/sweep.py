@@ -79,7 +79,8 @@ def sweep(
         str | None,
         Opt(
             "--ray-address",
-            help="Ray cluster address (e.g. ray://head:10001); default: local.",
+            help="Ray cluster address (e.g. ray://head:10001).",
+            show_default="a local Ray",
             rich_help_panel=LAUNCH,
         ),
     ] = None,

@@ -91,7 +91,7 @@ def synth(
     teacher_base_url: Annotated[
         str | None,
         typer.Option(
-            help="OpenAI-compatible base URL for the teacher (default OpenAI).", rich_help_panel=TEACHER
+            help="OpenAI-compatible base URL for the teacher.", show_default="OpenAI", rich_help_panel=TEACHER
         ),
     ] = None,
     teacher_api_key_env: Annotated[
