@@ -160,3 +160,12 @@ def test_cli_quant_4bit_on_cpu_exits_2_with_one_line(tmp_path):
     assert "CUDA" in result.output and "--quant none" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_precision_label_names_the_quantized_base_for_sft_and_grpo_alike():
+    from text2sql_cli.training.run import precision_label
+
+    assert precision_label("no") == "fp32"
+    assert precision_label("bf16") == "bf16"
+    assert precision_label("bf16", "4bit") == "4bit+bf16"
+    assert precision_label("no", "8bit") == "8bit+fp32"

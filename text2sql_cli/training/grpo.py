@@ -262,7 +262,9 @@ def _run(
     if is_main:
         tokenizer.save_pretrained(str(out))
     losses = loss_summary(out / LOG_FILE)
-    training = training_info(cfg, trainer, output, losses, runtime_s, precision_label(precision), cuda)
+    training = training_info(
+        cfg, trainer, output, losses, runtime_s, precision_label(precision, cfg.quant), cuda
+    )
     world = trainer.args.world_size
     training |= {
         **reward_summary(out / LOG_FILE),

@@ -401,9 +401,12 @@ def loss_summary(path: Path) -> dict[str, float | None]:
     }
 
 
-def precision_label(mixed_precision: str) -> str:
-    """TrainingArguments' "no" (no autocast) means plain fp32; bf16/fp16 are autocast."""
-    return "fp32" if mixed_precision == "no" else mixed_precision
+def precision_label(mixed_precision: str, quant: str = "none") -> str:
+    """The numeric format of the trainable weights and the forward pass, in t2s infer's words:
+    TrainingArguments' "no" (no autocast) means plain fp32, bf16/fp16 are autocast; a quantized
+    base is prefixed (4bit+bf16)."""
+    label = "fp32" if mixed_precision == "no" else mixed_precision
+    return label if quant == "none" else f"{quant}+{label}"
 
 
 def train_until_stopped(trainer: Any, stopper: Any, progress: Any, resume_from: Path | None = None):
@@ -573,8 +576,7 @@ def _run(cfg: TrainSettings, template: Any, callbacks: tuple[Any, ...], on_ready
 
     trainer.save_model(str(out))  # adapter (+ tokenizer via processing_class), main process only
     losses = loss_summary(out / LOG_FILE)
-    # the numeric format of the trainable weights and the forward pass, in t2s infer's words
-    label = precision_label(precision) if cfg.quant == "none" else f"{cfg.quant}+{precision_label(precision)}"
+    label = precision_label(precision, cfg.quant)
     resumed_from_step = _checkpoint_step(resume_from) if resume_from else None
     training = training_info(
         cfg, trainer, output, losses, runtime_s, label, cuda, resumed_from_step=resumed_from_step
