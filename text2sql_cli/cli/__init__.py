@@ -45,7 +45,7 @@ class T2SGroup(HelpGroup):
 app = typer.Typer(
     cls=T2SGroup,
     name="t2s",
-    help="Build Text-to-SQL small LLMs: data split -> train -> infer -> eval, and filter.",
+    help="Build Text-to-SQL small LLMs: data -> filter -> train -> infer -> eval, then sweep + report.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
@@ -64,7 +64,7 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    """Build Text-to-SQL small LLMs: data split -> train -> infer -> eval, and filter."""
+    """Build Text-to-SQL small LLMs: data -> filter -> train -> infer -> eval, then sweep + report."""
 
 
 for _name in COMMAND_MODULES:
