@@ -199,6 +199,21 @@ def test_usage_names_arguments_in_capitals():
     assert "Usage:" in _help(("eval",)) and "[OPTIONS] PREDICTIONS" in _help(("eval",))
 
 
+@pytest.mark.parametrize(
+    ("args", "usage"),
+    [
+        (["eval", "p.jsonl", "--bogus"], "Usage: t2s eval [OPTIONS] PREDICTIONS"),
+        (["data", "split", "d.jsonl"], "Usage: t2s data split [OPTIONS] DATA"),
+        (["report", "--out", "r"], "Usage: t2s report [OPTIONS] PATHS..."),
+        (["data", "bogus"], "Usage: t2s data [OPTIONS] COMMAND [ARGS]..."),
+    ],
+)
+def test_a_usage_error_names_arguments_as_the_help_does(args, usage):
+    result = CliRunner().invoke(app, args, prog_name="t2s", env={"COLUMNS": "80"})
+    assert result.exit_code == 2 and usage in result.output, result.output
+    assert not re.search(r"\{[^}]*\}", result.output), "a {placeholder} in the usage line"
+
+
 def test_template_override_is_one_note_without_a_second_label(tmp_path):
     """The note is printed as `note: ...`: its text must not carry its own `WARNING:` label."""
     from text2sql_cli.inference.backend import resolve_template

@@ -90,6 +90,11 @@ class _RendersHelp:
     def format_help(self, ctx: Any, formatter: Any) -> None:
         formatter.write(render(self, ctx))
 
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        # The "Usage:" line above a usage error (a missing option, an unknown flag) names the
+        # arguments as the help page does (`PREDICTIONS`), not as typer's `{predictions}`.
+        return usage_pieces(self, ctx)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if not args and self.no_args_is_help and not ctx.resilient_parsing:
             import typer
