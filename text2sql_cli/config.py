@@ -76,19 +76,6 @@ class T2SSettings(BaseSettings):
         return "--" + name.replace("_", "-") if cls.FIELDS_ARE_FLAGS else None
 
     @classmethod
-    def default_of(cls, name: str) -> str:
-        """A field's default as `--help` shows it ("" when there is none), taken from the class so
-        the help text is never retyped."""
-        default = cls.model_fields[name].get_default(call_default_factory=True)
-        if default is None:
-            return ""
-        if isinstance(default, bool):
-            return str(default).lower()
-        if isinstance(default, (tuple, list)):
-            return ",".join(map(str, default))
-        return str(default)
-
-    @classmethod
     def from_flags(cls, **flags: Any):
         """Build from CLI flags; `None` means "not given", so env, .env and defaults apply."""
         check_dotenv()
