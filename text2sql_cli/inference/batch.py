@@ -17,7 +17,8 @@ model loads, when OUT holds an id the data lacks or a row whose question or cont
 the data's: a finished OUT holds exactly the data's rows, in its order, and no stale prediction
 for an edited question. (db_id and gold, which do not change the generation, are refreshed from
 the data when OUT is rewritten.) While running, rows are appended
-per finished micro-batch (length-sorted, so out of order); a kill -9 leaves at most a torn last
+per finished micro-batch (length-sorted, so out of order; with --candidates once the batch is
+selected, which runs while the next one generates); a kill -9 leaves at most a torn last
 line, which the next run cuts off. When all rows are done, OUT is rewritten in input order
 (atomically), so a finished file is always ordered. A run whose fingerprint (backend, weights,
 adapter hash, template, precision, quant, generation settings, API URL) differs from the one that
