@@ -210,6 +210,7 @@ def test_unreachable_endpoint_is_exit_1_and_writes_no_outputs(tmp_path, monkeypa
     )
     assert result.exit_code == 1, result.output
     assert f"cannot reach http://127.0.0.1:{port}/v1: connection refused" in result.output
+    assert "check --judge-base-url and that the server" in " ".join(result.output.split())
     assert "Traceback" not in result.output
     for name in ("kept.jsonl", "dropped.jsonl", "held.jsonl", "summary.json"):
         assert not (tmp_path / "out" / name).exists()

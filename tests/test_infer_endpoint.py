@@ -66,3 +66,29 @@ def test_the_openai_url_without_a_key_says_how_to_set_one(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ConfigError, match="no OpenAI API key"):
         InferSettings.from_flags(model_name="gpt-4o-mini").client()
+
+
+def test_a_missing_openai_key_hints_at_infers_own_base_url_flag(tmp_path, monkeypatch):
+    """Issue 18 item 10: a hint names an option of the command that failed (infer has --base-url,
+    not the judge's --judge-base-url)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    args = ["infer", "--backend", "openai", "--model-name", "gpt-4o-mini", "--out", str(tmp_path / "p.jsonl")]
+    result = runner.invoke(app, [*args, "--data", str(write_rows(tmp_path / "r.jsonl", 1))])
+    assert result.exit_code == 2 and "no OpenAI API key" in result.output, result.output
+    assert "--base-url" in result.output and "--judge-base-url" not in result.output
+
+
+def test_an_unreachable_server_hints_at_infers_own_base_url_flag(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("T2S_LLM_MAX_ATTEMPTS", "1")
+    args = ["infer", "--backend", "openai", "--base-url", f"http://127.0.0.1:{port}/v1", "--model-name", "m"]
+    result = runner.invoke(
+        app, [*args, "--data", str(write_rows(tmp_path / "r.jsonl", 1)), "--out", str(tmp_path / "p.jsonl")]
+    )
+    assert result.exit_code != 0 and f"cannot reach http://127.0.0.1:{port}/v1" in result.output
+    assert "check --base-url and that the server is running" in result.output, result.output
+    assert "--judge-base-url" not in result.output

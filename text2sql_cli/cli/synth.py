@@ -152,7 +152,7 @@ def synth(
         parse_attempts=3,
     )
     try:
-        client = endpoint.client(require_key=not dry_run, **flags)
+        client = endpoint.client(require_key=not dry_run, url_flag="--teacher-base-url", **flags)
     except ConfigError as error:
         if teacher_base_url is None and str(error).startswith("no OpenAI API key"):
             raise ConfigError(

@@ -7,9 +7,9 @@ Public API (everything else is private):
                                      T2S_LLM_CONCURRENCY, T2S_LLM_PRICES, and the OpenAI key
                                      (OPENAI_API_KEY or T2S_OPENAI_API_KEY, env or .env).
     ClientConfig.build(model, *, base_url=None, url_key=None, key_env=None, max_cost=None,
-                       **flags) -> ClientConfig
+                       url_flag="--judge-base-url", **flags) -> ClientConfig
                                      resolves the key safely (see "Keys"); flags are LLMSettings
-                                     fields, None = not given.
+                                     fields, None = not given; error hints name `url_flag`.
     Request(id, messages, fingerprint="", prompt=None)
                                      one call; `id` unique in a batch, `fingerprint` a hash of
                                      what is judged (e.g. the prediction), part of the cache key.

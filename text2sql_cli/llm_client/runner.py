@@ -99,7 +99,7 @@ def _hint(reason: str, cfg: ClientConfig) -> str:
 
     base = (cfg.base_url or OPENAI_BASE_URL).rstrip("/")
     if "HTTP 404" in reason and not urlparse(base).path.rstrip("/").endswith("/v1"):
-        return f"an OpenAI-compatible server answers under /v1: try --base-url {base}/v1"
+        return f"an OpenAI-compatible server answers under /v1: try {cfg.url_flag} {base}/v1"
     if "HTTP 401" not in reason and "HTTP 403" not in reason and "model" in reason.lower():
         return f"the server does not serve {cfg.model!r}: check --model-name (GET {base}/models lists them)"
     return "check the base URL, the model name and the key for that URL"
@@ -297,7 +297,7 @@ class _BatchRunner:
                 # Nothing has ever answered: every other row would fail the same way, so stop
                 # rather than mark each row failed and report success.
                 self.fatal = self.fatal or f"cannot reach {self.cfg.base_url}: {retry.reason}"
-                self.fatal_hint = "check --judge-base-url/--base-url and that the server is running"
+                self.fatal_hint = f"check {self.cfg.url_flag} and that the server is running"
         except _NoRetry as err:
             result.status, result.reason = "error", str(err)
             if _names_model(str(err), self.cfg.model):  # every request would be refused the same way

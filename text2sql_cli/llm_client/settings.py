@@ -99,6 +99,8 @@ class ClientConfig:
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(PRICES))
     backoff_s: float = 0.5  # first retry waits 0.25-0.5 s, doubling each time (the SDK's start)
     backoff_max_s: float = 30.0
+    # the option that sets base_url on the command that built this client, for error hints
+    url_flag: str = "--base-url"
 
     @classmethod
     def build(
@@ -110,10 +112,12 @@ class ClientConfig:
         key_env: str | None = None,
         max_cost: float | None = None,
         require_key: bool = True,
+        url_flag: str = "--judge-base-url",
         **flags: Any,
     ) -> ClientConfig:
         """Config from flags (None = not given) > T2S_* env > .env > defaults, key resolved safely.
-        `require_key=False` (dry runs, which send nothing) lets OpenAI's URL go without a key."""
+        `require_key=False` (dry runs, which send nothing) lets OpenAI's URL go without a key.
+        `url_flag` is the option that sets the base URL on the calling command (error hints name it)."""
         settings = LLMSettings.from_flags(**flags)
         url = (base_url or OPENAI_BASE_URL).rstrip("/")
         if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
@@ -140,6 +144,7 @@ class ClientConfig:
                 key_env=key_env,
                 openai_key=settings.openai_api_key,
                 required=require_key,
+                url_flag=url_flag,
             ),
             rpm=settings.rpm,
             tpm=settings.tpm,
@@ -153,6 +158,7 @@ class ClientConfig:
             concurrency=settings.llm_concurrency,
             max_cost=max_cost,
             prices=prices,
+            url_flag=url_flag,
         )
 
     def public_dump(self) -> dict[str, Any]:
@@ -186,7 +192,10 @@ class Endpoint(BaseModel):
 
     def client_for(self, model: str, **options: Any) -> ClientConfig:
         """The client for `model` on this server; `options` are ClientConfig.build's (key_env,
-        max_cost, require_key, and LLMSettings flags such as rpm, None = not given)."""
+        max_cost, require_key, url_flag, and LLMSettings flags such as rpm, None = not given). Error
+        hints name this class's flag for base_url (--judge-base-url, infer's --base-url)."""
+        flag_of = getattr(type(self), "flag_of", None)
+        options.setdefault("url_flag", (flag_of("base_url") if flag_of else None) or "--base-url")
         return ClientConfig.build(model, base_url=self.base_url, url_key=self.api_key, **options)
 
 
@@ -235,6 +244,7 @@ def resolve_key(
     key_env: str | None = None,
     openai_key: SecretStr | None = None,
     required: bool = True,
+    url_flag: str = "--judge-base-url",
 ) -> SecretStr | None:
     """The key to send to `base_url`, or None to send none. Never the OpenAI key to another host."""
     if key_env:
@@ -252,8 +262,7 @@ def resolve_key(
             raise ConfigError(
                 "no OpenAI API key",
                 hint=(
-                    "export OPENAI_API_KEY=sk-... (or put it in .env), or use a local server with "
-                    "--judge-base-url"
+                    f"export OPENAI_API_KEY=sk-... (or put it in .env), or use a local server with {url_flag}"
                 ),
             )
         return openai_key
