@@ -92,3 +92,15 @@ def test_an_unreachable_server_hints_at_infers_own_base_url_flag(tmp_path, monke
     assert result.exit_code != 0 and f"cannot reach http://127.0.0.1:{port}/v1" in result.output
     assert "check --base-url and that the server is running" in result.output, result.output
     assert "--judge-base-url" not in result.output
+
+
+def test_an_unknown_model_hint_names_each_commands_own_model_flag():
+    """The server's "model does not exist" refusal: infer's hint says --model-name, the judge's
+    (t2s eval/filter) --judge; each base-URL hint names that command's URL flag."""
+    from text2sql_cli.llm_client.runner import _hint
+
+    refusal = "HTTP 404: The model 'nope' does not exist"
+    infer = InferSettings.from_flags(base_url="http://127.0.0.1:9/v1", model_name="nope").client()
+    judge = EndpointSettings.from_flags(model="nope", base_url="http://127.0.0.1:9/v1").client()
+    assert "check --model-name " in _hint(refusal, infer) and "check --judge " in _hint(refusal, judge)
+    assert (infer.url_flag, judge.url_flag) == ("--base-url", "--judge-base-url")

@@ -152,7 +152,8 @@ def synth(
         parse_attempts=3,
     )
     try:
-        client = endpoint.client(require_key=not dry_run, url_flag="--teacher-base-url", **flags)
+        teacher_flags = {"url_flag": "--teacher-base-url", "model_flag": "--teacher"}
+        client = endpoint.client(require_key=not dry_run, **teacher_flags, **flags)
     except ConfigError as error:
         if teacher_base_url is None and str(error).startswith("no OpenAI API key"):
             raise ConfigError(

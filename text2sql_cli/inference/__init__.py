@@ -88,7 +88,7 @@ class InferSettings(T2SSettings, Endpoint):
         """`--backend openai`'s client: the key is T2S_INFER_API_KEY, sent to --base-url only."""
         if not self.model_name:
             raise UsageError("--backend openai needs --model-name", hint="the model name the server serves")
-        return self.client_for(self.model_name)
+        return self.client_for(self.model_name, model_flag="--model-name")
 
     @field_validator("batch_size")
     @classmethod

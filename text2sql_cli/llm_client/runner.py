@@ -101,7 +101,9 @@ def _hint(reason: str, cfg: ClientConfig) -> str:
     if "HTTP 404" in reason and not urlparse(base).path.rstrip("/").endswith("/v1"):
         return f"an OpenAI-compatible server answers under /v1: try {cfg.url_flag} {base}/v1"
     if "HTTP 401" not in reason and "HTTP 403" not in reason and "model" in reason.lower():
-        return f"the server does not serve {cfg.model!r}: check --model-name (GET {base}/models lists them)"
+        return (
+            f"the server does not serve {cfg.model!r}: check {cfg.model_flag} (GET {base}/models lists them)"
+        )
     return "check the base URL, the model name and the key for that URL"
 
 

@@ -99,8 +99,9 @@ class ClientConfig:
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(PRICES))
     backoff_s: float = 0.5  # first retry waits 0.25-0.5 s, doubling each time (the SDK's start)
     backoff_max_s: float = 30.0
-    # the option that sets base_url on the command that built this client, for error hints
+    # the options that set base_url and model on the command that built this client (error hints)
     url_flag: str = "--base-url"
+    model_flag: str = "--model-name"
 
     @classmethod
     def build(
@@ -113,11 +114,13 @@ class ClientConfig:
         max_cost: float | None = None,
         require_key: bool = True,
         url_flag: str = "--judge-base-url",
+        model_flag: str = "--model-name",
         **flags: Any,
     ) -> ClientConfig:
         """Config from flags (None = not given) > T2S_* env > .env > defaults, key resolved safely.
         `require_key=False` (dry runs, which send nothing) lets OpenAI's URL go without a key.
-        `url_flag` is the option that sets the base URL on the calling command (error hints name it)."""
+        `url_flag` and `model_flag` are the calling command's options for the base URL and the model
+        (error hints name them)."""
         settings = LLMSettings.from_flags(**flags)
         url = (base_url or OPENAI_BASE_URL).rstrip("/")
         if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
@@ -159,6 +162,7 @@ class ClientConfig:
             max_cost=max_cost,
             prices=prices,
             url_flag=url_flag,
+            model_flag=model_flag,
         )
 
     def public_dump(self) -> dict[str, Any]:
@@ -192,7 +196,8 @@ class Endpoint(BaseModel):
 
     def client_for(self, model: str, **options: Any) -> ClientConfig:
         """The client for `model` on this server; `options` are ClientConfig.build's (key_env,
-        max_cost, require_key, url_flag, and LLMSettings flags such as rpm, None = not given). Error
+        max_cost, require_key, url_flag, model_flag, and LLMSettings flags such as rpm, None = not
+        given). Error
         hints name this class's flag for base_url (--judge-base-url, infer's --base-url)."""
         flag_of = getattr(type(self), "flag_of", None)
         options.setdefault("url_flag", (flag_of("base_url") if flag_of else None) or "--base-url")
@@ -226,9 +231,9 @@ class EndpointSettings(T2SSettings, Endpoint):
             raise ConfigError(
                 "no judge model", hint="pass --judge MODEL (e.g. gpt-4-turbo-preview) or set T2S_JUDGE_MODEL"
             )
-        return self.client_for(
-            self.model, key_env=self.api_key_env, max_cost=self.max_cost, require_key=require_key, **flags
-        )
+        options = {"key_env": self.api_key_env, "max_cost": self.max_cost, "require_key": require_key}
+        options["model_flag"] = self.flag_of("model")  # --judge (synth's teacher passes its own)
+        return self.client_for(self.model, **{**options, **flags})
 
 
 def is_openai_url(url: str) -> bool:
