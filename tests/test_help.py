@@ -126,7 +126,7 @@ def _expected_default(param, settings: dict[str, object]) -> str | None:
     if param.is_flag:
         return (param.opts[0] if value else param.secondary_opts[0]).lstrip("-")
     if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value)) or None
+        return ",".join(map(str, value))  # as the flag is typed or None
     return str(value)
 
 

@@ -181,7 +181,7 @@ def default_text(command: Any, param: Any) -> str | None:
         names = [o for o in param.opts if o.startswith("--")] or param.opts
         return (names[0] if value else param.secondary_opts[0]).lstrip("-")
     if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value)) or None
+        return ",".join(map(str, value)) or None  # as the flag is typed
     if isinstance(value, bool):
         return str(value).lower()
     value = getattr(value, "value", value)  # an Enum
