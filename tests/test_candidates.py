@@ -170,6 +170,7 @@ def test_hf_candidates_are_sampled_in_one_batch_executed_and_selected(tmp_path):
         assert pred["selected"]["fallback"] == all(c["group"] is None for c in pred["candidates"])
     generation = json.loads(meta_path(out).read_text())["provenance"]["generation"]
     assert generation["do_sample"] and generation["candidates"] == 4 and generation["seed"] == 3
+    assert generation["top_k"] is None  # top-p only, said in the provenance
     # seeded: the same command samples the same candidates
     again = tmp_path / "again.jsonl"
     result = runner.invoke(app, [*args, "--out", str(again)])
@@ -271,3 +272,35 @@ def test_hf_candidates_over_several_chunks_match_one_chunk_at_a_time(tmp_path, m
     assert result.exit_code == 0, result.output
     assert len(_read(serial)) == 5
     assert overlapped.read_text() == serial.read_text()
+
+
+@pytest.mark.slow
+def test_sampling_is_top_p_only_with_no_hidden_top_k(monkeypatch):
+    """transformers fills an unset top_k with 50; the sidecar says top-p, so no top-k may run."""
+    import torch
+    import transformers.generation.utils as gen_utils
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from text2sql_cli.inference.hf import _greedy_config
+    from text2sql_cli.inference.sampling import sampling_config
+
+    built = []
+
+    class Spy(gen_utils.TopKLogitsWarper):
+        def __init__(self, *args, **kwargs):
+            built.append(kwargs.get("top_k", args[0] if args else None))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(gen_utils, "TopKLogitsWarper", Spy)
+    model = AutoModelForCausalLM.from_pretrained(shared_tiny()).eval()
+    tok = AutoTokenizer.from_pretrained(shared_tiny())
+    ids = tok(["SELECT name FROM heroes WHERE"], return_tensors="pt")
+    greedy = _greedy_config(model, tok, 4)
+    with torch.inference_mode():
+        model.generate(**ids, generation_config=sampling_config(greedy, n=2, temperature=0.7, top_p=0.95))
+        assert built == []
+        # the spy does see a top-k when one is asked for, so the check above can fail
+        model.generate(
+            **ids, generation_config=sampling_config(greedy, n=2, temperature=0.7, top_p=0.95), top_k=5
+        )
+    assert built == [5]

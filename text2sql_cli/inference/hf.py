@@ -325,6 +325,7 @@ class HFBackend:
                     {
                         "temperature": g.temperature,
                         "top_p": g.top_p,
+                        "top_k": g.top_k or None,  # None: no top-k cut (0 in transformers' words)
                         "candidates": self.samples,
                         "seed": self.seed,
                     }

@@ -24,7 +24,9 @@ def sampling_config(greedy: Any, *, n: int, temperature: float, top_p: float) ->
     config.do_sample = True
     config.temperature = temperature
     config.top_p = top_p
-    config.top_k = None  # top-p only (the published self-consistency setups); no hidden top-k 50
+    # top-p only (the published self-consistency setups, and what an OpenAI-compatible server
+    # does): 0 turns top-k off; None would let transformers fill in its default of 50
+    config.top_k = 0
     config.num_return_sequences = 1  # the rows arrive already repeated N times (shared_prefill)
     return config
 
