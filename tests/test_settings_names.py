@@ -165,3 +165,19 @@ def test_a_sweep_over_old_results_skips_them_and_refuses_a_changed_config(tmp_pa
     changed = _sweep(tmp_path, "bird")
     result = runner.invoke(app, ["sweep", "--config", str(changed), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "were run with another config: api" in result.output
+
+
+def test_a_bad_env_only_setting_hints_at_the_variable_not_a_flag(monkeypatch):
+    from text2sql_cli.errors import ConfigError
+    from text2sql_cli.inference import InferSettings
+
+    monkeypatch.setenv("T2S_INFER_DIALECT", "bogus")  # t2s infer has no --dialect
+    with pytest.raises(ConfigError) as err:
+        InferSettings.from_flags()
+    assert "dialect (T2S_INFER_DIALECT)" in str(err.value)
+    assert err.value.hint == "fix the T2S_* variable or the .env line"
+    monkeypatch.delenv("T2S_INFER_DIALECT")
+    monkeypatch.setenv("T2S_INFER_MAX_NEW_TOKENS", "0")  # this one has a flag
+    with pytest.raises(ConfigError) as err:
+        InferSettings.from_flags()
+    assert err.value.hint == "fix the flag, the T2S_* variable or the .env line"

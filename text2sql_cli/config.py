@@ -85,9 +85,12 @@ class T2SSettings(BaseSettings):
             return cls(**given)
         except ValidationError as err:
             problems = "; ".join(_describe(cls, e) for e in err.errors())
+            fields = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
+            flagged = any(f not in cls.model_fields or cls.flag_of(f) for f in fields) or not fields
+            where = "the flag, the " if flagged else "the "  # a setting without a flag is env-only
             raise ConfigError(
                 f"invalid configuration: {problems}",
-                hint=f"fix the flag, the {ENV_PREFIX}* variable or the .env line",
+                hint=f"fix {where}{ENV_PREFIX}* variable or the .env line",
             ) from None
 
     def public_dump(self) -> dict[str, Any]:
