@@ -72,7 +72,9 @@ def infer(
     base_url: Annotated[
         str | None,
         typer.Option(
-            help="Server URL for --backend openai, e.g. http://localhost:8000/v1.", rich_help_panel=API
+            help="Server URL for --backend openai, e.g. http://localhost:8000/v1.",
+            show_default="OpenAI",  # no URL: api.openai.com, with OPENAI_API_KEY
+            rich_help_panel=API,
         ),
     ] = None,
     model_name: Annotated[
