@@ -11,7 +11,16 @@ from pathlib import Path
 for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ[_var] = "1"
 
+import signal  # noqa: E402
+
 import pytest  # noqa: E402
+
+# A suite started in the background of a non-interactive shell (`cmd &`, nohup) inherits SIGINT
+# ignored, and so would every `t2s` the tests start: t2s rightly keeps an ignored SIGINT ignored
+# (interrupts.install), so the Ctrl-C tests would wait for work that never stops. The tests play a
+# user at a terminal, where Ctrl-C is live: give their children the default disposition.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The local fake OpenAI-compatible server's `fake_openai` fixture, for every test module.
 pytest_plugins = ("fake_openai",)

@@ -98,7 +98,12 @@ def test_interrupted_eval_stops_without_waiting_for_the_query(tmp_path, sig, cod
     workers_seen = _children(proc.pid)
     start = time.monotonic()
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=30)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # a failed test leaves no eval (and its workers) running on
+            proc.kill()
+            proc.communicate()
     # a behaviour check, not a timing one: the running query (60 s limit) was cut, not waited for
     assert time.monotonic() - start < 30
     assert proc.returncode == code
