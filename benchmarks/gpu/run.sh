@@ -47,4 +47,18 @@ if [[ ${T2S_GPU_SKIP_INSTALL:-0} != 1 ]]; then
   (cd / && "$PY" -c "import text2sql_cli; print('t2s', text2sql_cli.__version__, 'from', text2sql_cli.__file__)")
 fi
 
+# --no-deps skips pyproject's floors: check the one the image is known to miss (it had 5.17;
+# generate's `cache=` argument, used by t2s infer, is transformers >= 5.24)
+"$PY" - <<'PYEOF' || exit 2
+import sys
+from importlib.metadata import version
+
+from packaging.version import Version
+
+have = version("transformers")
+if Version(have) < Version("5.24"):
+    sys.exit(f"error: transformers {have} is older than t2s needs (>= 5.24, pyproject.toml); ship "
+             "transformers 5.25 with huggingface-hub 2.x and kernels in benchmarks/gpu/wheels")
+PYEOF
+
 exec "$PY" "$HERE/driver.py" "$@"
