@@ -13,27 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+from _t2s import t2s  # benchmarks/ is on sys.path when a script runs
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def timed(args: list[str], cwd: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the child processes) of one t2s command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "text2sql_cli", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return time.perf_counter() - start, cpu
 
 
 def main() -> None:
@@ -64,7 +50,7 @@ def main() -> None:
         print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores; other jobs share them)")
         print("| step | wall | CPU (all processes) |\n|---|---|---|")
         for name, command in steps:
-            wall, cpu = timed(command, d)
+            wall, cpu = t2s(*command, cwd=d)
             print(f"| {name} | {wall:.1f} s | {cpu:.1f} s |", flush=True)
         points = sorted(p.parent.name for p in (d / "sweeps" / "tiny").glob("*/status.json"))
         print(f"points: {len(points)} ({', '.join(points)}); load average after: {os.getloadavg()[0]:.1f}")
