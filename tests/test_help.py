@@ -242,3 +242,14 @@ def test_defaults_that_depend_on_the_mode_are_read_from_the_code(monkeypatch):
     assert "[default: 5; bird 31]" in segments["--timeout"]
     assert "[default: 1e-06 in strict mode, 0 (exact) in the others]" in segments["--float-tol"]
     assert "[default: the server's announced limit, else 500]" in segments["--rpm"]
+
+
+@pytest.mark.parametrize(
+    "path,flag",
+    [(["infer"], "--base-url"), (["eval"], "--judge-base-url"), (["data", "synth"], "--teacher-base-url")],
+)
+def test_every_base_url_says_where_requests_go_without_one(path, flag):
+    text = " ".join(_help(path, width=200).split())
+    assert f"{flag} TEXT" in text
+    after = text.split(f"{flag} TEXT", 1)[1]
+    assert after.split("[default:", 1)[1].startswith(" OpenAI]"), after[:300]  # the first default after it
